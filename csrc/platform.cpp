@@ -1,0 +1,7 @@
+// Builds without the MPS glue (everything but macOS) say so to Python; there the ops run
+// their references, or their Metal kernels through the simulator (torch_metalgen.sim).
+namespace metalgen {
+#ifndef METALGEN_WITH_MPS
+bool mps_kernels_available() { return false; }
+#endif
+}  // namespace metalgen

@@ -1,0 +1,25 @@
+"""The list of generated files: path -> content, for every spec. One place to add a file."""
+
+from __future__ import annotations
+
+from generator.model import OpSpec
+from generator.render import render_metal, render_op_cpp, render_op_mm, render_shared
+
+
+def generated_files(specs: list[OpSpec]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for spec in specs:
+        files[f"metal/{spec.name}.metal"] = render_metal(spec)
+        files[f"csrc/ops/{spec.name}.cpp"] = render_op_cpp(spec)
+        files[f"csrc/mps/{spec.name}.mm"] = render_op_mm(spec)
+    files["csrc/ops/all_ops.h"] = render_shared("all_ops.h.j2", specs, "//")
+    files["csrc/registration.cpp"] = render_shared("registration.cpp.j2", specs, "//")
+    files["csrc/plan_bindings.cpp"] = render_shared("plan_bindings.cpp.j2", specs, "//")
+    files["torch_metalgen/_generated/registry.py"] = render_shared("registry.py.j2", specs, "#")
+    files["torch_metalgen/_generated/fake_impls.py"] = render_shared(
+        "fake_impls.py.j2", specs, "#"
+    )
+    files["torch_metalgen/_generated/references.py"] = render_shared(
+        "references.py.j2", specs, "#"
+    )
+    return dict(sorted(files.items()))
