@@ -1,0 +1,103 @@
+"""Candidates: what is verified and timed against a problem's ``Model``.
+
+A candidate is built from the reference model so both hold the *same* parameters (rule 10):
+it is constructed with the problem's init inputs under the same seed, then, where its
+parameters have the same names and shapes as Model's, they are copied from the (re-randomized)
+reference model. Kinds: a ``ModelNew`` from a file (KernelBench), a project op
+(``ModelMetalgen`` in our problem files), ``torch.compile`` of Model, or any module class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from torch_metalgen.problems.problem import Problem, load_module
+
+Builder = Callable[[Problem, torch.nn.Module, list], torch.nn.Module]
+
+
+@dataclass
+class Candidate:
+    """``build(problem, reference_model, init_inputs)`` returns a module on no device yet."""
+
+    name: str
+    kind: str
+    build_fn: Builder
+    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    notes: list[str] = field(default_factory=list)
+
+    def build(self, problem: Problem, reference: torch.nn.Module, init_inputs: list,
+              seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        module = self.build_fn(problem, reference, init_inputs)
+        if self.kind not in ("eager", "compile"):  # those deep-copy the reference already
+            share_parameters(reference, module, self.notes)
+        return module
+
+
+def share_parameters(reference: torch.nn.Module, module: torch.nn.Module,
+                     notes: list[str]) -> None:
+    """Copy reference parameters/buffers into ``module`` where names and shapes agree."""
+    ref_state = reference.state_dict()
+    own_state = module.state_dict()
+    if not ref_state:
+        return
+    same = [k for k, v in own_state.items() if k in ref_state and ref_state[k].shape == v.shape]
+    if len(same) != len(ref_state) or len(same) != len(own_state):
+        notes.append(
+            "candidate parameters do not match Model's by name and shape: only "
+            f"{len(same)}/{len(ref_state)} shared; the rest come from the seed alone "
+            "(constant-initialized weights, e.g. norm weights of ones, can hide bugs)")
+    with torch.no_grad():
+        for key in same:
+            own_state[key].copy_(ref_state[key])
+
+
+def module_candidate(cls: type, name: str | None = None) -> Candidate:
+    """Any module class taking Model's init inputs (tests, ModelNew classes in memory)."""
+    return Candidate(name or cls.__name__, "module", lambda p, ref, init: cls(*init))
+
+
+def file_candidate(path: str | Path, class_name: str = "ModelNew") -> Candidate:
+    """A KernelBench-style candidate file defining ``ModelNew``."""
+    module = load_module(Path(path), prefix="metalgen_candidate")
+    if not hasattr(module, class_name):
+        raise ValueError(f"candidate file {path} defines no class {class_name!r}; KernelBench "
+                         "candidates define ModelNew (or pass --candidate-class)")
+    cls = getattr(module, class_name)
+    return Candidate(f"{Path(path).stem}:{class_name}", "file", lambda p, ref, init: cls(*init))
+
+
+def eager_candidate() -> Candidate:
+    """The reference Model itself (a positive control; also the eager baseline)."""
+    return Candidate("eager", "eager", lambda p, ref, init: copy.deepcopy(ref))
+
+
+def compiled_candidate(mode: str | None = None) -> Candidate:
+    """torch.compile (Inductor) of the reference Model."""
+    def build(problem: Problem, ref: torch.nn.Module, init: list) -> torch.nn.Module:
+        return torch.compile(copy.deepcopy(ref), mode=mode, dynamic=False)
+    return Candidate("torch.compile" + (f"[{mode}]" if mode else ""), "compile", build)
+
+
+def metalgen_candidate(simulate: bool = False) -> Candidate:
+    """The project's op(s): the problem file's ``ModelMetalgen``; on CPU, ``simulate=True``
+    runs the real Metal kernels through ``torch_metalgen.sim`` (correctness only)."""
+    def build(problem: Problem, ref: torch.nn.Module, init: list) -> torch.nn.Module:
+        if problem.metalgen_class is None:
+            raise LookupError(f"problem {problem.name} defines no ModelMetalgen: no project op "
+                              "implements it")
+        return problem.metalgen_class(*init)
+
+    context: Callable[[], Any] = contextlib.nullcontext
+    if simulate:
+        def context() -> contextlib.AbstractContextManager:
+            from torch_metalgen import sim  # imported late: the simulator is optional
+            return sim.simulate(order="forward")
+    return Candidate("metalgen" + ("[sim]" if simulate else ""), "metalgen", build, context)

@@ -1,0 +1,399 @@
+"""Verify one candidate against one problem: every rule of verification.md (1-11) per case.
+
+A case is (storage dtype, shape, input distribution). Per case, in this order:
+  1. the candidate runs FIRST (rule 7), twice, under two different poisons (NaN, then a
+     finite sentinel) of free device memory and of every ``empty`` allocation; each output is
+     snapshotted right after a current-stream synchronize;
+  2. then the device is synchronized fully: an output that changed since its snapshot was
+     still being written (skipped synchronize, other stream, background thread);
+  3. the two snapshots must agree bit for bit: where they differ and hold a poison, elements
+     were never written; elsewhere the kernel is nondeterministic (rule 9);
+  4. inputs must be bit-identical to their clones (rule 8); the precision flags unchanged (11);
+  5. only now PyTorch eager runs in the storage dtype, and the float64 reference on CPU (1);
+  6. degenerate outputs (4), then per-dtype tolerance and relative norm, within the stated
+     factor of eager's own error (1, 2); near-constant references reject the problem (3).
+Each rule can be switched off in ``VerifyConfig``; the self-tests show a known-bad kernel
+passes once its rule is off, so every rule is shown to be load-bearing.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import torch
+
+from torch_metalgen.problems import Candidate, Problem, Shape
+from torch_metalgen.verify import compare
+from torch_metalgen.verify.device import (
+    INT_POISON,
+    POISON_VALUES,
+    empty_cache,
+    poisoned,
+    precision_regime,
+    stream_synchronize,
+    strict_float32,
+    synchronize,
+)
+from torch_metalgen.verify.distributions import NATIVE, all_distributions, refill
+from torch_metalgen.verify.tolerances import EAGER_FACTOR, Tolerance, tolerance_for
+
+PASS, FAIL, SKIP, BAD_PROBLEM = "pass", "FAIL", "skip", "bad-problem"
+
+
+@dataclass
+class VerifyConfig:
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    dtypes: tuple[torch.dtype, ...] | None = None  # None: the problem's DTYPES
+    shape_kinds: tuple[str, ...] = ("check", "held-out", "bench")
+    shape_names: tuple[str, ...] | None = None  # None: all of shape_kinds
+    distributions: tuple[str, ...] | None = None  # None: all (inf/NaN where defined)
+    max_numel: int | None = None  # skip shapes with more input elements (the simulator)
+    all_distributions_numel: int = 1 << 22  # above: only native + normal (time)
+    seed: int = 0
+    eager_factor: float = EAGER_FACTOR
+    tolerance: Tolerance | None = None  # None: per-dtype table
+    stop_at_first_failure: bool = True
+    # Rules: each can be switched off so the self-tests prove it is needed.
+    candidate_first: bool = True
+    poison: bool = True
+    async_check: bool = True
+    check_inputs: bool = True
+    determinism: bool = True
+    degenerate: bool = True
+    near_constant: bool = True
+    eager_bar: bool = True
+    regime_check: bool = True
+    randomize_weights: bool = True
+    strict_float32: bool = True
+
+    def without(self, *rules: str) -> "VerifyConfig":
+        return replace(self, **{rule: False for rule in rules})
+
+
+@dataclass
+class CaseResult:
+    problem: str
+    candidate: str
+    dtype: str
+    shape: str
+    shape_kind: str
+    distribution: str
+    status: str
+    rule: str = ""
+    reason: str = ""
+    max_scaled: float | None = None
+    rel_norm: float | None = None
+    eager_max_scaled: float | None = None
+    eager_rel_norm: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ProblemReport:
+    problem: str
+    candidate: str
+    cases: list[CaseResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        statuses = {c.status for c in self.cases}
+        for status in (FAIL, BAD_PROBLEM, PASS):
+            if status in statuses:
+                return status
+        return SKIP
+
+    @property
+    def first_failure(self) -> CaseResult | None:
+        return next((c for c in self.cases if c.status in (FAIL, BAD_PROBLEM)), None)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+
+class Rejected(Exception):
+    def __init__(self, rule: str, reason: str, status: str = FAIL) -> None:
+        super().__init__(reason)
+        self.rule, self.reason, self.status = rule, reason, status
+
+
+def _tensors(out: Any) -> list[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for item in out for t in _tensors(item)]
+    raise Rejected("output", f"output is {type(out).__name__}, not a tensor or tuple of tensors")
+
+
+def _to(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
+    if not isinstance(value, torch.Tensor):
+        return value
+    if dtype is not None and value.dtype.is_floating_point:
+        value = value.to(dtype)
+    return value.to(device)
+
+
+def randomize_constant_parameters(model: torch.nn.Module, seed: int) -> list[str]:
+    """Rule 10: parameters initialized to a constant (norm weights of ones, zero biases) are
+    redrawn around that constant, so a kernel that ignores them cannot pass."""
+    gen = torch.Generator().manual_seed(seed + 7919)
+    changed = []
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if not param.dtype.is_floating_point or param.numel() < 2:
+                continue
+            flat = param.detach().flatten()
+            if bool((flat == flat[0]).all()):
+                noise = torch.randn(param.shape, generator=gen, dtype=torch.float32)
+                param.copy_((flat[0].float() + 0.5 * noise).to(param.dtype))
+                changed.append(name)
+    return changed
+
+
+def _input_numel(inputs: list) -> int:
+    return sum(t.numel() for t in inputs if isinstance(t, torch.Tensor))
+
+
+def verify_problem(problem: Problem, candidate: Candidate, config: VerifyConfig,
+                   progress: Callable[[CaseResult], None] | None = None) -> ProblemReport:
+    """Run every case of ``problem`` for ``candidate``; see the module docstring."""
+    report = ProblemReport(problem.name, candidate.name)
+    _BUILT.clear()
+    context = strict_float32() if config.strict_float32 else _null()
+    with context, torch.no_grad():
+        for case in _cases(problem, config, report):
+            result = _run_case(problem, candidate, config, report, *case)
+            report.cases.append(result)
+            if progress:
+                progress(result)
+            if result.status in (FAIL, BAD_PROBLEM) and config.stop_at_first_failure:
+                break
+    report.notes += [n for n in candidate.notes if n not in report.notes]
+    return report
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
+    shapes = problem.shapes(config.shape_kinds)
+    if config.shape_names is not None:
+        shapes = [s for s in shapes if s.name in config.shape_names]
+    if not shapes:
+        report.notes.append(f"no shapes of kinds {config.shape_kinds} selected")
+    for shape in shapes:
+        numel = _input_numel(problem.inputs(shape, config.seed + 1))
+        if config.max_numel is not None and numel > config.max_numel:
+            report.notes.append(f"shape {shape.name} skipped: {numel:,} input elements is over "
+                                f"the cap of {config.max_numel:,} (simulator)")
+            continue
+        dists = config.distributions or all_distributions(problem.nonfinite_inputs)
+        if config.distributions is None and numel > config.all_distributions_numel:
+            dists = (NATIVE, "normal")
+        for dtype in config.dtypes or problem.dtypes:
+            if dtype not in problem.dtypes:
+                report.notes.append(f"{dtype} skipped: not in the problem's DTYPES")
+                continue
+            for dist in dists:
+                yield shape, dtype, dist
+
+
+_BUILT: dict[tuple, tuple] = {}  # (id(problem), id(candidate), shape, dtype) -> models
+
+
+def _models(problem: Problem, candidate: Candidate, config: VerifyConfig, shape: Shape,
+            dtype: torch.dtype, report: ProblemReport):
+    key = (id(problem), id(candidate), id(config), shape.name, dtype)
+    if key not in _BUILT:
+        _BUILT.clear()  # one shape x dtype at a time: models can be large
+        init = problem.init_inputs(shape, config.seed)
+        model = problem.new_model(init, config.seed)
+        if config.randomize_weights:
+            changed = randomize_constant_parameters(model, config.seed)
+            if changed:
+                note = f"constant-initialized parameters redrawn: {', '.join(changed)}"
+                if note not in report.notes:
+                    report.notes.append(note)
+        model64 = copy.deepcopy(model).to(torch.float64).eval()
+        eager = copy.deepcopy(model).to(config.device, dtype).eval()
+        built = candidate.build(problem, model, init, config.seed)
+        built = built.to(config.device, dtype) if isinstance(built, torch.nn.Module) else built
+        if isinstance(built, torch.nn.Module):
+            built.eval()
+        _BUILT[key] = (model64, eager, built)
+    return _BUILT[key]
+
+
+def _run_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
+              report: ProblemReport, shape: Shape, dtype: torch.dtype, dist: str) -> CaseResult:
+    result = CaseResult(problem.name, candidate.name, str(dtype).replace("torch.", ""),
+                        shape.name, shape.kind, dist, PASS)
+    start = time.perf_counter()
+    try:
+        _check_case(problem, candidate, config, report, shape, dtype, dist, result)
+    except Rejected as rejection:
+        result.status, result.rule, result.reason = rejection.status, rejection.rule, \
+            rejection.reason
+    except Exception as error:  # the candidate (or simulator) raised: a failure with its text
+        kind = type(error).__name__
+        rule = "simulator" if "Simulator" in kind else "exception"
+        result.status, result.rule = FAIL, rule
+        result.reason = f"{kind}: {str(error).strip().splitlines()[0][:300] if str(error) else ''}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _call(model, inputs: list, candidate: Candidate | None, device: torch.device,
+          poison: float | None, sizes: list[int], use_poison: bool) -> list[torch.Tensor]:
+    context = candidate.context() if candidate is not None else _null()
+    with context, poisoned(device, poison if poison is not None else 0.0, sizes,
+                           enabled=use_poison and poison is not None):
+        out = _tensors(model(*inputs))
+    stream_synchronize(device)
+    return out
+
+
+def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
+                report: ProblemReport, shape: Shape, dtype: torch.dtype, dist: str,
+                result: CaseResult) -> None:
+    device = config.device
+    model64, eager, built = _models(problem, candidate, config, shape, dtype, report)
+    empty_cache(device)
+    seed = config.seed + 1
+    raw = refill(problem.inputs(shape, seed), dist, seed + 17, problem.randomized_inputs)
+    inputs = [_to(t, device, dtype) for t in raw]
+    inputs64 = [t.detach().cpu().to(torch.float64) if isinstance(t, torch.Tensor)
+                and t.dtype.is_floating_point else (t.cpu() if isinstance(t, torch.Tensor)
+                                                    else t) for t in inputs]
+    clones = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]
+    sizes = [t.numel() * t.element_size() for t in inputs if isinstance(t, torch.Tensor)]
+
+    def run_references():
+        eager_out = _call(eager, inputs, None, device, None, sizes, False)
+        ref = _tensors(model64(*inputs64))
+        return eager_out, ref
+
+    if not config.candidate_first:
+        eager_out, ref = run_references()
+        synchronize(device)
+        if device.type != "cpu":
+            del eager_out
+            empty_cache(device)  # frees the reference outputs where a kernel could read them
+            eager_out = None
+
+    regime = precision_regime()
+    out_a = _call(built, inputs, candidate, device, POISON_VALUES[0], sizes, config.poison)
+    snap_a = [t.clone() for t in out_a]
+    if config.regime_check and precision_regime() != regime:
+        after = precision_regime()
+        changed = {k: (regime[k], after[k]) for k in regime if regime[k] != after[k]}
+        _restore_regime(regime)
+        raise Rejected("precision", f"the candidate changed the precision regime {changed}: "
+                       "lower-precision math must be part of the op contract, not a global flag")
+    if config.check_inputs:
+        for index, (now, before) in enumerate(zip(inputs, clones)):
+            if isinstance(now, torch.Tensor) and not compare.bit_equal(now, before):
+                raise Rejected("inputs", f"input {index} was modified by the candidate; the op "
+                               "is not in-place by contract (clone before writing)")
+    inputs = [c.clone() if isinstance(c, torch.Tensor) else c for c in clones]
+    out_b = _call(built, inputs, candidate, device, POISON_VALUES[1], sizes, config.poison)
+    snap_b = [t.clone() for t in out_b]
+
+    if config.candidate_first:
+        eager_out, ref = run_references()
+    synchronize(device)
+    if config.async_check:
+        for out, snap in ((out_a, snap_a), (out_b, snap_b)):
+            for index, (now, then) in enumerate(zip(out, snap)):
+                if not compare.bit_equal(now, then):
+                    n = int(compare.bit_differences(now, then).sum())
+                    raise Rejected("async", f"output {index} changed after the candidate "
+                                   f"returned and its stream was synchronized ({n} elements): "
+                                   "work is still running on another stream or thread; join "
+                                   "it before returning")
+    if eager_out is None:  # candidate_first off on a GPU: eager is re-run for its error only
+        eager_out = _call(eager, inputs, None, device, None, sizes, False)
+    _check_outputs(problem, config, result, dist, dtype, inputs, snap_a, snap_b, eager_out, ref)
+
+
+def _holds_poison(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Elements that hold poison A in run A or poison B (as stored in b's dtype) in run B."""
+    if a.dtype.is_floating_point:
+        poison_b = torch.tensor(POISON_VALUES[1]).to(b.dtype)
+        return torch.isnan(a) | compare.bit_differences(b, poison_b.expand_as(b)).logical_not()
+    return (a == INT_POISON) | (b == INT_POISON)
+
+
+def _restore_regime(regime: dict) -> None:
+    torch.set_float32_matmul_precision(regime["float32_matmul_precision"])
+    torch.backends.cuda.matmul.allow_tf32 = regime["cuda.matmul.allow_tf32"]
+    torch.backends.cudnn.allow_tf32 = regime["cudnn.allow_tf32"]
+
+
+def _check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, dist: str,
+                   dtype: torch.dtype, inputs: list, snap_a: list, snap_b: list,
+                   eager_out: list, ref: list) -> None:
+    if len(snap_a) != len(ref):
+        raise Rejected("output", f"candidate returned {len(snap_a)} tensors, Model returns "
+                       f"{len(ref)}")
+    tol = config.tolerance or tolerance_for(dtype)
+    for index, (a, b, e, r) in enumerate(zip(snap_a, snap_b, eager_out, ref)):
+        where = f"output {index}" if len(ref) > 1 else "output"
+        if a.shape != r.shape or a.dtype != e.dtype:
+            raise Rejected("output", f"{where} is {tuple(a.shape)} {a.dtype}; Model gives "
+                           f"{tuple(r.shape)} {e.dtype}")
+        if r.dtype != torch.float64 and r.dtype.is_floating_point:
+            note = (f"reference computed in {r.dtype}, not float64: Model casts internally; "
+                    "the float64 bar is only as good as that")
+            result.reason = result.reason or note
+        differs = compare.bit_differences(a, b).cpu()
+        if config.poison and bool(differs.any()):
+            unwritten = differs & _holds_poison(a.cpu(), b.cpu())
+            if bool(unwritten.any()):
+                raise Rejected("unwritten", f"{where}: {int(unwritten.sum())} of {a.numel()} "
+                               "elements were never written (they hold the poison); write "
+                               "every element, do not rely on what memory held")
+        if config.determinism and bool(differs.any()):
+            if problem.nondeterministic_reason is None:
+                raise Rejected("determinism", f"{where}: two runs on the same inputs differ "
+                               f"in {int(differs.sum())} elements; make reductions ordered, "
+                               "or declare NONDETERMINISTIC = '<why>' in the problem")
+        if config.near_constant and dist == NATIVE:
+            why = compare.near_constant(r, tol.atol)
+            if why:
+                status = SKIP if problem.declared_near_constant else BAD_PROBLEM
+                raise Rejected("near-constant", f"problem rejected: {why}; change its inputs "
+                               "or shapes so outputs vary (METR filter)", status)
+        if config.degenerate:
+            why = compare.degenerate(a, r, inputs)
+            if why:
+                raise Rejected("degenerate", f"{where}: {why}")
+        atol = compare.effective_atol(r, tol.atol)
+        cand = compare.errors(a, r, atol, tol.rtol)
+        eag = compare.errors(e, r, atol, tol.rtol)
+        result.max_scaled, result.rel_norm = cand.max_scaled, cand.rel_norm
+        result.eager_max_scaled, result.eager_rel_norm = eag.max_scaled, eag.rel_norm
+        factor = config.eager_factor if config.eager_bar else 0.0
+        allowed_scaled = max(1.0, factor * eag.max_scaled)
+        allowed_norm = max(tol.rel_norm, factor * eag.rel_norm)
+        extra_nonfinite = cand.nonfinite_mismatch & ~eag.nonfinite_mismatch \
+            if config.eager_bar else cand.nonfinite_mismatch
+        if bool(extra_nonfinite.any()):
+            raise Rejected("tolerance", f"{where}: {int(extra_nonfinite.sum())} elements are "
+                           "NaN/inf where the float64 reference is not (or the reverse), and "
+                           "PyTorch eager gets them right")
+        if cand.max_scaled > allowed_scaled or cand.rel_norm > allowed_norm:
+            raise Rejected("tolerance", f"{where}: max error {cand.max_scaled:.3g}x the "
+                           f"tolerance ({tol.describe()}, atol used {atol:.3g}), relative norm "
+                           f"{cand.rel_norm:.3g}; PyTorch eager in {result.dtype} gets "
+                           f"{eag.max_scaled:.3g}x and {eag.rel_norm:.3g}, the bar is "
+                           f"{factor:g}x that or the tolerance")
