@@ -48,8 +48,19 @@ def build_metallib(build_dir: Path) -> Path | None:
         for source in metal_sources():
             air = build_dir / (source.stem + ".air")
             subprocess.run(
-                ["xcrun", "-sdk", "macosx", "metal", "-std=metal3.1", "-I", str(METAL_DIR),
-                 "-c", str(source), "-o", str(air)],
+                [
+                    "xcrun",
+                    "-sdk",
+                    "macosx",
+                    "metal",
+                    "-std=metal3.1",
+                    "-I",
+                    str(METAL_DIR),
+                    "-c",
+                    str(source),
+                    "-o",
+                    str(air),
+                ],
                 check=True,
             )
             air_files.append(str(air))
@@ -66,7 +77,9 @@ def build_metallib(build_dir: Path) -> Path | None:
         return None
     size = metallib.stat().st_size
     if size < MIN_METALLIB_BYTES:
-        raise RuntimeError(f"{metallib} is {size} bytes: an empty metallib; check `xcrun -sdk macosx`")
+        raise RuntimeError(
+            f"{metallib} is {size} bytes: an empty metallib; check `xcrun -sdk macosx`"
+        )
     return metallib
 
 
@@ -136,7 +149,10 @@ def main():
     os.environ.setdefault("MAX_JOBS", str(os.cpu_count() or 2))
     setup(
         ext_modules=[extension()],
-        cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True), "build_py": BuildPyWithMetal},
+        cmdclass={
+            "build_ext": BuildExtension.with_options(use_ninja=True),
+            "build_py": BuildPyWithMetal,
+        },
     )
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -42,7 +42,7 @@ class Location:
         return f"{self.file}:{self.line}"
 
     @staticmethod
-    def of_caller(depth: int = 2) -> "Location":
+    def of_caller(depth: int = 2) -> Location:
         frame = inspect.stack()[depth]
         return Location(frame.filename, frame.lineno)
 
@@ -196,7 +196,9 @@ def validate(spec: OpSpec) -> None:
         raise SpecError(f"{where}: buffer indices {indices} must be distinct")
     for buffer in spec.buffers:
         if buffer.tensor not in tensors:
-            raise SpecError(f"{where}: buffer {buffer.index} binds unknown tensor {buffer.tensor!r}")
+            raise SpecError(
+                f"{where}: buffer {buffer.index} binds unknown tensor {buffer.tensor!r}"
+            )
     if sum(b.output for b in spec.buffers) != 1:
         raise SpecError(f"{where}: exactly one buffer must be the output")
     for param in spec.params:

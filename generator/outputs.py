@@ -16,10 +16,6 @@ def generated_files(specs: list[OpSpec]) -> dict[str, str]:
     files["csrc/registration.cpp"] = render_shared("registration.cpp.j2", specs, "//")
     files["csrc/plan_bindings.cpp"] = render_shared("plan_bindings.cpp.j2", specs, "//")
     files["torch_metalgen/_generated/registry.py"] = render_shared("registry.py.j2", specs, "#")
-    files["torch_metalgen/_generated/fake_impls.py"] = render_shared(
-        "fake_impls.py.j2", specs, "#"
-    )
-    files["torch_metalgen/_generated/references.py"] = render_shared(
-        "references.py.j2", specs, "#"
-    )
+    files["torch_metalgen/_generated/fake_impls.py"] = render_shared("fake_impls.py.j2", specs, "#")
+    files["torch_metalgen/_generated/references.py"] = render_shared("references.py.j2", specs, "#")
     return dict(sorted(files.items()))

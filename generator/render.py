@@ -77,6 +77,10 @@ class OpContext:
         return [(t, n) for t, n in self.spec.arguments if t.startswith("Tensor")]
 
     @property
+    def tensor_keywords(self) -> str:
+        return ", ".join(f"{n}={n}" for _, n in self.tensor_arguments)
+
+    @property
     def python_parameters(self) -> str:
         return ", ".join(n for _, n in self.spec.arguments)
 
@@ -167,36 +171,48 @@ def render_metal(spec: OpSpec) -> str:
 
 def render_op_cpp(spec: OpSpec) -> str:
     op = OpContext(spec)
-    return _environment().get_template("op.cpp.j2").render(
-        banner=banner(op.source, "op.cpp.j2", "//"),
-        spec=spec,
-        params=op.params(),
-        buffers=op.buffers(),
-        kernel_table=op.kernel_table(),
-        dtypes=[{"name": d, "aten": ATEN_SCALAR_TYPE[d]} for d in spec.dtypes],
-        signature=op.signature,
-        argument_names=op.argument_names,
-        contiguous_argument_names=op.contiguous_argument_names,
-        tensor_arguments=op.tensor_arguments,
-        early_checks=op.checks(early=True),
-        late_checks=op.checks(early=False),
-        cpu_reference=spec.cpu_reference,
+    return (
+        _environment()
+        .get_template("op.cpp.j2")
+        .render(
+            banner=banner(op.source, "op.cpp.j2", "//"),
+            spec=spec,
+            params=op.params(),
+            buffers=op.buffers(),
+            kernel_table=op.kernel_table(),
+            dtypes=[{"name": d, "aten": ATEN_SCALAR_TYPE[d]} for d in spec.dtypes],
+            signature=op.signature,
+            argument_names=op.argument_names,
+            contiguous_argument_names=op.contiguous_argument_names,
+            tensor_arguments=op.tensor_arguments,
+            early_checks=op.checks(early=True),
+            late_checks=op.checks(early=False),
+            cpu_reference=spec.cpu_reference,
+        )
     )
 
 
 def render_op_mm(spec: OpSpec) -> str:
     op = OpContext(spec)
-    return _environment().get_template("op.mm.j2").render(
-        banner=banner(op.source, "op.mm.j2", "//"),
-        spec=spec,
-        signature=op.signature,
-        argument_names=op.argument_names,
+    return (
+        _environment()
+        .get_template("op.mm.j2")
+        .render(
+            banner=banner(op.source, "op.mm.j2", "//"),
+            spec=spec,
+            signature=op.signature,
+            argument_names=op.argument_names,
+        )
     )
 
 
 def render_shared(template: str, specs: list[OpSpec], comment: str) -> str:
     """A file generated from every spec at once (registration, bindings, registries)."""
-    return _environment().get_template(template).render(
-        banner=banner("generator/specs/*.py", template, comment),
-        ops=[OpContext(spec) for spec in specs],
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            banner=banner("generator/specs/*.py", template, comment),
+            ops=[OpContext(spec) for spec in specs],
+        )
     )

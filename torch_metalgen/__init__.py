@@ -10,8 +10,10 @@ reference built from ATen ops. On Linux, ``torch_metalgen.sim.simulate()`` runs 
 kernels themselves through the MSL simulator.
 """
 
-from torch_metalgen import _ops  # noqa: F401  (loads _C: registers torch.ops.metalgen.*)
-from torch_metalgen import nn
+from torch_metalgen import (
+    _ops,  # noqa: F401  (loads _C: registers torch.ops.metalgen.*)
+    nn,
+)
 from torch_metalgen.functional import rms_norm
 from torch_metalgen.patch import PatchHandle, patch
 

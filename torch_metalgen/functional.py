@@ -7,7 +7,9 @@ import torch
 from torch_metalgen import _ops  # noqa: F401  (registers the ops)
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-6) -> torch.Tensor:
+def rms_norm(
+    x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-6
+) -> torch.Tensor:
     """RMSNorm over the last dimension: ``x * rsqrt(mean(x**2, -1) + eps) * weight``.
 
     Args:

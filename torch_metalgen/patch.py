@@ -17,8 +17,8 @@ apart from Llama's ``weight * x`` one, whatever the classes are called.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -75,9 +75,9 @@ class RMSNormLayout:
     epsilon: Callable[[torch.nn.Module, torch.Tensor], float | None]
 
 
-def _hf_epsilon(module: torch.nn.Module, x: torch.Tensor) -> float | None:
-    eps = getattr(module, "variance_epsilon", None)
-    return float(eps) if isinstance(eps, (int, float)) and not isinstance(eps, bool) else None
+def _float_attribute(module: torch.nn.Module, name: str) -> float | None:
+    value = getattr(module, name, None)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _torch_epsilon(module: torch.nn.Module, x: torch.Tensor) -> float | None:
@@ -97,9 +97,13 @@ def _rms_norm_layout(module: torch.nn.Module) -> tuple[RMSNormLayout | None, str
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.dim() != 1:
         return None, "no 1-D weight"
-    if _hf_epsilon(module, weight) is None:
-        return None, "no float variance_epsilon attribute"
-    return RMSNormLayout("variance_epsilon", _hf_epsilon), ""
+    # HF's Llama family says variance_epsilon; others (Gemma, many ports) say eps.
+    for attribute in ("variance_epsilon", "eps"):
+        if _float_attribute(module, attribute) is not None:
+            return RMSNormLayout(
+                attribute, lambda m, x, name=attribute: _float_attribute(m, name)
+            ), ""
+    return None, "no float variance_epsilon or eps attribute"
 
 
 def _is_candidate(module: torch.nn.Module) -> bool:
@@ -159,8 +163,10 @@ def _make_forward(original: Callable, layout: RMSNormLayout) -> Callable:
             and not kwargs
             and eps is not None
             and eps > 0
-            and (weight is None or (weight.dtype == hidden_states.dtype
-                                    and weight.device == hidden_states.device))
+            and (
+                weight is None
+                or (weight.dtype == hidden_states.dtype and weight.device == hidden_states.device)
+            )
         )
         if not servable:  # mixed dtypes etc.: the original forward defines the semantics
             return original(hidden_states, *args, **kwargs)
@@ -169,9 +175,7 @@ def _make_forward(original: Callable, layout: RMSNormLayout) -> Callable:
     return forward
 
 
-def patch(
-    model: torch.nn.Module, *, dry_run: bool = False, force: bool = False
-) -> PatchHandle:
+def patch(model: torch.nn.Module, *, dry_run: bool = False, force: bool = False) -> PatchHandle:
     """Swap every recognized module of ``model`` (the model itself included) in place.
 
     Args:

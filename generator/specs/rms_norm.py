@@ -43,7 +43,7 @@ SPEC = OpSpec(
         Check(
             "weight->scalar_type() == x.scalar_type()",
             '"rms_norm: weight must have the same dtype as x (", x.scalar_type(), "), got ", '
-            "weight->scalar_type(), \"; convert it with weight.to(x.dtype)\"",
+            'weight->scalar_type(), "; convert it with weight.to(x.dtype)"',
             kind="type",
             only_if="weight.has_value()",
         ),
@@ -65,7 +65,8 @@ SPEC = OpSpec(
         ),
         Check(
             "n <= INT32_MAX && rows <= UINT32_MAX",
-            '"rms_norm: x must have at most 2^32 - 1 rows and 2^31 - 1 elements per row, got shape ", x.sizes()',
+            '"rms_norm: x must have at most 2^32 - 1 rows and 2^31 - 1 elements per row, "'
+            '"got shape ", x.sizes()',
         ),
     ),
     buffers=(

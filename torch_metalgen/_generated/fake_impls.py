@@ -7,7 +7,10 @@ Written in Python with torch.library.register_fake so they work on symbolic shap
 
 import torch
 
+from torch_metalgen._checks import check_same_device
+
 
 @torch.library.register_fake("metalgen::rms_norm")
 def _rms_norm_fake(x, weight, eps):
+    check_same_device("rms_norm", "x", x=x, weight=weight)
     return torch.empty_like(x, memory_format=torch.contiguous_format)

@@ -1,0 +1,161 @@
+"""metalgen::rms_norm as a torch op: schema, reference numerics, fake/compile/export, and
+every bad input named in the foundation issue. Runs on CPU (the reference impl)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import torch_metalgen
+from tests.tolerances import assert_close_to_reference
+from torch_metalgen._generated.references import REFERENCES
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+
+
+def reference64(x, weight, eps):
+    return REFERENCES["rms_norm"](x.double(), None if weight is None else weight.double(), eps)
+
+
+def test_schema_is_registered():
+    schema = str(torch.ops.metalgen.rms_norm.default._schema)
+    assert schema == "metalgen::rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 31), (2, 4, 33), (5, 4097)])
+@pytest.mark.parametrize("with_weight", [True, False])
+def test_reference_matches_float64(dtype, shape, with_weight):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=generator).to(dtype)
+    weight = torch.randn(shape[-1], generator=generator).to(dtype) if with_weight else None
+    out = torch_metalgen.rms_norm(x, weight, eps=1e-5)
+    assert out.dtype == dtype and out.shape == x.shape
+    assert_close_to_reference(out, reference64(x, weight, 1e-5))
+
+
+def test_large_offset_input_is_not_naive_variance():
+    # mean 100, std 1: the RMS is ~100; a kernel that subtracts a mean would be off.
+    x = 100 + torch.randn(4, 257, generator=torch.Generator().manual_seed(1))
+    assert_close_to_reference(torch_metalgen.rms_norm(x, None, 1e-6), reference64(x, None, 1e-6))
+
+
+def test_noncontiguous_and_offset_views_give_correct_results():
+    base = torch.randn(8, 70, generator=torch.Generator().manual_seed(2))
+    weight = torch.randn(64)
+    transposed = torch.randn(64, 8).t()  # stride (1, 8)
+    offset_view = base[2:6, 3:67]  # storage offset 143, row stride 70
+    for x in (transposed, offset_view):
+        assert not x.is_contiguous()
+        assert_close_to_reference(torch_metalgen.rms_norm(x, weight), reference64(x, weight, 1e-6))
+
+
+@pytest.mark.parametrize("shape", [(0, 16), (4, 0), (0,), (2, 0, 8)])
+def test_empty_tensors_give_empty_results(shape):
+    x = torch.randn(shape)
+    weight = torch.ones(shape[-1]) if shape[-1] else None
+    out = torch_metalgen.rms_norm(x, weight)
+    assert out.shape == x.shape and out.numel() == 0
+
+
+BAD_INPUTS = [
+    # (description, x, weight, eps, exception, words the message must contain)
+    ("0-dim x", torch.tensor(1.0), None, 1e-6, ValueError, ["x", "at least 1 dimension"]),
+    ("int x", torch.ones(2, 4, dtype=torch.int32), None, 1e-6, TypeError, ["x", "float32"]),
+    ("float64 x", torch.ones(2, 4, dtype=torch.float64), None, 1e-6, TypeError, ["x"]),
+    (
+        "dtype mismatch",
+        torch.ones(2, 4),
+        torch.ones(4, dtype=torch.float16),
+        1e-6,
+        TypeError,
+        ["weight", "same dtype"],
+    ),
+    (
+        "weight too short",
+        torch.ones(2, 4),
+        torch.ones(3),
+        1e-6,
+        ValueError,
+        ["weight", "shape (4,)"],
+    ),
+    ("2-D weight", torch.ones(2, 4), torch.ones(1, 4), 1e-6, ValueError, ["weight"]),
+    ("eps zero", torch.ones(2, 4), None, 0.0, ValueError, ["eps", "positive"]),
+    ("eps negative", torch.ones(2, 4), None, -1e-6, ValueError, ["eps"]),
+    ("eps nan", torch.ones(2, 4), None, float("nan"), ValueError, ["eps"]),
+    ("eps inf", torch.ones(2, 4), None, float("inf"), ValueError, ["eps"]),
+    (
+        "wrong device",
+        torch.ones(2, 4),
+        torch.ones(4, device="meta"),
+        1e-6,
+        ValueError,
+        ["weight", "device"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_names_the_argument(case):
+    _, x, weight, eps, exception, words = case
+    with pytest.raises(exception) as info:
+        torch.ops.metalgen.rms_norm(x, weight, eps)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_eps_of_wrong_python_type_is_a_type_error():
+    with pytest.raises(TypeError, match="eps"):
+        torch_metalgen.rms_norm(torch.ones(2, 4), None, eps="1e-6")
+
+
+def test_opcheck_passes():
+    x = torch.randn(3, 40)
+    weight = torch.randn(40)
+    torch.library.opcheck(torch.ops.metalgen.rms_norm.default, (x, weight, 1e-6))
+    torch.library.opcheck(torch.ops.metalgen.rms_norm.default, (x, None, 1e-5))
+
+
+class TinyNormModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(32, 32)
+        self.norm = torch_metalgen.nn.RMSNorm(32, eps=1e-5)
+
+    def forward(self, x):
+        return self.norm(self.linear(x)) * 2
+
+
+def test_torch_compile_fullgraph():
+    model = TinyNormModel().eval()
+    x = torch.randn(4, 32)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_torch_compile_dynamic_shapes():
+    model = TinyNormModel().eval()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True, backend="aot_eager")
+    with torch.no_grad():
+        for rows in (3, 5, 9):
+            x = torch.randn(rows, 32)
+            torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_torch_export_keeps_the_op():
+    model = TinyNormModel().eval()
+    exported = torch.export.export(model, (torch.randn(4, 32),))
+    targets = [str(node.target) for node in exported.graph.nodes]
+    assert "metalgen.rms_norm.default" in targets, targets
+    x = torch.randn(4, 32)
+    torch.testing.assert_close(exported.module()(x), model(x))
+
+
+def test_nn_module_uses_hf_attribute_names():
+    norm = torch_metalgen.nn.RMSNorm(8, eps=1e-5)
+    assert norm.variance_epsilon == 1e-5 and norm.weight.shape == (8,)
+    assert "8, eps=1e-05" in repr(norm)
+    assert torch_metalgen.nn.RMSNorm(8, elementwise_affine=False).weight is None
+    with pytest.raises(ValueError, match="hidden_size"):
+        torch_metalgen.nn.RMSNorm(0)
