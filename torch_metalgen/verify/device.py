@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -107,36 +107,69 @@ def poisoned(device: torch.device, value: float, sizes: list[int],
         yield
 
 
+# Flags that can lower float32 math below IEEE (TF32, bf16 passes): PyTorch's new per-backend
+# API and the legacy one. Reading a legacy flag raises once both APIs were mixed, so every read
+# is guarded and the unreadable state itself is part of the regime.
+_NEW_API = ("fp32_precision", "cuda.matmul.fp32_precision", "cudnn.fp32_precision",
+            "cudnn.conv.fp32_precision", "mkldnn.fp32_precision",
+            "mkldnn.matmul.fp32_precision", "mkldnn.conv.fp32_precision")
+_LEGACY = ("cuda.matmul.allow_tf32", "cudnn.allow_tf32",
+           "cuda.matmul.allow_fp16_reduced_precision_reduction",
+           "cuda.matmul.allow_bf16_reduced_precision_reduction")
+
+
+def _resolve(path: str):
+    *parents, attr = path.split(".")
+    obj = torch.backends
+    for part in parents:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None, attr
+    return obj, attr
+
+
+def _read(path: str) -> object:
+    obj, attr = _resolve(path)
+    try:
+        return getattr(obj, attr) if obj is not None and hasattr(obj, attr) else None
+    except RuntimeError as error:
+        return f"unreadable ({str(error)[:60]})"
+
+
 def precision_regime() -> dict[str, object]:
-    """Flags that silently lower float32 precision (TF32, reduced-precision reductions)."""
-    regime: dict[str, object] = {
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
-        "cuda.matmul.allow_fp16_reduced_precision_reduction":
-            torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction,
-        "cuda.matmul.allow_bf16_reduced_precision_reduction":
-            torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction,
-    }
-    for path in ("cuda.matmul", "cudnn.conv", "mkldnn.matmul"):
-        obj = torch.backends
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
-        if obj is not None and hasattr(obj, "fp32_precision"):
-            regime[f"{path}.fp32_precision"] = obj.fp32_precision
+    """Every float32 precision flag PyTorch has, as a comparable dict."""
+    regime: dict[str, object] = {}
+    try:
+        regime["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    except RuntimeError as error:
+        regime["float32_matmul_precision"] = f"unreadable ({str(error)[:60]})"
+    for path in (*_NEW_API, *_LEGACY):
+        value = _read(path)
+        if value is not None:
+            regime[path] = value
     return regime
+
+
+def restore_regime(regime: dict[str, object]) -> None:
+    """Put back the flags of ``regime`` (the new API first: it drives the legacy view)."""
+    for path in (*_NEW_API, *_LEGACY):
+        value = regime.get(path)
+        obj, attr = _resolve(path)
+        if obj is None or value is None or (isinstance(value, str) and "unreadable" in value):
+            continue
+        try:
+            setattr(obj, attr, value)
+        except (RuntimeError, AttributeError, ValueError):
+            pass
 
 
 def lowered_float32_precision(regime: dict[str, object]) -> list[str]:
     """Which flags of ``regime`` allow float32 math below IEEE float32 (TF32 and the like)."""
     bad = []
-    if regime["float32_matmul_precision"] != "highest":
-        bad.append(f"torch.get_float32_matmul_precision() == "
-                   f"{regime['float32_matmul_precision']!r}")
-    for key in ("cuda.matmul.allow_tf32", "cudnn.allow_tf32"):
-        # cudnn.allow_tf32 defaults to True in PyTorch, but only matters for convolutions
-        if regime[key] and key != "cudnn.allow_tf32":
-            bad.append(f"torch.backends.{key} = True")
+    if regime.get("float32_matmul_precision") not in ("highest", None):
+        bad.append(f"float32 matmul precision {regime['float32_matmul_precision']!r}")
+    if regime.get("cuda.matmul.allow_tf32"):
+        bad.append("torch.backends.cuda.matmul.allow_tf32 = True")
     for key, value in regime.items():
         if key.endswith("fp32_precision") and value not in ("none", "ieee"):
             bad.append(f"torch.backends.{key} = {value!r}")
@@ -145,18 +178,16 @@ def lowered_float32_precision(regime: dict[str, object]) -> list[str]:
 
 @contextlib.contextmanager
 def strict_float32() -> Iterator[None]:
-    """IEEE float32 for matmuls and convolutions while verifying (restored afterwards)."""
-    saved = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32,
-             torch.backends.cudnn.allow_tf32)
+    """IEEE float32 for matmuls and convolutions while verifying or timing (restored after):
+    cuDNN's default allows TF32 convolutions, which eager and compile would then both use."""
+    saved = precision_regime()
     torch.set_float32_matmul_precision("highest")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     try:
         yield
     finally:
-        torch.set_float32_matmul_precision(saved[0])
-        torch.backends.cuda.matmul.allow_tf32 = saved[1]
-        torch.backends.cudnn.allow_tf32 = saved[2]
+        restore_regime(saved)
 
 
 def device_description(device: torch.device) -> str:

@@ -3,7 +3,7 @@ keeping their shapes; the problem's own ``get_inputs`` draw is kept as "native".
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -33,6 +34,7 @@ from torch_metalgen.verify.device import (
     empty_cache,
     poisoned,
     precision_regime,
+    restore_regime,
     stream_synchronize,
     strict_float32,
     synchronize,
@@ -69,7 +71,7 @@ class VerifyConfig:
     randomize_weights: bool = True
     strict_float32: bool = True
 
-    def without(self, *rules: str) -> "VerifyConfig":
+    def without(self, *rules: str) -> VerifyConfig:
         return replace(self, **{rule: False for rule in rules})
 
 
@@ -296,11 +298,11 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
     if config.regime_check and precision_regime() != regime:
         after = precision_regime()
         changed = {k: (regime[k], after[k]) for k in regime if regime[k] != after[k]}
-        _restore_regime(regime)
+        restore_regime(regime)
         raise Rejected("precision", f"the candidate changed the precision regime {changed}: "
                        "lower-precision math must be part of the op contract, not a global flag")
     if config.check_inputs:
-        for index, (now, before) in enumerate(zip(inputs, clones)):
+        for index, (now, before) in enumerate(zip(inputs, clones, strict=False)):
             if isinstance(now, torch.Tensor) and not compare.bit_equal(now, before):
                 raise Rejected("inputs", f"input {index} was modified by the candidate; the op "
                                "is not in-place by contract (clone before writing)")
@@ -313,7 +315,7 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
     synchronize(device)
     if config.async_check:
         for out, snap in ((out_a, snap_a), (out_b, snap_b)):
-            for index, (now, then) in enumerate(zip(out, snap)):
+            for index, (now, then) in enumerate(zip(out, snap, strict=False)):
                 if not compare.bit_equal(now, then):
                     n = int(compare.bit_differences(now, then).sum())
                     raise Rejected("async", f"output {index} changed after the candidate "
@@ -333,12 +335,6 @@ def _holds_poison(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a == INT_POISON) | (b == INT_POISON)
 
 
-def _restore_regime(regime: dict) -> None:
-    torch.set_float32_matmul_precision(regime["float32_matmul_precision"])
-    torch.backends.cuda.matmul.allow_tf32 = regime["cuda.matmul.allow_tf32"]
-    torch.backends.cudnn.allow_tf32 = regime["cudnn.allow_tf32"]
-
-
 def _check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, dist: str,
                    dtype: torch.dtype, inputs: list, snap_a: list, snap_b: list,
                    eager_out: list, ref: list) -> None:
@@ -346,7 +342,7 @@ def _check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, d
         raise Rejected("output", f"candidate returned {len(snap_a)} tensors, Model returns "
                        f"{len(ref)}")
     tol = config.tolerance or tolerance_for(dtype)
-    for index, (a, b, e, r) in enumerate(zip(snap_a, snap_b, eager_out, ref)):
+    for index, (a, b, e, r) in enumerate(zip(snap_a, snap_b, eager_out, ref, strict=False)):
         where = f"output {index}" if len(ref) > 1 else "output"
         if a.shape != r.shape or a.dtype != e.dtype:
             raise Rejected("output", f"{where} is {tuple(a.shape)} {a.dtype}; Model gives "
@@ -377,7 +373,7 @@ def _check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, d
             why = compare.degenerate(a, r, inputs)
             if why:
                 raise Rejected("degenerate", f"{where}: {why}")
-        atol = compare.effective_atol(r, tol.atol)
+        atol = compare.effective_atol(r, tol.atol) if tol.scale_atol else tol.atol
         cand = compare.errors(a, r, atol, tol.rtol)
         eag = compare.errors(e, r, atol, tol.rtol)
         result.max_scaled, result.rel_norm = cand.max_scaled, cand.rel_norm
