@@ -12,8 +12,7 @@ void LaunchPlan::check_limits() const {
   uint64_t memory = 0;
   for (const auto& binding : threadgroup_memory) {
     TORCH_CHECK(binding.length % 16 == 0, "metalgen: kernel ", kernel,
-                " threadgroup memory length must be a multiple of 16 bytes, got ",
-                binding.length);
+                " threadgroup memory length must be a multiple of 16 bytes, got ", binding.length);
     memory += binding.length;
   }
   TORCH_CHECK(memory <= kMaxThreadgroupMemoryBytes, "metalgen: kernel ", kernel, " planned ",

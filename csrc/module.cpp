@@ -47,15 +47,15 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                                  out.append(py::make_tuple(b.index, b.tensor, b.is_output));
                                return out;
                              })
-      .def_property_readonly("bytes",
-                             [](const LaunchPlan& p) {
-                               py::list out;
-                               for (const auto& b : p.bytes)
-                                 out.append(py::make_tuple(
-                                     b.index, py::bytes(reinterpret_cast<const char*>(b.data.data()),
-                                                        b.data.size())));
-                               return out;
-                             })
+      .def_property_readonly(
+          "bytes",
+          [](const LaunchPlan& p) {
+            py::list out;
+            for (const auto& b : p.bytes)
+              out.append(py::make_tuple(
+                  b.index, py::bytes(reinterpret_cast<const char*>(b.data.data()), b.data.size())));
+            return out;
+          })
       .def_property_readonly("threadgroup_memory",
                              [](const LaunchPlan& p) {
                                py::list out;
@@ -66,12 +66,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_property_readonly("grid", [](const LaunchPlan& p) { return triple(p.grid); })
       .def_property_readonly("threadgroup",
                              [](const LaunchPlan& p) { return triple(p.threadgroup); })
-      .def_property_readonly("dispatch",
-                             [](const LaunchPlan& p) {
-                               return p.dispatch == metalgen::DispatchKind::Threads
-                                          ? "threads"
-                                          : "threadgroups";
-                             })
+      .def_property_readonly(
+          "dispatch",
+          [](const LaunchPlan& p) {
+            return p.dispatch == metalgen::DispatchKind::Threads ? "threads" : "threadgroups";
+          })
       .def_property_readonly("empty", &LaunchPlan::empty)
       .def("__repr__", &describe);
 

@@ -58,10 +58,9 @@ id<MTLLibrary> load_embedded_metallib() {
 }
 
 id<MTLLibrary> compile_embedded_source(const std::string& name) {
-  TORCH_WARN_ONCE(
-      "torch_metalgen was built without the Metal toolchain (no precompiled metallib); "
-      "compiling its kernels from source at first use. Install it with "
-      "`xcodebuild -downloadComponent MetalToolchain` and rebuild to avoid this.");
+  TORCH_WARN_ONCE("torch_metalgen was built without the Metal toolchain (no precompiled metallib); "
+                  "compiling its kernels from source at first use. Install it with "
+                  "`xcodebuild -downloadComponent MetalToolchain` and rebuild to avoid this.");
   for (size_t i = 0; i < kMetalSourceCount; ++i) {
     if (name != kMetalSources[i].library) continue;
     MTLCompileOptions* options = [[MTLCompileOptions alloc] init];
@@ -72,8 +71,8 @@ id<MTLLibrary> compile_embedded_source(const std::string& name) {
                                options:options
                                  error:&error];
     [options release];
-    TORCH_CHECK(library != nil, "torch_metalgen: compiling Metal library ", name, " failed: ",
-                error ? error.localizedDescription.UTF8String : "unknown error");
+    TORCH_CHECK(library != nil, "torch_metalgen: compiling Metal library ", name,
+                " failed: ", error ? error.localizedDescription.UTF8String : "unknown error");
     return library;
   }
   TORCH_CHECK(false, "torch_metalgen: no Metal source named ", name, " in this build");
@@ -108,11 +107,11 @@ id<MTLComputePipelineState> pipeline_for(const LaunchPlan& plan) {
   TORCH_CHECK(function != nil, "torch_metalgen: kernel ", plan.kernel,
               " is missing from the Metal library; the build and the plan disagree");
   NSError* error = nil;
-  id<MTLComputePipelineState> pipeline =
-      [device() newComputePipelineStateWithFunction:function error:&error];
+  id<MTLComputePipelineState> pipeline = [device() newComputePipelineStateWithFunction:function
+                                                                                 error:&error];
   [function release];
-  TORCH_CHECK(pipeline != nil, "torch_metalgen: pipeline for ", plan.kernel, " failed: ",
-              error ? error.localizedDescription.UTF8String : "unknown error");
+  TORCH_CHECK(pipeline != nil, "torch_metalgen: pipeline for ", plan.kernel,
+              " failed: ", error ? error.localizedDescription.UTF8String : "unknown error");
   pipelines.emplace(plan.kernel, pipeline);
   return pipeline;
 }
@@ -122,8 +121,8 @@ id<MTLComputePipelineState> pipeline_for(const LaunchPlan& plan) {
 void dispatch(const LaunchPlan& plan) {
   if (plan.empty()) return;
   for (const auto& binding : plan.buffers) {
-    TORCH_CHECK(binding.tensor.is_mps(), "torch_metalgen: kernel ", plan.kernel,
-                " buffer ", binding.index, " is on ", binding.tensor.device(),
+    TORCH_CHECK(binding.tensor.is_mps(), "torch_metalgen: kernel ", plan.kernel, " buffer ",
+                binding.index, " is on ", binding.tensor.device(),
                 "; every tensor of an MPS launch must be on mps");
   }
   id<MTLComputePipelineState> pipeline = pipeline_for(plan);

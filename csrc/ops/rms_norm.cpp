@@ -78,7 +78,7 @@ void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& w
   TORCH_CHECK_VALUE(eps > 0 && std::isfinite(eps),
       "rms_norm: eps must be a positive finite number, got ", eps);
   TORCH_CHECK_VALUE(n <= INT32_MAX && rows <= UINT32_MAX,
-      "rms_norm: x must have at most 2^32 - 1 rows and 2^31 - 1 elements per row, got shape ", x.sizes());
+      "rms_norm: x must have at most 2^32 - 1 rows and 2^31 - 1 elements per row, ""got shape ", x.sizes());
   (void)n;
   (void)rows;
 }

@@ -1,0 +1,126 @@
+"""Every rms_norm kernel x dtype x variant through the MSL simulator, against a float64
+reference, by the rules of reference/verification.md: several input distributions, odd
+shapes, poisoned outputs (unwritten elements are errors), inputs unchanged, two schedule
+orders bit-for-bit, candidate before reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import torch_metalgen
+from tests.tolerances import assert_close_to_reference
+from torch_metalgen import _ops
+from torch_metalgen._generated.references import REFERENCES
+
+sim = pytest.importorskip("torch_metalgen.sim")
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+VARIANTS = list(_ops._C.rms_norm_variants())
+
+# Shapes per variant: around the SIMD width, the N_READS tail, the variant's length limit,
+# rows that leave SIMD groups idle; shapes the auto choice would never give are fine here.
+SHAPES = {
+    "simd_rows": [(1, 1), (3, 31), (17, 32), (9, 33), (2, 512), (11, 100)],
+    "single_row": [(1, 1), (2, 33), (3, 1000), (2, 4096), (1, 4095), (2, 513)],
+    "looped": [(1, 1), (2, 33), (2, 4097), (1, 10007)],
+}
+
+DISTRIBUTIONS = {
+    "normal": lambda g, shape: torch.randn(shape, generator=g),
+    "uniform": lambda g, shape: torch.rand(shape, generator=g) * 2 - 1,
+    "laplace": lambda g, shape: _laplace(g, shape),
+    "exponential": lambda g, shape: -torch.log(torch.rand(shape, generator=g)),
+    "lognormal": lambda g, shape: torch.exp(torch.randn(shape, generator=g)),
+    "pareto": lambda g, shape: torch.rand(shape, generator=g).clamp_min(1e-3) ** -0.5,
+    "large_offset": lambda g, shape: 100 + torch.randn(shape, generator=g),
+}
+
+
+def _laplace(generator, shape):
+    u = torch.rand(shape, generator=generator) - 0.5
+    return -torch.sign(u) * torch.log1p(-2 * u.abs())
+
+
+def run_kernel(x, weight, eps, variant, order):
+    """Candidate first, on fresh tensors: plan, simulate (outputs poisoned), return out."""
+    x_before = x.clone()
+    w_before = None if weight is None else weight.clone()
+    plan, out = _ops._C.plan_rms_norm(x, weight, eps, variant=variant)
+    assert plan.kernel == f"rms_norm_{variant}_{str(x.dtype).split('.')[1]}"
+    sim.run_plan(plan, order=order, check_unwritten=True)
+    assert torch.equal(x, x_before), "kernel modified its input x"
+    if weight is not None:
+        assert torch.equal(weight, w_before), "kernel modified its input weight"
+    return out
+
+
+def reference64(x, weight, eps):
+    return REFERENCES["rms_norm"](x.double(), None if weight is None else weight.double(), eps)
+
+
+def check(x, weight, eps, variant):
+    forward = run_kernel(x, weight, eps, variant, "forward")
+    reverse = run_kernel(x, weight, eps, variant, "reverse")
+    assert torch.equal(forward.view(torch.uint8), reverse.view(torch.uint8)), (
+        "result depends on the scheduling order"
+    )
+    assert_close_to_reference(forward, reference64(x, weight, eps))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("variant, shape", [(v, s) for v in VARIANTS for s in SHAPES[v]], ids=str)
+def test_variant_shapes(variant, shape, dtype):
+    generator = torch.Generator().manual_seed(hash((variant, shape)) % 2**31)
+    x = torch.randn(shape, generator=generator).to(dtype)
+    weight = (1 + 0.5 * torch.randn(shape[-1], generator=generator)).to(dtype)
+    check(x, weight, 1e-5, variant)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_distributions(variant, distribution, dtype):
+    generator = torch.Generator().manual_seed(7)
+    shape = {"simd_rows": (5, 77), "single_row": (3, 1031), "looped": (2, 5003)}[variant]
+    x = DISTRIBUTIONS[distribution](generator, shape).to(dtype)
+    check(x, None, 1e-6, variant)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_inf_and_nan_propagate_like_the_reference(variant):
+    x = torch.randn(3, 40)
+    x[0, 5] = float("nan")
+    x[1, 7] = float("inf")
+    out = run_kernel(x, None, 1e-6, variant, "forward")
+    expected = reference64(x, None, 1e-6)
+    assert torch.equal(out.isnan(), expected.isnan())
+    torch.testing.assert_close(out[2].double(), expected[2], rtol=1e-5, atol=1e-5)
+
+
+def test_simulate_mode_routes_the_op_through_the_kernel():
+    x = torch.randn(6, 70)[:, 3:67]  # a view with an offset: the op makes it contiguous
+    weight = torch.randn(64)
+    with sim.simulate(order="random"):
+        out = torch_metalgen.rms_norm(x, weight, eps=1e-5)
+        empty = torch_metalgen.rms_norm(torch.randn(0, 64), weight)
+        no_weight = torch.ops.metalgen.rms_norm(x, None, 1e-5)
+    assert empty.shape == (0, 64)
+    assert_close_to_reference(out, reference64(x, weight, 1e-5))
+    assert_close_to_reference(no_weight, reference64(x, None, 1e-5))
+
+
+def test_simulate_mode_rejects_bad_input_like_the_op():
+    with sim.simulate(), pytest.raises(ValueError, match="eps"):
+        torch_metalgen.rms_norm(torch.randn(2, 8), None, eps=-1.0)
+
+
+def test_auto_choice_uses_each_variant():
+    chosen = {
+        n: _ops._C.plan_rms_norm(torch.randn(2, n), None, 1e-6)[0].kernel for n in (64, 2048, 8192)
+    }
+    assert chosen == {
+        64: "rms_norm_simd_rows_float32",
+        2048: "rms_norm_single_row_float32",
+        8192: "rms_norm_looped_float32",
+    }
