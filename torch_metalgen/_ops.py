@@ -13,6 +13,7 @@ except ImportError as error:  # pragma: no cover - exercised only by broken inst
         f"torch you import ({torch.__version__}). Original error: {error}"
     ) from error
 
+from torch_metalgen import autograd  # noqa: E402,F401  (register_autograd)
 from torch_metalgen._generated import fake_impls  # noqa: E402,F401  (register_fake)
 
 

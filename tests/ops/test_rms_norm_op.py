@@ -159,3 +159,18 @@ def test_nn_module_uses_hf_attribute_names():
     assert torch_metalgen.nn.RMSNorm(8, elementwise_affine=False).weight is None
     with pytest.raises(ValueError, match="hidden_size"):
         torch_metalgen.nn.RMSNorm(0)
+
+
+@pytest.mark.parametrize("with_weight", [True, False])
+def test_gradients_match_autograd_of_the_reference(with_weight):
+    x = torch.randn(3, 17).requires_grad_()
+    weight = torch.randn(17).requires_grad_() if with_weight else None
+    out = torch.ops.metalgen.rms_norm(x, weight, 1e-5)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    x_ref = x.detach().double().requires_grad_()
+    w_ref = weight.detach().double().requires_grad_() if with_weight else None
+    REFERENCES["rms_norm"](x_ref, w_ref, 1e-5).backward(grad.double())
+    torch.testing.assert_close(x.grad.double(), x_ref.grad, rtol=1e-4, atol=1e-5)
+    if with_weight:
+        torch.testing.assert_close(weight.grad.double(), w_ref.grad, rtol=1e-4, atol=1e-5)
