@@ -13,34 +13,11 @@ import time
 import torch
 
 import torch_metalgen
+from torch_metalgen import tiny_models
 
 # Max |patched - unpatched| / max |unpatched| on the logits, per dtype: a few ulps of
 # the storage dtype, grown through the layers.
 TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 4e-2}
-
-
-def tiny_llama(dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
-    """A two-layer Llama built from a real transformers config (random weights)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=256,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        rms_norm_eps=1e-6,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
-    # HF initialises RMSNorm weights to ones; random ones make the comparison meaningful.
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
-    return model.to(device=device, dtype=dtype)
 
 
 def _pick_device(name: str) -> torch.device:
@@ -65,10 +42,9 @@ def run_demo(dtype_name: str = "float32", device_name: str = "auto") -> int:
     dtype = getattr(torch, dtype_name)
     device = _pick_device(device_name)
     native = device.type == "mps" and torch_metalgen._ops.mps_kernels_available()
-    model = tiny_llama(dtype, device)
-    input_ids = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(1))
-    input_ids = input_ids.to(device)
-    print(f"tiny Llama (2 layers, hidden 64) in {dtype_name} on {device}")
+    model = tiny_models.build("llama", dtype).to(device)
+    input_ids = tiny_models.input_ids(batch=2, length=16).to(device)
+    print(f"tiny Llama (2 layers, hidden 64, random weights) in {dtype_name} on {device}")
 
     with torch.no_grad():
         expected = model(input_ids).logits
