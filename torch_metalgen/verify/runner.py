@@ -369,7 +369,14 @@ def _check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, d
                 status = SKIP if problem.declared_near_constant else BAD_PROBLEM
                 raise Rejected("near-constant", f"problem rejected: {why}; change its inputs "
                                "or shapes so outputs vary (METR filter)", status)
-        if config.degenerate:
+        storage_overflow = compare.errors(e, r, tol.atol, tol.rtol).nonfinite_mismatch
+        if float(storage_overflow.double().mean()) > 0.5:
+            raise Rejected("overflow", f"{where}: PyTorch eager in {result.dtype} gives inf/NaN "
+                           f"for {int(storage_overflow.sum())} of {r.numel()} finite reference "
+                           "elements: this input distribution overflows the storage dtype", SKIP)
+        # (unless eager in the storage dtype is just as degenerate: e.g. bf16 rounds outputs
+        # of 1e7 +- 4e3 all to one value; then the tolerance check below decides)
+        if config.degenerate and not compare.degenerate(e, r, inputs):
             why = compare.degenerate(a, r, inputs)
             if why:
                 raise Rejected("degenerate", f"{where}: {why}")

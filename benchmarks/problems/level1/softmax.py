@@ -1,0 +1,44 @@
+"""Softmax over the last dim (attention probabilities, vocabulary logits)."""
+
+import torch
+import torch.nn as nn
+
+batch_size = 8192
+dim = 4096
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.softmax(x, dim=-1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+
+
+DTYPES = ("float32", "float16", "bfloat16")
+NONFINITE_INPUTS = True
+NEAR_CONSTANT = False  # rows of at most ~32k: outputs stay well above atol (rule 3)
+SHAPES = {
+    "8192x4096": dict(batch_size=8192, dim=4096),
+    "llama7b-prefill-probs": dict(batch_size=32 * 512, dim=512),
+    "llama-vocab": dict(batch_size=64, dim=32000),
+}
+CHECK_SHAPES = {
+    "1x31": dict(batch_size=1, dim=31),
+    "3x33": dict(batch_size=3, dim=33),
+    "5x1000": dict(batch_size=5, dim=1000),
+    "2x4097": dict(batch_size=2, dim=4097),
+}
+HELD_OUT_SHAPES = {"13x2999": dict(batch_size=13, dim=2999)}
+
+
+def flops(inputs):
+    return 5 * inputs[0].numel()

@@ -1,0 +1,59 @@
+"""Residual add + RMSNorm (fused in vLLM / llama.cpp): returns (norm(x + r), x + r)."""
+
+import torch
+import torch.nn as nn
+
+batch_size = 16384
+hidden = 4096
+eps = 1e-6
+
+
+class Model(nn.Module):
+    def __init__(self, hidden, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden))
+        self.eps = eps
+
+    def forward(self, x, residual):
+        h = x + residual
+        acc = torch.promote_types(h.dtype, torch.float32)
+        hf = h.to(acc)
+        y = hf * torch.rsqrt(hf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (y * self.weight.to(acc)).to(h.dtype), h
+
+
+class ModelMetalgen(Model):
+    """The add stays in eager until a fused op lands; the norm is the project's kernel."""
+
+    def forward(self, x, residual):
+        h = x + residual
+        return torch.ops.metalgen.rms_norm(h, self.weight, self.eps), h
+
+
+def get_inputs():
+    return [torch.randn(batch_size, hidden), torch.randn(batch_size, hidden)]
+
+
+def get_init_inputs():
+    return [hidden, eps]
+
+
+METALGEN_OPS = ("rms_norm",)
+DTYPES = ("float32", "float16", "bfloat16")
+NONFINITE_INPUTS = True
+NEAR_CONSTANT = False
+SHAPES = {
+    "16k-x-4096": dict(batch_size=16384, hidden=4096),
+    "llama7b-decode": dict(batch_size=1, hidden=4096),
+    "llama7b-prefill": dict(batch_size=2048, hidden=4096),
+}
+CHECK_SHAPES = {
+    "1x31": dict(batch_size=1, hidden=31),
+    "3x33": dict(batch_size=3, hidden=33),
+    "2x4097": dict(batch_size=2, hidden=4097),
+}
+HELD_OUT_SHAPES = {"9x8191": dict(batch_size=9, hidden=8191)}
+
+
+def flops(inputs):
+    return 5 * inputs[0].numel()
