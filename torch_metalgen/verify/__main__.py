@@ -1,0 +1,3 @@
+from torch_metalgen.verify.cli import main
+
+raise SystemExit(main())
