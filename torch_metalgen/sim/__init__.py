@@ -1,0 +1,45 @@
+"""MSL simulator: runs the project's Metal kernels on the CPU with GPU semantics.
+
+The real .metal text is compiled as C++ with clang and a compatibility header; every
+GPU thread runs as a fiber, so barriers, SIMD-group functions, threadgroup memory and
+simdgroup matrices behave as on an Apple GPU, and misuse is reported. docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    BarrierDivergenceError,
+    InactiveLaneReadError,
+    LaunchArgumentError,
+    MetalCompileError,
+    NonUniformArgumentError,
+    OrderDependenceError,
+    OutOfBoundsError,
+    ResourceLimitError,
+    SimulatorError,
+    ToolchainMissingError,
+    UnwrittenOutputError,
+)
+from .library import Library, compile_library
+from .toolchain import toolchain_info
+
+__all__ = [
+    "BarrierDivergenceError",
+    "InactiveLaneReadError",
+    "LaunchArgumentError",
+    "Library",
+    "MetalCompileError",
+    "NonUniformArgumentError",
+    "OrderDependenceError",
+    "OutOfBoundsError",
+    "ResourceLimitError",
+    "SimulatorError",
+    "ToolchainMissingError",
+    "UnwrittenOutputError",
+    "compile_library",
+    "metal_source_dir",
+    "run_isolated",
+    "run_plan",
+    "simulate",
+    "toolchain_info",
+]

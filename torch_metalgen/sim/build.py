@@ -1,0 +1,255 @@
+"""Compiles a .metal file into a simulator library (cached).
+
+Pipeline: find the user headers (clang -MM), rewrite them into a shadow tree with
+#line so diagnostics point at the original files, read kernels from clang's JSON AST
+(this pass also type-checks with address spaces), generate the launcher, compile.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import cache
+from .errors import MetalCompileError, SimulatorError, ToolchainMissingError
+from .frontend import Kernel, Parameter, kernels_from_ast
+from .launcher import generate_launcher, unsupported_builtins
+from .rewrite import rewrite_metal
+from .toolchain import Toolchain, find_toolchain, has_asan, has_compiler_rt
+
+SIM_DIR = Path(__file__).resolve().parent
+INCLUDE_DIR = SIM_DIR / "include"
+RUNTIME_DIR = SIM_DIR / "runtime"
+RUNTIME_SOURCES = ("fiber.cpp", "scheduler.cpp", "launch.cpp")
+ASAN_DRIVER = "asan_driver.cpp"
+
+
+def language_flags(toolchain: Toolchain) -> list[str]:
+    """How MSL semantics map onto clang: half/bfloat round after every operation, no
+    implicit vector conversions, no exceptions, no FMA contraction the source didn't ask for."""
+    flags = [
+        "-std=c++17", "-fno-exceptions", "-fno-rtti", "-flax-vector-conversions=none",
+        "-Xclang", "-ffloat16-excess-precision=none",
+        "-Xclang", "-fbfloat16-excess-precision=none",
+        "-ffp-contract=off", "-fno-fast-math", "-fno-color-diagnostics", "-ferror-limit=30",
+        "-Wno-unused-value",
+    ]
+    if toolchain.kind == "zig":
+        flags += ["-target", "x86_64-linux-gnu"]
+    return flags
+
+
+def link_flags(toolchain: Toolchain) -> list[str]:
+    return ["-rtlib=compiler-rt"] if has_compiler_rt(toolchain) else []
+
+
+@functools.lru_cache(maxsize=None)
+def sim_fingerprint() -> str:
+    """Everything that shapes generated code: headers, runtime, and this package's code."""
+    files = sorted(p for p in SIM_DIR.rglob("*")
+                   if p.is_file() and p.suffix in {".h", ".cpp", ".py", ""}
+                   and "__pycache__" not in p.parts)
+    return cache.digest([(str(p.relative_to(SIM_DIR)), cache.file_digest(p)) for p in files])
+
+
+def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    except FileNotFoundError as error:
+        raise ToolchainMissingError(f"{what}: {error}") from error
+
+
+# ---- runtime ------------------------------------------------------------------------
+
+def build_runtime(asan: bool) -> Path:
+    """libmetalsim.so (normal) or a directory of ASan objects; cached by source and flags."""
+    toolchain = find_toolchain()
+    flags = [*language_flags(toolchain), "-I", str(INCLUDE_DIR), "-fPIC"]
+    flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"] if asan else ["-O2"]
+    key = cache.digest("runtime", sim_fingerprint(), toolchain.identity, flags)
+    final = cache.cache_root() / f"runtime-{'asan-' if asan else ''}{key}"
+    if final.exists():
+        return final
+    with cache.locked(f"runtime-{key}"):
+        if final.exists():
+            return final
+        scratch = cache.scratch_dir("runtime-")
+        sources = [str(RUNTIME_DIR / s) for s in RUNTIME_SOURCES]
+        if asan:
+            for source in [*sources, str(RUNTIME_DIR / ASAN_DRIVER)]:
+                out = _run([*toolchain.command, *flags, "-c", source, "-o",
+                            str(scratch / (Path(source).stem + ".o"))], "runtime build")
+                if out.returncode != 0:
+                    raise SimulatorError(f"building the simulator runtime failed:\n{out.stderr}")
+        else:
+            out = _run([*toolchain.command, *flags, "-shared", *sources, "-o",
+                        str(scratch / "libmetalsim.so"), "-lpthread", *link_flags(toolchain)],
+                       "runtime build")
+            if out.returncode != 0:
+                raise SimulatorError(f"building the simulator runtime failed:\n{out.stderr}")
+        return cache.publish(scratch, final)
+
+
+# ---- kernel libraries --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Artifact:
+    directory: Path
+    kernels: tuple[Kernel, ...]
+    dependencies: tuple[str, ...]
+    asan: bool
+
+    @property
+    def binary(self) -> Path:
+        return self.directory / ("kernel-asan" if self.asan else "kernel.so")
+
+
+def _include_flags(source: Path, include_dirs: tuple[Path, ...], shadow: Path) -> list[str]:
+    flags = ["-isystem", str(INCLUDE_DIR)]
+    for directory in (source.parent, *include_dirs):
+        flags += ["-I", str(shadow / directory.relative_to("/")), "-I", str(directory)]
+    return flags
+
+
+def _dependencies(toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...]) -> list[Path]:
+    command = [*toolchain.command, "-std=c++17", "-MM", "-isystem", str(INCLUDE_DIR)]
+    for directory in (source.parent, *include_dirs):
+        command += ["-I", str(directory)]
+    out = _run([*command, "-x", "c++", str(source)], "dependency scan")
+    if out.returncode != 0:
+        raise MetalCompileError(f"{source}: preprocessing failed:\n{out.stderr.strip()}")
+    text = out.stdout.replace("\\\n", " ")
+    names = text.split(":", 1)[1].split() if ":" in text else []
+    paths = [source]
+    for name in names:
+        path = Path(name).resolve()
+        if path != source and INCLUDE_DIR not in path.parents:
+            paths.append(path)
+    return paths
+
+
+def _write_shadow(files: list[Path], main: Path, shadow: Path) -> Path:
+    for path in files:
+        target = shadow / path.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        prelude = "#include <metal_stdlib>\n" if path == main else ""
+        text = path.read_text()
+        target.write_text(f'{prelude}#line 1 "{path}"\n{rewrite_metal(text)}')
+    return shadow / main.relative_to("/")
+
+
+def _kernel_from_json(entry: dict) -> Kernel:
+    return Kernel(
+        host_name=entry["host_name"], callee=entry["callee"],
+        parameters=tuple(Parameter(**p) for p in entry["parameters"]),
+        file=entry["file"], line=entry["line"],
+        max_total_threads_per_threadgroup=entry["max_total_threads_per_threadgroup"],
+    )
+
+
+def _load_artifact(directory: Path, asan: bool) -> Artifact | None:
+    manifest = directory / "kernels.json"
+    if not manifest.exists():
+        return None
+    data = json.loads(manifest.read_text())
+    return Artifact(directory, tuple(_kernel_from_json(k) for k in data["kernels"]),
+                    tuple(data["dependencies"]), asan)
+
+
+def _full_key(first_key: str, dependencies: list[str]) -> str | None:
+    try:
+        return cache.digest(first_key, [(d, cache.file_digest(Path(d))) for d in dependencies])
+    except OSError:
+        return None
+
+
+def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> Artifact:
+    toolchain = find_toolchain()
+    if asan and not has_asan(toolchain):
+        raise ToolchainMissingError(
+            f"AddressSanitizer is not available with {' '.join(toolchain.command)}. Install "
+            "`apt-get install -y clang-19 libclang-rt-19-dev` (ziglang has no AddressSanitizer)."
+        )
+    first_key = cache.digest("kernel", sim_fingerprint(), toolchain.identity, str(source),
+                             [str(d) for d in include_dirs], asan)
+    root = cache.cache_root()
+    manifests = root / "manifests"
+    manifests.mkdir(exist_ok=True)
+    manifest = manifests / f"{first_key}.json"
+
+    def lookup() -> Artifact | None:
+        if not manifest.exists():
+            return None
+        full = _full_key(first_key, json.loads(manifest.read_text()))
+        return _load_artifact(root / f"lib-{full}", asan) if full else None
+
+    found = lookup()
+    if found:
+        return found
+    with cache.locked(f"kernel-{first_key}"):
+        found = lookup()
+        if found:
+            return found
+        scratch = cache.scratch_dir("lib-")
+        try:
+            dependencies = _compile(toolchain, source, include_dirs, asan, scratch)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        full = _full_key(first_key, [str(d) for d in dependencies])
+        artifact_dir = cache.publish(scratch, root / f"lib-{full}")
+        cache.write_atomic(manifest, json.dumps([str(d) for d in dependencies]))
+        loaded = _load_artifact(artifact_dir, asan)
+        assert loaded is not None
+        return loaded
+
+
+def _compile(toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...], asan: bool,
+             out_dir: Path) -> list[Path]:
+    dependencies = _dependencies(toolchain, source, include_dirs)
+    shadow_main = _write_shadow(dependencies, source, out_dir / "shadow")
+    flags = [*language_flags(toolchain), *_include_flags(source, include_dirs, out_dir / "shadow")]
+
+    # Front end: type-check with address spaces and read the kernels from the AST.
+    ast = _run([*toolchain.command, *flags, "-fsyntax-only", "-Xclang", "-ast-dump=json",
+                "-x", "c++", str(shadow_main)], "front end")
+    if ast.returncode != 0:
+        raise MetalCompileError(f"{source} does not compile:\n{ast.stderr.strip()}")
+    kernels = kernels_from_ast(ast.stdout, str(source))
+    missing = unsupported_builtins(kernels)
+    if missing:
+        kernel, builtin = missing[0]
+        raise MetalCompileError(
+            f"{kernel.file}:{kernel.line}: kernel '{kernel.host_name}' uses builtin "
+            f"[[{builtin}]], which the simulator does not provide."
+        )
+    launcher = out_dir / "launcher.cpp"
+    launcher.write_text(generate_launcher(kernels, str(shadow_main)))
+
+    if asan:
+        runtime = build_runtime(asan=True)
+        objects = [str(runtime / (Path(s).stem + ".o")) for s in (*RUNTIME_SOURCES, ASAN_DRIVER)]
+        command = [*toolchain.command, *flags, "-DMETALSIM_NO_ADDRESS_SPACES", "-O1", "-g",
+                   "-fsanitize=address", "-fno-omit-frame-pointer", "-x", "c++", str(launcher),
+                   "-x", "none", *objects, "-o", str(out_dir / "kernel-asan"), "-lpthread",
+                   *link_flags(toolchain)]
+    else:
+        command = [*toolchain.command, *flags, "-O2", "-fPIC", "-shared", "-x", "c++",
+                   str(launcher), "-o", str(out_dir / "kernel.so"), *link_flags(toolchain)]
+    compiled = _run(command, "kernel build")
+    (out_dir / "build.log").write_text(" ".join(command) + "\n" + compiled.stderr)
+    if compiled.returncode != 0:
+        raise MetalCompileError(f"{source} does not compile:\n{compiled.stderr.strip()}")
+    manifest = {
+        "kernels": [
+            {**asdict(k), "parameters": [asdict(p) for p in k.parameters]} for k in kernels
+        ],
+        "dependencies": [str(d) for d in dependencies],
+    }
+    (out_dir / "kernels.json").write_text(json.dumps(manifest, indent=1))
+    return dependencies

@@ -1,0 +1,257 @@
+"""Finds kernels and their parameter attributes in clang's JSON AST.
+
+The rewrite turned Metal attributes into ``clang::annotate("metal", kind, args...)``;
+clang keeps them on the declarations, with their arguments evaluated. Parameter
+*types* are not interpreted here: the generated launcher checks them in C++.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .errors import MetalCompileError
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    kind: str        # "buffer" | "threadgroup" | "builtin"
+    index: int = -1  # binding index for buffer / threadgroup
+    builtin: str = ""
+
+
+@dataclass(frozen=True)
+class Kernel:
+    host_name: str
+    callee: str            # C++ expression naming the function (or instance pointer)
+    parameters: tuple[Parameter, ...]
+    file: str
+    line: int
+    max_total_threads_per_threadgroup: int = 0
+
+
+@dataclass
+class _Location:
+    """The JSON dumper omits file/line when unchanged since the last printed location."""
+
+    file: str = ""
+    line: int = 0
+
+    def update(self, loc: dict | None) -> None:
+        if not loc:
+            return
+        for nested in ("spellingLoc", "expansionLoc"):
+            if nested in loc:
+                self.update(loc[nested])
+        # presumedFile/presumedLine honour the #line directives of the shadow files.
+        if "file" in loc:
+            self.file = loc.get("presumedFile", loc["file"])
+        elif "presumedFile" in loc:
+            self.file = loc["presumedFile"]
+        if "line" in loc:
+            self.line = loc.get("presumedLine", loc["line"])
+
+
+@dataclass
+class _Function:
+    name: str
+    qualified: str
+    annotations: list[list]
+    parameters: list[tuple[str, str, list[list], str, int]]
+    file: str
+    line: int
+    is_pattern: bool
+
+
+@dataclass
+class _Collected:
+    functions: dict[str, _Function] = field(default_factory=dict)
+    by_name: dict[str, list[_Function]] = field(default_factory=dict)
+    instances: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+
+
+_METAL_ANNOTATIONS = {
+    "kernel", "host_name", "buffer", "threadgroup", "builtin",
+    "max_total_threads_per_threadgroup", "unsupported",
+}
+
+
+def _literal(node: dict):
+    """Value of an annotate argument: a string literal or an evaluated constant."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.get("kind") == "StringLiteral":
+            return json.loads(current["value"])
+        stack.extend(reversed(current.get("inner", [])))
+    value = node.get("value")
+    if value is not None:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return None
+
+
+def _annotations(node: dict) -> list[list]:
+    found = []
+    for child in node.get("inner", []):
+        if child.get("kind") != "AnnotateAttr":
+            continue
+        # The annotation string itself ("metal") is not in the dump; the arguments are.
+        args = [_literal(arg) for arg in child.get("inner", [])]
+        if args and args[0] in _METAL_ANNOTATIONS:
+            found.append(args)
+    return found
+
+
+def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
+          in_template: bool) -> None:
+    location.update(node.get("loc"))
+    for key in ("begin", "end"):
+        location.update(node.get("range", {}).get(key))
+    kind = node.get("kind")
+    if kind == "FunctionDecl":
+        annotations = _annotations(node)
+        start_file, start_line = location.file, location.line
+        parameters = []
+        for child in node.get("inner", []):
+            location.update(child.get("loc"))
+            for key in ("begin", "end"):
+                location.update(child.get("range", {}).get(key))
+            if child.get("kind") == "ParmVarDecl":
+                parameters.append((
+                    child.get("name", ""),
+                    child.get("type", {}).get("qualType", ""),
+                    _annotations(child),
+                    location.file,
+                    location.line,
+                ))
+            _walk_children(child, scope, location, out, in_template)
+        if annotations or any(p[2] for p in parameters):
+            name = node.get("name", "")
+            function = _Function(
+                name=name,
+                qualified="::".join([*scope, name]),
+                annotations=annotations,
+                parameters=parameters,
+                file=start_file,
+                line=start_line,
+                is_pattern=in_template and "templateArgs" not in node,
+            )
+            out.functions[node["id"]] = function
+            out.by_name.setdefault(function.qualified, []).append(function)
+        return
+    if kind == "VarDecl":
+        for annotation in _annotations(node):
+            if annotation and annotation[0] == "host_name":
+                target = _referenced_function(node)
+                variable = "::".join([*scope, node.get("name", "")])
+                out.instances.append((annotation[1], variable, target or "",
+                                      location.file, location.line))
+    child_scope = scope
+    if kind in ("NamespaceDecl", "CXXRecordDecl") and node.get("name"):
+        child_scope = [*scope, node["name"]]
+    _walk_children(node, child_scope, location, out,
+                   in_template or kind == "FunctionTemplateDecl")
+
+
+def _walk_children(node, scope, location, out, in_template):
+    for child in node.get("inner", []):
+        _walk(child, scope, location, out, in_template)
+
+
+def _referenced_function(node: dict) -> str | None:
+    stack = list(node.get("inner", []))
+    while stack:
+        current = stack.pop()
+        ref = current.get("referencedDecl")
+        if current.get("kind") == "DeclRefExpr" and ref and ref.get("kind") == "FunctionDecl":
+            return ref["id"]
+        stack.extend(current.get("inner", []))
+    return None
+
+
+def _parameters(function: _Function, kernel_name: str) -> tuple[Parameter, ...]:
+    result = []
+    for name, type_text, annotations, file, line in function.parameters:
+        where = f"{file}:{line}"
+        bindings = [a for a in annotations if a and a[0] in ("buffer", "threadgroup", "builtin")]
+        unsupported = [a for a in annotations if a and a[0] == "unsupported"]
+        if unsupported:
+            raise MetalCompileError(
+                f"{where}: kernel '{kernel_name}' parameter '{name}' uses [[{unsupported[0][1]}]], "
+                "which the simulator does not support (textures, samplers, stage_in and "
+                "function constants are not simulated)."
+            )
+        if len(bindings) != 1:
+            raise MetalCompileError(
+                f"{where}: kernel '{kernel_name}' parameter '{name}' ({type_text}) needs exactly "
+                "one of [[buffer(i)]], [[threadgroup(i)]] or a builtin attribute such as "
+                "[[thread_position_in_grid]]."
+            )
+        kind, *args = bindings[0]
+        if kind == "builtin":
+            result.append(Parameter(name, type_text, "builtin", builtin=str(args[0])))
+        else:
+            index = args[0] if args else None
+            if not isinstance(index, int) or not 0 <= index < 31:
+                raise MetalCompileError(
+                    f"{where}: kernel '{kernel_name}' parameter '{name}': [[{kind}(i)]] needs a "
+                    f"constant index 0..30, got {index!r}."
+                )
+            result.append(Parameter(name, type_text, kind, index=index))
+    return tuple(result)
+
+
+def _max_threads(function: _Function) -> int:
+    for annotation in function.annotations:
+        if annotation and annotation[0] == "max_total_threads_per_threadgroup":
+            return int(annotation[1])
+    return 0
+
+
+def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
+    """Kernels of a translation unit: plain `kernel` functions and host_name instances."""
+    root = json.loads(ast_json)
+    collected = _Collected()
+    _walk(root, [], _Location(), collected, False)
+    kernels: list[Kernel] = []
+    for function in collected.functions.values():
+        is_kernel = any(a and a[0] == "kernel" for a in function.annotations)
+        if not is_kernel or function.is_pattern or "templateArgs" in function.qualified:
+            continue
+        if function.name and function in collected.by_name.get(function.qualified, []):
+            host = next((a[1] for a in function.annotations if a and a[0] == "host_name"),
+                        function.name)
+            if any(fn.is_pattern for fn in collected.by_name[function.qualified]):
+                continue  # a specialization of a template kernel: named by its instance
+            kernels.append(Kernel(host, "&" + function.qualified,
+                                  _parameters(function, host), function.file, function.line,
+                                  _max_threads(function)))
+    for host, variable, target, file, line in collected.instances:
+        function = collected.functions.get(target)
+        if function is None:
+            raise MetalCompileError(
+                f"{file}:{line}: kernel instantiation [[host_name(\"{host}\")]] does not name a "
+                "function the simulator can find."
+            )
+        if not any(a and a[0] == "kernel" for a in function.annotations):
+            pattern = next((f for f in collected.by_name.get(function.qualified, [])
+                            if f.is_pattern), None)
+            if pattern is None or not any(a and a[0] == "kernel" for a in pattern.annotations):
+                raise MetalCompileError(
+                    f"{file}:{line}: [[host_name(\"{host}\")]] instantiates "
+                    f"'{function.qualified}', which is not declared [[kernel]]."
+                )
+            function = _Function(function.name, function.qualified, pattern.annotations,
+                                 function.parameters, function.file, function.line, False)
+        kernels.append(Kernel(host, variable, _parameters(function, host), file, line,
+                              _max_threads(function)))
+    names = [k.host_name for k in kernels]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise MetalCompileError(f"{main_file}: kernel names defined twice: {duplicates}")
+    return kernels

@@ -1,0 +1,217 @@
+// simdgroup_matrix<T, 8, 8> (float, half, bfloat) with Apple's lane layout: lane l
+// holds row 4*(l/16) + (l/2)%4, columns 4*((l/8)%2) + 2*(l%2) + {0, 1}
+// (as in MLX steel/gemm/mma.h). Load, store and multiply-accumulate are
+// SIMD-group collectives: all 32 lanes must take part with uniform arguments.
+#pragma once
+
+#include "simd.h"
+
+namespace metalsim {
+
+inline void matrix_lane_position(int lane, int& row, int& column) {
+  const int quad = lane / 4;
+  row = (quad & 4) + (lane / 2) % 4;
+  column = (quad & 2) * 2 + (lane % 2) * 2;
+}
+
+inline bool matrix_needs_full_simdgroup(uint32_t mask, metalsim_diag* d, const char* function) {
+  if (mask == 0xFFFFFFFFu) return true;
+  d->kind = METALSIM_ERR_INACTIVE_LANE_READ;
+  int n = snprintf(d->message, sizeof d->message,
+                   "%s needs all 32 lanes of the SIMD-group, but only lanes ", function);
+  n += format_lanes(d->message + n, sizeof d->message - n, mask);
+  snprintf(d->message + n, sizeof d->message - n, " take part");
+  return false;
+}
+
+// Memory operands of load/store must be uniform: pointer, row stride, origin, transpose.
+inline bool matrix_uniform(metalsim_call* const* lanes, metalsim_diag* d, const char* function) {
+  for (int i = 1; i < 32; ++i) {
+    const metalsim_call* a = lanes[0];
+    const metalsim_call* b = lanes[i];
+    const char* argument = a->ptr != b->ptr     ? "pointer"
+                           : a->arg2 != b->arg2 ? "elements_per_row"
+                           : a->arg3 != b->arg3 ? "matrix_origin"
+                           : a->arg4 != b->arg4 ? "transpose_matrix"
+                                                : nullptr;
+    if (argument) {
+      d->kind = METALSIM_ERR_NON_UNIFORM;
+      snprintf(d->message, sizeof d->message,
+               "%s: argument '%s' must be the same in all 32 lanes, but lane %d differs from "
+               "lane 0",
+               function, argument, i);
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class T> inline size_t matrix_offset(const metalsim_call* c, int row, int column) {
+  const int64_t stride = c->arg2;
+  const int64_t ox = c->arg3 & 0xFFFFFFFF, oy = c->arg3 >> 32;
+  if (c->arg4) return static_cast<size_t>((oy + column) * stride + ox + row);
+  return static_cast<size_t>((oy + row) * stride + ox + column);
+}
+
+template <class T> void resolve_matrix_load(metalsim_call* const* lanes, uint32_t mask,
+                                            metalsim_diag* d) {
+  if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_load")) return;
+  if (!matrix_uniform(lanes, d, "simdgroup_load")) return;
+  const T* src = static_cast<const T*>(lanes[0]->ptr);
+  for (int lane = 0; lane < 32; ++lane) {
+    int row, column;
+    matrix_lane_position(lane, row, column);
+    T* out = static_cast<T*>(lanes[lane]->out);
+    out[0] = src[matrix_offset<T>(lanes[0], row, column)];
+    out[1] = src[matrix_offset<T>(lanes[0], row, column + 1)];
+  }
+}
+
+template <class T> void resolve_matrix_store(metalsim_call* const* lanes, uint32_t mask,
+                                             metalsim_diag* d) {
+  if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_store")) return;
+  if (!matrix_uniform(lanes, d, "simdgroup_store")) return;
+  T* dst = static_cast<T*>(const_cast<void*>(lanes[0]->ptr));
+  for (int lane = 0; lane < 32; ++lane) {
+    int row, column;
+    matrix_lane_position(lane, row, column);
+    const T* in = static_cast<const T*>(lanes[lane]->in);
+    dst[matrix_offset<T>(lanes[0], row, column)] = in[0];
+    dst[matrix_offset<T>(lanes[0], row, column + 1)] = in[1];
+  }
+}
+
+// D = A * B + C, accumulated in float, rounded once to T.
+template <class T> void resolve_matrix_mma(metalsim_call* const* lanes, uint32_t mask,
+                                           metalsim_diag* d) {
+  if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_multiply_accumulate")) return;
+  float a[8][8], b[8][8], c[8][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    int row, column;
+    matrix_lane_position(lane, row, column);
+    const T* pa = static_cast<const T*>(lanes[lane]->in);
+    const T* pb = static_cast<const T*>(lanes[lane]->ptr);
+    const T* pc = reinterpret_cast<const T*>(lanes[lane]->arg);
+    for (int j = 0; j < 2; ++j) {
+      a[row][column + j] = static_cast<float>(pa[j]);
+      b[row][column + j] = static_cast<float>(pb[j]);
+      c[row][column + j] = pc ? static_cast<float>(pc[j]) : 0.0f;
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    int row, column;
+    matrix_lane_position(lane, row, column);
+    T* out = static_cast<T*>(lanes[lane]->out);
+    for (int j = 0; j < 2; ++j) {
+      float acc = c[row][column + j];
+      for (int k = 0; k < 8; ++k) acc += a[row][k] * b[k][column + j];
+      out[j] = static_cast<T>(acc);
+    }
+  }
+}
+
+}  // namespace metalsim
+
+namespace metal {
+
+template <class T, int Rows, int Cols> struct simdgroup_matrix {
+  static_assert(Rows == 8 && Cols == 8, "the simulator supports 8x8 simdgroup matrices only");
+  static_assert(metalsim::is_float_v<T>, "simdgroup_matrix holds float, half or bfloat");
+  using storage_type = typename metalsim::make_vector<T, 2>::type;
+  storage_type elements;
+
+  simdgroup_matrix() = default;
+  // A diagonal matrix with `diagonal` on the diagonal (MSL constructor).
+  explicit simdgroup_matrix(T diagonal) {
+    int row, column;
+    metalsim::matrix_lane_position(static_cast<int>(metalsim_lane_id()), row, column);
+    elements[0] = row == column ? diagonal : T(0);
+    elements[1] = row == column + 1 ? diagonal : T(0);
+  }
+  storage_type& thread_elements() { return elements; }
+  const storage_type& thread_elements() const { return elements; }
+};
+typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
+typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
+typedef simdgroup_matrix<bfloat, 8, 8> simdgroup_bfloat8x8;
+
+template <class T, int R, int C> inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
+  simdgroup_matrix<T, R, C> m;
+  m.elements[0] = value;
+  m.elements[1] = value;
+  return m;
+}
+
+template <class T, int R, int C, class P>
+inline void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elements_per_row = 8,
+                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
+                           METALSIM_SITE) {
+  static_assert(sizeof(P) == sizeof(T), "simdgroup_load: pointer and matrix element types differ");
+  metalsim_call c{};
+  c.file = metalsim_file;
+  c.line = metalsim_line;
+  c.column = metalsim_column;
+  c.resolve = &metalsim::resolve_matrix_load<T>;
+  c.out = &d.elements;
+  c.ptr = (const void*)source;
+  c.arg2 = static_cast<int64_t>(elements_per_row);
+  c.arg3 = static_cast<int64_t>(matrix_origin.x) | (static_cast<int64_t>(matrix_origin.y) << 32);
+  c.arg4 = transpose_matrix;
+  metalsim_collective(&c);
+}
+
+template <class T, int R, int C, class P>
+inline void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong elements_per_row = 8,
+                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
+                            METALSIM_SITE) {
+  static_assert(sizeof(P) == sizeof(T), "simdgroup_store: pointer and matrix element types differ");
+  metalsim_call c{};
+  c.file = metalsim_file;
+  c.line = metalsim_line;
+  c.column = metalsim_column;
+  c.resolve = &metalsim::resolve_matrix_store<T>;
+  c.in = &a.elements;
+  c.ptr = (const void*)destination;
+  c.arg2 = static_cast<int64_t>(elements_per_row);
+  c.arg3 = static_cast<int64_t>(matrix_origin.x) | (static_cast<int64_t>(matrix_origin.y) << 32);
+  c.arg4 = transpose_matrix;
+  metalsim_collective(&c);
+}
+
+template <class T, int R, int C>
+inline void simdgroup_multiply_accumulate(simdgroup_matrix<T, R, C>& d,
+                                          const simdgroup_matrix<T, R, C>& a,
+                                          const simdgroup_matrix<T, R, C>& b,
+                                          const simdgroup_matrix<T, R, C>& c, METALSIM_SITE) {
+  simdgroup_matrix<T, R, C> result;
+  metalsim_call call{};
+  call.file = metalsim_file;
+  call.line = metalsim_line;
+  call.column = metalsim_column;
+  call.resolve = &metalsim::resolve_matrix_mma<T>;
+  call.in = &a.elements;
+  call.ptr = &b.elements;
+  call.arg = reinterpret_cast<int64_t>(&c.elements);
+  call.out = &result.elements;
+  metalsim_collective(&call);
+  d = result;
+}
+
+template <class T, int R, int C>
+inline void simdgroup_multiply(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
+                               const simdgroup_matrix<T, R, C>& b, METALSIM_SITE) {
+  simdgroup_matrix<T, R, C> result;
+  metalsim_call call{};
+  call.file = metalsim_file;
+  call.line = metalsim_line;
+  call.column = metalsim_column;
+  call.resolve = &metalsim::resolve_matrix_mma<T>;
+  call.in = &a.elements;
+  call.ptr = &b.elements;
+  call.arg = 0;
+  call.out = &result.elements;
+  metalsim_collective(&call);
+  d = result;
+}
+
+}  // namespace metal

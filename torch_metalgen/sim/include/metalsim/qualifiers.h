@@ -1,0 +1,26 @@
+// Metal keywords that C++ lacks, defined last so that no C++ standard header sees them.
+#pragma once
+
+// Address spaces as clang address spaces: passing a `device float*` where a
+// `threadgroup float*` is expected, or writing through `constant`, fails to compile
+// as in Metal. The AddressSanitizer build drops them (ASan does not instrument
+// accesses through address-space-qualified pointers); a separate syntax-only pass
+// keeps the type checks there.
+#ifdef METALSIM_NO_ADDRESS_SPACES
+#define device
+#define constant
+#define threadgroup
+#else
+#define device __attribute__((address_space(1)))
+#define constant __attribute__((address_space(2)))
+#define threadgroup __attribute__((address_space(3)))
+#endif
+#define thread
+#define threadgroup_imageblock threadgroup
+#define kernel [[clang::annotate("metal", "kernel")]]
+// Metal has no double; unsuffixed literals are made float by the source rewrite.
+#define double metal_has_no_double_use_float
+
+#ifndef __METAL_VERSION__
+#define __METAL_VERSION__ 310
+#endif
