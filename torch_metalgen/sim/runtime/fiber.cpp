@@ -1,7 +1,8 @@
 // Fibers: guard-paged stacks and a hand-written x86-64 context switch.
 //
 // ucontext's swapcontext makes a sigprocmask system call per switch (~8x slower);
-// this switch saves only the callee-saved registers, MXCSR and the x87 control word.
+// this switch saves only the callee-saved registers. Kernels never change the
+// floating-point environment, so MXCSR and the x87 control word are not switched.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -36,14 +37,8 @@ metalsim_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -105,17 +100,16 @@ void* prepare_context(const FiberStack& stack, void (*fn)(void*), void* arg) {
   __asan_unpoison_memory_region(stack.low, stack.size);
 #endif
   uintptr_t top = reinterpret_cast<uintptr_t>(stack.low + stack.size) & ~uintptr_t(15);
-  uint64_t* frame = reinterpret_cast<uint64_t*>(top - 64);
-  uint32_t* control = reinterpret_cast<uint32_t*>(frame);
-  control[0] = 0x1F80;                       // MXCSR: round to nearest, exceptions masked
-  control[1] = 0x037F;                       // x87 control word default
-  frame[1] = 0;                              // r15
-  frame[2] = 0;                              // r14
-  frame[3] = reinterpret_cast<uint64_t>(fn);   // r13
-  frame[4] = reinterpret_cast<uint64_t>(arg);  // r12
-  frame[5] = 0;                              // rbx
-  frame[6] = 0;                              // rbp
-  frame[7] = reinterpret_cast<uint64_t>(&metalsim_fiber_trampoline);  // return address
+  // Popped by metalsim_switch: r15 r14 r13 r12 rbx rbp, then `ret` to the trampoline
+  // with rsp 16-byte aligned, so the call in the trampoline enters fn as the ABI expects.
+  uint64_t* frame = reinterpret_cast<uint64_t*>(top - 56);
+  frame[0] = 0;                              // r15
+  frame[1] = 0;                              // r14
+  frame[2] = reinterpret_cast<uint64_t>(fn);   // r13
+  frame[3] = reinterpret_cast<uint64_t>(arg);  // r12
+  frame[4] = 0;                              // rbx
+  frame[5] = 0;                              // rbp
+  frame[6] = reinterpret_cast<uint64_t>(&metalsim_fiber_trampoline);  // return address
   return frame;
 }
 

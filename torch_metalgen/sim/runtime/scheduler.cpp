@@ -22,8 +22,9 @@
 
 namespace metalsim {
 
-static thread_local Worker* tls_worker = nullptr;
-static thread_local GpuThread* tls_current = nullptr;
+// initial-exec: no __tls_get_addr call per access (the library is loaded once, early).
+static thread_local Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
+static thread_local GpuThread* tls_current __attribute__((tls_model("initial-exec"))) = nullptr;
 
 std::string format_ranges(const std::vector<uint32_t>& indices) {
   std::string out = "[";
@@ -72,16 +73,18 @@ void abort_threadgroup(Worker& w, int kind, const std::string& what) {
 }
 
 // Queues threads made runnable together, in the launch's scheduling order.
-void enqueue(Worker& w, std::vector<uint32_t>& ids) {
+void enqueue(Worker& w, uint32_t* ids, uint32_t count) {
   const int order = w.launch->desc->order;
   if (order == 1) {
-    std::reverse(ids.begin(), ids.end());
+    std::reverse(ids, ids + count);
   } else if (order == 2) {
-    for (size_t i = ids.size(); i > 1; --i) std::swap(ids[i - 1], ids[next_random(w.rng) % i]);
+    for (uint32_t i = count; i > 1; --i) std::swap(ids[i - 1], ids[next_random(w.rng) % i]);
   }
   const uint32_t cap = static_cast<uint32_t>(w.queue.size());
-  for (uint32_t id : ids) {
-    w.queue[(w.queue_head + w.queue_count) % cap] = id;
+  for (uint32_t k = 0; k < count; ++k) {
+    uint32_t slot = w.queue_head + w.queue_count;
+    if (slot >= cap) slot -= cap;
+    w.queue[slot] = ids[k];
     ++w.queue_count;
   }
 }
@@ -94,7 +97,7 @@ void switch_away(GpuThread* self) {
     switch_context(&self->sp, w.scheduler_sp, w.scheduler_stack_low, w.scheduler_stack_size);
   } else {
     GpuThread* next = &w.threads[w.queue[w.queue_head]];
-    w.queue_head = (w.queue_head + 1) % w.queue.size();
+    if (++w.queue_head == w.queue.size()) w.queue_head = 0;
     --w.queue_count;
     if (next == self) return;
     tls_current = next;
@@ -141,17 +144,18 @@ void resolve_collective(Worker& w, SimdGroup& sg) {
                           format_ranges(ids) + " active): " + diag.message);
     return;
   }
-  std::vector<uint32_t> woken;
+  uint32_t woken[METALSIM_SIMD_WIDTH];
+  uint32_t count = 0;
   for (uint32_t lane = 0; lane < sg.count; ++lane) {
     if (!(mask >> lane & 1u)) continue;
     GpuThread& t = w.threads[sg.first + lane];
     t.state = ThreadState::Runnable;
     t.call = nullptr;
-    woken.push_back(t.linear);
+    woken[count++] = t.linear;
   }
-  sg.waiting -= static_cast<int>(woken.size());
-  sg.running += static_cast<int>(woken.size());
-  enqueue(w, woken);
+  sg.waiting -= static_cast<int>(count);
+  sg.running += static_cast<int>(count);
+  enqueue(w, woken, count);
 }
 
 // Called whenever a thread stops running; resolves what became resolvable.
@@ -166,19 +170,19 @@ void after_block(Worker& w, SimdGroup& sg) {
     const GpuThread& t = w.threads[i];
     if (t.state != ThreadState::AtBarrier) continue;
     if (!first) first = &t;
-    else if (t.wait_line != first->wait_line || std::strcmp(t.wait_file, first->wait_file) != 0)
+    else if (t.wait_line != first->wait_line ||
+             (t.wait_file != first->wait_file && std::strcmp(t.wait_file, first->wait_file) != 0))
       same = false;
   }
   if (same && w.finished == 0) {
-    std::vector<uint32_t> woken;
-    woken.reserve(w.thread_count);
+    uint32_t woken[METALSIM_MAX_THREADS_PER_THREADGROUP];
     for (uint32_t i = 0; i < w.thread_count; ++i) {
       w.threads[i].state = ThreadState::Runnable;
-      woken.push_back(i);
+      woken[i] = i;
     }
     for (SimdGroup& g : w.simdgroups) g.running = static_cast<int>(g.count);
     w.at_barrier = 0;
-    enqueue(w, woken);
+    enqueue(w, woken, w.thread_count);
     return;
   }
   // Group threads by where they are, in order of first appearance.
@@ -314,7 +318,7 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   }
   std::vector<uint32_t> all(thread_count);
   for (uint32_t i = 0; i < thread_count; ++i) all[i] = i;
-  enqueue(*this, all);
+  enqueue(*this, all.data(), thread_count);
 
   GpuThread* first = &threads[queue[queue_head]];
   queue_head = (queue_head + 1) % queue.size();

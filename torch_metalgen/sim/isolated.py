@@ -1,0 +1,112 @@
+"""Runs a launch in a subprocess (the AddressSanitizer build), so that an ASan report
+or a crash becomes a Python exception with the report, not a dead test run."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import ERROR_BY_KIND, OutOfBoundsError, SimulatorError
+from .toolchain import symbolizer
+
+ORDERS = {"forward": 0, "reverse": 1, "random": 2}
+ASAN_OPTIONS = (
+    # Fibers switch stacks: the fake-stack mode for use-after-return would be ~50x slower.
+    "detect_stack_use_after_return=0:detect_leaks=0:halt_on_error=1:abort_on_error=0:"
+    "symbolize=1:print_summary=1:exitcode=86"
+)
+ASAN_EXIT = 86
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+    if tensor.numel() == 0:
+        return b""
+    flat = tensor.detach().contiguous().reshape(-1).view(torch.uint8)
+    return flat.numpy().tobytes()
+
+
+def _write_back(tensor: torch.Tensor, data: bytes) -> None:
+    if tensor.numel() == 0:
+        return
+    source = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    if tensor.is_contiguous():
+        tensor.reshape(-1).view(torch.uint8).copy_(source)
+    else:
+        tensor.copy_(source.view(tensor.dtype).reshape(tensor.shape))
+
+
+def _summarize(report: str, kernel: str) -> str:
+    start = report.find("ERROR: AddressSanitizer")
+    body = report[start:] if start >= 0 else report
+    kind = re.search(r"AddressSanitizer: ([\w-]+)", body)
+    frame = re.search(r"#\d+ 0x[0-9a-f]+ in .*? (\S+\.(?:metal|h|hpp|inc)):(\d+)", body)
+    where = f" at {frame.group(1)}:{frame.group(2)}" if frame else ""
+    what = kind.group(1) if kind else "memory error"
+    lines = body.splitlines()
+    return (
+        f"kernel '{kernel}': out-of-bounds access ({what}){where}, found by AddressSanitizer. "
+        "Check the index arithmetic and the bounds test against the buffer's length.\n"
+        + "\n".join(lines[:60])
+    )
+
+
+def launch_in_subprocess(library, kernel, buffers, bytes_args, threadgroup_memory, grid3,
+                         group3, dispatch, order, seed, inactive_lanes) -> None:
+    executable = Path(library.artifact.binary)
+    ordered = [(index, _tensor_bytes(t)) for index, t in sorted(buffers.items())]
+    ordered += [(index, bytes(data)) for index, data in sorted(bytes_args.items())]
+    lengths = [0] * 31
+    for index, length in threadgroup_memory.items():
+        lengths[index] = length
+    name = kernel.encode()
+    header = b"MSIMREQ1" + struct.pack("<I", len(name)) + name
+    header += struct.pack("<3I3IiiQi", *grid3, *group3, 1 if dispatch == "threadgroups" else 0,
+                          ORDERS[order], seed & (2**64 - 1), 1 if inactive_lanes == "poison" else 0)
+    header += struct.pack("<31I", *lengths)
+    with tempfile.TemporaryDirectory(prefix="metalsim-asan-") as tmp:
+        request, response = Path(tmp) / "request", Path(tmp) / "response"
+        with open(request, "wb") as handle:
+            handle.write(header + struct.pack("<I", len(ordered)))
+            for index, data in ordered:
+                handle.write(struct.pack("<IQ", index, len(data)))
+                handle.write(data)
+        env = dict(os.environ, ASAN_OPTIONS=ASAN_OPTIONS)
+        if symbolizer():
+            env["ASAN_SYMBOLIZER_PATH"] = symbolizer()
+        run = subprocess.run([str(executable), str(request), str(response)], capture_output=True,
+                             text=True, env=env, timeout=900, check=False)
+        if "ERROR: AddressSanitizer" in run.stderr or run.returncode == ASAN_EXIT:
+            raise OutOfBoundsError(_summarize(run.stderr, kernel))
+        if run.returncode != 0 or not response.exists():
+            raise SimulatorError(
+                f"kernel '{kernel}': the isolated run exited with status {run.returncode} "
+                f"(signal {-run.returncode} if negative):\n{run.stderr[-4000:]}"
+            )
+        data = response.read_bytes()
+    kind, length = struct.unpack_from("<iI", data, 0)
+    offset = 8
+    message = data[offset:offset + length].decode(errors="replace")
+    offset += length
+    tensors = dict(buffers)
+    for index, _ in ordered:
+        (size,) = struct.unpack_from("<Q", data, offset)
+        offset += 8
+        if index in tensors:
+            _write_back(tensors[index], data[offset:offset + size])
+        offset += size
+    if kind:
+        raise ERROR_BY_KIND.get(kind, SimulatorError)(message)
+
+
+def run_isolated(source_path, kernel: str, include_dirs=(), **launch_arguments) -> None:
+    """Compiles `source_path` with AddressSanitizer and runs one launch in a subprocess.
+    Takes Library.launch's keyword arguments; raises OutOfBoundsError on an ASan report."""
+    from .library import compile_library
+
+    compile_library(source_path, include_dirs, asan=True).launch(kernel, **launch_arguments)
