@@ -123,15 +123,15 @@ class Rejected(Exception):
         self.rule, self.reason, self.status = rule, reason, status
 
 
-def _tensors(out: Any) -> list[torch.Tensor]:
+def as_tensors(out: Any) -> list[torch.Tensor]:
     if isinstance(out, torch.Tensor):
         return [out]
     if isinstance(out, (tuple, list)):
-        return [t for item in out for t in _tensors(item)]
+        return [t for item in out for t in as_tensors(item)]
     raise Rejected("output", f"output is {type(out).__name__}, not a tensor or tuple of tensors")
 
 
-def _to(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
+def to_device(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
     if not isinstance(value, torch.Tensor):
         return value
     if dtype is not None and value.dtype.is_floating_point:
@@ -259,7 +259,7 @@ def _call(model, inputs: list, candidate: Candidate | None, device: torch.device
     context = candidate.context() if candidate is not None else _null()
     with context, poisoned(device, poison if poison is not None else 0.0, sizes,
                            enabled=use_poison and poison is not None):
-        out = _tensors(model(*inputs))
+        out = as_tensors(model(*inputs))
     stream_synchronize(device)
     return out
 
@@ -272,7 +272,7 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
     empty_cache(device)
     seed = config.seed + 1
     raw = refill(problem.inputs(shape, seed), dist, seed + 17, problem.randomized_inputs)
-    inputs = [_to(t, device, dtype) for t in raw]
+    inputs = [to_device(t, device, dtype) for t in raw]
     inputs64 = [t.detach().cpu().to(torch.float64) if isinstance(t, torch.Tensor)
                 and t.dtype.is_floating_point else (t.cpu() if isinstance(t, torch.Tensor)
                                                     else t) for t in inputs]
@@ -281,7 +281,7 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
 
     def run_references():
         eager_out = _call(eager, inputs, None, device, None, sizes, False)
-        ref = _tensors(model64(*inputs64))
+        ref = as_tensors(model64(*inputs64))
         return eager_out, ref
 
     if not config.candidate_first:
@@ -324,7 +324,7 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
                                    "it before returning")
     if eager_out is None:  # candidate_first off on a GPU: eager is re-run for its error only
         eager_out = _call(eager, inputs, None, device, None, sizes, False)
-    _check_outputs(problem, config, result, dist, dtype, inputs, snap_a, snap_b, eager_out, ref)
+    check_outputs(problem, config, result, dist, dtype, inputs, snap_a, snap_b, eager_out, ref)
 
 
 def _holds_poison(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -335,7 +335,7 @@ def _holds_poison(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a == INT_POISON) | (b == INT_POISON)
 
 
-def _check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, dist: str,
+def check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, dist: str,
                    dtype: torch.dtype, inputs: list, snap_a: list, snap_b: list,
                    eager_out: list, ref: list) -> None:
     if len(snap_a) != len(ref):

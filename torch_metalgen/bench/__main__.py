@@ -1,0 +1,3 @@
+from torch_metalgen.bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""``python -m torch_metalgen bench``: time verified candidates against eager and torch.compile
+(rules 12-19). Needs a GPU (mps or cuda); without one it says so and reports no numbers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from torch_metalgen.bench import plots, results
+from torch_metalgen.bench.baselines import BASELINES
+from torch_metalgen.bench.runner import BenchConfig, BenchRecord, bench_case
+from torch_metalgen.bench.speed_of_light import device_limits
+from torch_metalgen.problems import (
+    compiled_candidate,
+    eager_candidate,
+    file_candidate,
+    find_problems,
+    metalgen_candidate,
+    metalgen_ops_available,
+)
+from torch_metalgen.problems.problem import parse_dtype
+from torch_metalgen.verify.cli import parse_set, wide_console
+from torch_metalgen.verify.device import resolve_device
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m torch_metalgen bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("problems", nargs="*", help="problem files or suite names")
+    parser.add_argument("--level", type=int, action="append", help="suite level(s)")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--candidate", type=Path, help="a file defining ModelNew")
+    who.add_argument("--compile", action="store_true",
+                     help="time torch.compile(Model) as the candidate (baseline: eager)")
+    who.add_argument("--eager", action="store_true", help="time Model itself (a control)")
+    parser.add_argument("--candidate-class", default="ModelNew")
+    parser.add_argument("--device", default="auto", help="auto, cuda or mps")
+    parser.add_argument("--dtype", action="append", help="float32, float16, bfloat16 "
+                        "(default: bfloat16 where the problem allows it)")
+    parser.add_argument("--shape", action="append", help="only these shape names")
+    parser.add_argument("--first-shape", action="store_true", help="only each problem's first "
+                        "bench shape (a quick pass)")
+    parser.add_argument("--held-out", action="store_true", help="also time HELD_OUT_SHAPES "
+                        "(marked held-out in the results)")
+    parser.add_argument("--baselines", default="eager,compile,mlx")
+    parser.add_argument("--samples", type=int, default=100, help="minimum timed samples")
+    parser.add_argument("--max-seconds", type=float, default=5.0, help="per timed function")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--out", type=Path, help=f"results folder (default {DEFAULT_OUT}/"
+                        "<device>)")
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--cpu-dev", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    console = wide_console()
+    device = resolve_device(args.device)
+    if device.type == "cpu" and not args.cpu_dev:
+        console.print("No GPU here (neither mps nor cuda): the benchmark times kernels on a "
+                      "GPU only, so it reports no numbers. Correctness on this machine: "
+                      "python -m torch_metalgen verify")
+        return 0
+
+    if args.candidate:
+        candidate = file_candidate(args.candidate, args.candidate_class)
+    elif args.compile:
+        candidate = compiled_candidate()
+    elif args.eager:
+        candidate = eager_candidate()
+    else:
+        if device.type != "mps":
+            console.print(f"The project's kernels are Metal: on {device.type} its ops run an "
+                          "ATen reference, and timing that would say nothing. Pass --compile "
+                          "(torch.compile vs eager) or --candidate FILE to benchmark here.")
+            return 0
+        candidate = metalgen_candidate()
+    baselines = [BASELINES[name] for name in args.baselines.split(",") if name]
+    if candidate.kind == "compile":
+        baselines = [b for b in baselines if b.name != "compile"]
+
+    problems = find_problems(args.problems or None, levels=args.level)
+    if candidate.kind == "metalgen":
+        available = metalgen_ops_available()
+        problems = [p for p in problems if p.metalgen_ops and set(p.metalgen_ops) <= available]
+    for key, value in parse_set(args.set).items():
+        for problem in problems:
+            setattr(problem.module, key, value)
+
+    kinds = ("bench", "held-out") if args.held_out else ("bench",)
+    jobs = []
+    for problem in problems:
+        shapes = problem.shapes(kinds)
+        if args.shape:
+            shapes = [s for s in shapes if s.name in args.shape]
+        if args.first_shape:
+            shapes = shapes[:1] + [s for s in shapes if s.held_out][:1]
+        dtypes = [parse_dtype(d) for d in args.dtype] if args.dtype else (
+            [torch.bfloat16] if torch.bfloat16 in problem.dtypes else [problem.dtypes[0]])
+        jobs += [(problem, s, d) for s in shapes for d in dtypes if d in problem.dtypes]
+
+    limits = device_limits(device)
+    if limits is None:
+        console.print(f"[yellow]no speed-of-light table for {device}: % of speed of light "
+                      "and the faster-than-light check are off")
+    else:
+        console.print(f"{limits.name}: {limits.bandwidth_gbs:.0f} GB/s ({limits.source})")
+    config = BenchConfig(device=device, min_samples=args.samples, max_seconds=args.max_seconds)
+    records: list[BenchRecord] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("benchmark", total=len(jobs))
+        for problem, shape, dtype in jobs:
+            progress.update(task, description=f"{problem.name} {shape.name} {dtype}")
+            try:
+                record = bench_case(problem, shape, dtype, candidate, baselines, config, limits)
+            except Exception as error:  # one broken problem must not lose the others' numbers
+                record = BenchRecord(problem.name, problem.level, shape.name, shape.kind,
+                                     str(dtype).replace("torch.", ""), candidate.name,
+                                     status="error", why=f"{type(error).__name__}: {error}"[:300])
+            records.append(record)
+            progress.advance(task)
+            _release(device)
+
+    console.print(table(records, f"bench {candidate.name} on {limits.name if limits else device}"
+                        + (" [DEV RUN ON CPU: NOT RESULTS]" if device.type == "cpu" else "")))
+    stats = results.summary(records)
+    console.print("fast_p: " + ", ".join(f"p={p:g}: {stats[f'fast_{p:g}']:.2f}"
+                                         for p in results.FAST_P)
+                  + f"; geomean speedup vs best baseline: "
+                  f"{_fmt(stats['geomean_speedup_vs_best_baseline'], 'x')}")
+    out_dir = args.out or DEFAULT_OUT / _device_slug(limits, device)
+    env = results.environment(device, limits, ["python -m torch_metalgen bench", *argv])
+    paths = results.write(records, out_dir, env)
+    if not args.no_plots:
+        title = f"{candidate.name} on {limits.name if limits else device}"
+        paths += [p for p in (plots.speedup_plot(records, out_dir / "speedup.png", title),
+                              plots.roofline_plot(records, limits, out_dir / "roofline.png",
+                                                  title)) if p]
+    console.print("written: " + ", ".join(str(p) for p in paths))
+    return 1 if any(r.status == "error" for r in records) else 0
+
+
+def table(records: list[BenchRecord], title: str) -> Table:
+    out = Table(title=title)
+    for name in ("problem", "shape", "dtype", "status", "candidate ms (IQR)", "eager ms",
+                 "compile ms", "speedup", "% SOL cand/eager/comp", "GB/s", "flags / why"):
+        out.add_column(name, overflow="fold")
+    for r in records:
+        c, e, k = r.candidate, r.baselines.get("eager"), r.baselines.get("compile")
+        pct = "/".join(_fmt(r.pct_sol(m), "%", 0) for m in (c, e, k))
+        style = {"ok": "green", "refused": "yellow", "error": "bold red"}[r.status]
+        out.add_row(r.problem, r.shape + (" (held-out)" if r.shape_kind == "held-out" else ""),
+                    r.dtype, f"[{style}]{r.status}",
+                    f"{c.median_ms:.4g} ({c.q3_ms - c.q1_ms:.2g})" if c else "-",
+                    _fmt(e and e.median_ms), _fmt(k and k.median_ms),
+                    _fmt(r.speedup_best, "x"), pct,
+                    _fmt(r.achieved(c)[0] if c else None, "", 0),
+                    " | ".join(r.flags) or r.why or "; ".join(
+                        f"{n}: {w}" for n, w in r.unavailable.items() if n != "mlx"))
+    return out
+
+
+def _fmt(value, unit: str = "", digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}{unit}" if digits == 0 else f"{value:.{digits}g}{unit}"
+
+
+def _device_slug(limits, device: torch.device) -> str:
+    name = limits.name if limits else device.type
+    return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()
+
+
+def _release(device: torch.device) -> None:
+    from torch_metalgen.verify.device import empty_cache
+    empty_cache(device)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Benchmark one problem at one shape and dtype: verify first, then time the candidate and
+the baselines in this process, re-check the timed outputs, and place it against speed of light.
+
+No numbers are reported for a candidate that fails verification, or whose timed outputs fail
+the re-check (rule 18); times under the hard speed-of-light floor are errors (rule 17).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+
+from torch_metalgen.bench.baselines import Baseline
+from torch_metalgen.bench.speed_of_light import DeviceLimits
+from torch_metalgen.bench.timing import Timing, plan_input_sets, time_function
+from torch_metalgen.problems import Candidate, Problem, Shape
+from torch_metalgen.verify.device import strict_float32
+from torch_metalgen.verify.runner import (
+    NATIVE,
+    PASS,
+    CaseResult,
+    Rejected,
+    VerifyConfig,
+    as_tensors,
+    check_outputs,
+    randomize_constant_parameters,
+    to_device,
+    verify_problem,
+)
+
+REVIEW_SPEEDUP = 2.0  # faster than the best baseline by more than this: a human looks
+
+
+@dataclass
+class BenchConfig:
+    device: torch.device
+    min_samples: int = 100
+    max_seconds: float = 5.0
+    warmup: int = 5
+    seed: int = 0
+    verify_distributions: tuple[str, ...] = (NATIVE, "normal")
+    recheck_sets: int = 2
+
+
+@dataclass
+class Measurement:
+    name: str
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    samples: int
+    input_sets: int
+    flushed: bool
+    correct: bool | None = None  # timed outputs re-checked against float64
+    note: str = ""
+
+    @classmethod
+    def of(cls, name: str, timing: Timing) -> Measurement:
+        q1, q3 = timing.quartiles_ms
+        return cls(name, timing.median_ms, q1, q3, len(timing.samples_ms), timing.input_sets,
+                   timing.flushed)
+
+
+@dataclass
+class BenchRecord:
+    problem: str
+    level: int | None
+    shape: str
+    shape_kind: str
+    dtype: str
+    candidate_name: str
+    status: str = "ok"  # ok, refused (no numbers: why says so), error
+    why: str = ""
+    candidate: Measurement | None = None
+    baselines: dict[str, Measurement] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    compulsory_bytes: int = 0
+    flops: float | None = None
+    sol_ms: float | None = None
+    hard_floor_ms: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def speedup(self, baseline: str) -> float | None:
+        base = self.baselines.get(baseline)
+        if not (base and self.candidate):
+            return None
+        return base.median_ms / self.candidate.median_ms
+
+    @property
+    def best_baseline(self) -> Measurement | None:
+        valid = [m for m in self.baselines.values() if m.correct is not False]
+        return min(valid, key=lambda m: m.median_ms, default=None)
+
+    @property
+    def speedup_best(self) -> float | None:
+        best = self.best_baseline
+        return best.median_ms / self.candidate.median_ms if best and self.candidate else None
+
+    def pct_sol(self, m: Measurement | None) -> float | None:
+        return None if (m is None or self.sol_ms is None) else 100 * self.sol_ms / m.median_ms
+
+    def achieved(self, m: Measurement) -> tuple[float, float | None]:
+        """(GB/s, TFLOP/s) achieved by measurement ``m``."""
+        seconds = m.median_ms / 1e3
+        return (self.compulsory_bytes / seconds / 1e9,
+                None if self.flops is None else self.flops / seconds / 1e12)
+
+
+def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Candidate,
+               baselines: list[Baseline], config: BenchConfig,
+               limits: DeviceLimits | None) -> BenchRecord:
+    record = BenchRecord(problem.name, problem.level, shape.name, shape.kind,
+                         str(dtype).replace("torch.", ""), candidate.name)
+    device = config.device
+    # 1. Verification before timing, at this very shape and dtype.
+    verdict = verify_problem(problem, candidate, VerifyConfig(
+        device=device, dtypes=(dtype,), shape_kinds=(shape.kind,), shape_names=(shape.name,),
+        distributions=config.verify_distributions, seed=config.seed))
+    if verdict.status != PASS:
+        failure = verdict.first_failure
+        record.status = "refused"
+        record.why = (f"verification {verdict.status}: [{failure.rule}] {failure.reason}"
+                      if failure else f"verification {verdict.status}: {verdict.notes}")
+        return record
+
+    with strict_float32(), torch.no_grad():
+        init = problem.init_inputs(shape, config.seed)
+        model = problem.new_model(init, config.seed)
+        randomize_constant_parameters(model, config.seed)
+        built = candidate.build(problem, model, init, config.seed).to(device, dtype).eval()
+        first = [to_device(t, device, dtype) for t in problem.inputs(shape, config.seed + 1)]
+        set_bytes = sum(t.numel() * t.element_size() for t in first
+                        if isinstance(t, torch.Tensor))
+        cache = limits.last_level_cache if limits else 64 << 20
+        n_sets, flush = plan_input_sets(set_bytes, cache)
+        sets = [first] + [[to_device(t, device, dtype) for t in
+                           problem.inputs(shape, config.seed + 1 + i)] for i in range(1, n_sets)]
+        timing = time_function(built, sets, device, flush, config.warmup, config.min_samples,
+                               max_seconds=config.max_seconds)
+        record.candidate = Measurement.of(candidate.name, timing)
+        eager = copy.deepcopy(model).to(device, dtype).eval()
+        # 2. Re-check the timed runs' own outputs (rule 18), before any baseline runs.
+        why = _recheck(problem, shape, dtype, timing, eager, model, sets, config)
+        record.candidate.correct = why is None
+        if why:
+            record.status, record.why = "refused", f"timed outputs fail re-check: {why}"
+            record.candidate = None
+            return record
+        timing.outputs.clear()
+        # 3. Baselines in the same process, same inputs, same precision regime (rule 16).
+        for baseline in baselines:
+            reason = baseline.unavailable(problem, device)
+            if reason:
+                record.unavailable[baseline.name] = reason
+                continue
+            module = baseline.build(problem, model, init, device, dtype)
+            base_timing = time_function(module, sets, device, flush, config.warmup,
+                                        config.min_samples, max_seconds=config.max_seconds)
+            measurement = Measurement.of(baseline.name, base_timing)
+            if baseline.name != "eager":
+                why = _recheck(problem, shape, dtype, base_timing, eager, model, sets, config)
+                measurement.correct, measurement.note = why is None, why or ""
+            else:
+                measurement.correct = True
+            record.baselines[baseline.name] = measurement
+            base_timing.outputs.clear()
+            del module
+        # 4. Speed of light from compulsory bytes and FLOPs (rule 17).
+        outputs = as_tensors(eager(*first))
+        params = list(model.parameters()) + list(model.buffers())
+        with problem.at_shape(shape):
+            record.flops = problem.flops(first)
+            record.compulsory_bytes = problem.compulsory_bytes(
+                first, outputs, [p.to(dtype) if p.is_floating_point() else p for p in params])
+    if limits is not None:
+        record.sol_ms = 1e3 * limits.floor_seconds(record.compulsory_bytes, record.flops, dtype)
+        record.hard_floor_ms = 1e3 * limits.floor_seconds(record.compulsory_bytes, record.flops,
+                                                          dtype, hard=True)
+    _flag(record)
+    return record
+
+
+def _recheck(problem: Problem, shape: Shape, dtype: torch.dtype, timing: Timing,
+             eager: torch.nn.Module, model: torch.nn.Module, sets: list[list],
+             config: BenchConfig) -> str | None:
+    """Compare the outputs the timed loop produced with float64, for a few input sets."""
+    model64 = None
+    check = VerifyConfig(device=config.device).without("poison", "determinism", "near_constant")
+    for index in sorted(timing.outputs)[: config.recheck_sets]:
+        if model64 is None:
+            model64 = copy.deepcopy(model).to(torch.float64).eval()
+        inputs = sets[index]
+        inputs64 = [t.detach().cpu().to(torch.float64) if isinstance(t, torch.Tensor) and
+                    t.is_floating_point() else t for t in inputs]
+        outs = [t.detach() for t in as_tensors(timing.outputs[index])]
+        result = CaseResult(problem.name, "timed", str(dtype), shape.name, shape.kind,
+                            f"set {index}", PASS)
+        try:
+            check_outputs(problem, check, result, NATIVE, dtype, inputs, outs, outs,
+                          as_tensors(eager(*inputs)), as_tensors(model64(*inputs64)))
+        except Rejected as rejection:
+            return f"input set {index}: [{rejection.rule}] {rejection.reason}"
+    return None
+
+
+def _flag(record: BenchRecord) -> None:
+    for m in [record.candidate, *record.baselines.values()]:
+        if m and record.hard_floor_ms and m.median_ms < record.hard_floor_ms:
+            record.flags.append(f"ERROR {m.name}: {m.median_ms:.4g} ms is below the hard "
+                                f"speed-of-light floor {record.hard_floor_ms:.4g} ms (bytes or "
+                                "FLOPs undercounted, or the timing missed work)")
+            record.status = "error"
+    best = record.speedup_best
+    if best is not None and best > REVIEW_SPEEDUP:
+        record.flags.append(f"REVIEW: {best:.2f}x faster than the best baseline "
+                            f"({record.best_baseline.name}); check it is real")
