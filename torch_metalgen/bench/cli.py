@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baselines", default="eager,compile,mlx")
     parser.add_argument("--samples", type=int, default=100, help="minimum timed samples")
     parser.add_argument("--max-seconds", type=float, default=5.0, help="per timed function")
+    parser.add_argument("--verify-dists", default="native,normal",
+                        help="input distributions verified at each timed shape first")
+    parser.add_argument("--recheck-sets", type=int, default=2,
+                        help="timed input sets whose outputs are re-checked against float64")
+    parser.add_argument("--time-budget", type=float, default=None, help="seconds: start no new "
+                        "problem after this; the rest are recorded as not run")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--out", type=Path, help=f"results folder (default {DEFAULT_OUT}/"
                         "<device>)")
@@ -114,13 +121,23 @@ def main(argv: list[str] | None = None) -> int:
                       "and the faster-than-light check are off")
     else:
         console.print(f"{limits.name}: {limits.bandwidth_gbs:.0f} GB/s ({limits.source})")
-    config = BenchConfig(device=device, min_samples=args.samples, max_seconds=args.max_seconds)
+    config = BenchConfig(device=device, min_samples=args.samples, max_seconds=args.max_seconds,
+                         verify_distributions=tuple(args.verify_dists.split(",")),
+                         recheck_sets=args.recheck_sets)
+    out_dir = args.out or DEFAULT_OUT / _device_slug(limits, device)
+    env = results.environment(device, limits, ["python -m torch_metalgen bench", *argv])
+    started = time.monotonic()
     records: list[BenchRecord] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("benchmark", total=len(jobs))
         for problem, shape, dtype in jobs:
             progress.update(task, description=f"{problem.name} {shape.name} {dtype}")
+            if args.time_budget and time.monotonic() - started > args.time_budget:
+                records.append(BenchRecord(problem.name, problem.level, shape.name, shape.kind,
+                                           str(dtype).replace("torch.", ""), candidate.name,
+                                           status="refused", why="not run: --time-budget spent"))
+                continue
             try:
                 record = bench_case(problem, shape, dtype, candidate, baselines, config, limits)
             except Exception as error:  # one broken problem must not lose the others' numbers
@@ -128,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                                      str(dtype).replace("torch.", ""), candidate.name,
                                      status="error", why=f"{type(error).__name__}: {error}"[:300])
             records.append(record)
+            results.write(records, out_dir, env)  # after each record: a killed run keeps them
             progress.advance(task)
             _release(device)
 
@@ -138,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
                                          for p in results.FAST_P)
                   + f"; geomean speedup vs best baseline: "
                   f"{_fmt(stats['geomean_speedup_vs_best_baseline'], 'x')}")
-    out_dir = args.out or DEFAULT_OUT / _device_slug(limits, device)
-    env = results.environment(device, limits, ["python -m torch_metalgen bench", *argv])
     paths = results.write(records, out_dir, env)
     if not args.no_plots:
         title = f"{candidate.name} on {limits.name if limits else device}"

@@ -28,7 +28,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 NONFINITE_INPUTS = True
 NEAR_CONSTANT = False
 SHAPES = {
-    "16k-x-16k": dict(batch_size=16384, dim=16384),
+    "8k-x-16k": dict(batch_size=8192, dim=16384),
     "llama7b-prefill-mlp": dict(batch_size=2048, dim=11008),
 }
 CHECK_SHAPES = {
