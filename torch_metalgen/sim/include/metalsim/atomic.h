@@ -34,8 +34,13 @@ namespace metalsim {
 template <class A> inline typename A::value_type* atomic_address(A* object) {
   return (typename A::value_type*)(object);
 }
+template <class T> inline T atomic_read(T* p) {
+  T value;
+  __atomic_load(p, &value, __ATOMIC_RELAXED);  // the generic form also takes float
+  return value;
+}
 template <class T, class F> inline T atomic_update(T* p, F f) {
-  T old = __atomic_load_n(p, __ATOMIC_RELAXED);
+  T old = atomic_read(p);
   if constexpr (std::is_same_v<T, float>) {
     uint32_t expected = __builtin_bit_cast(uint32_t, old);
     for (;;) {
@@ -59,11 +64,11 @@ template <class A> using atomic_value_t = typename A::value_type;
 
 template <class A, class U>
 inline void atomic_store_explicit(A* object, U desired, memory_order) {
-  __atomic_store_n(metalsim::atomic_address(object), static_cast<atomic_value_t<A>>(desired),
-                   __ATOMIC_RELAXED);
+  atomic_value_t<A> value = static_cast<atomic_value_t<A>>(desired);
+  __atomic_store(metalsim::atomic_address(object), &value, __ATOMIC_RELAXED);
 }
 template <class A> inline atomic_value_t<A> atomic_load_explicit(A* object, memory_order) {
-  return __atomic_load_n(metalsim::atomic_address(object), __ATOMIC_RELAXED);
+  return metalsim::atomic_read(metalsim::atomic_address(object));
 }
 template <class A, class U>
 inline atomic_value_t<A> atomic_exchange_explicit(A* object, U desired, memory_order) {

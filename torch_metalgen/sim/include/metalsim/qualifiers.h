@@ -8,11 +8,11 @@
 // keeps the type checks there.
 #ifdef METALSIM_NO_ADDRESS_SPACES
 #define device
-#define constant
+#define constant const
 #define threadgroup
 #else
 #define device __attribute__((address_space(1)))
-#define constant __attribute__((address_space(2)))
+#define constant const __attribute__((address_space(2)))  // read-only, as in Metal
 #define threadgroup __attribute__((address_space(3)))
 #endif
 #define thread
