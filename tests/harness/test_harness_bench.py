@@ -1,0 +1,100 @@
+"""Benchmark rules that can be checked without a GPU: it refuses to report numbers without
+one, refuses unverified candidates, flags faster-than-light times, summarizes honestly."""
+
+from __future__ import annotations
+
+import json
+
+import harness_adversaries as bad
+import pytest
+import torch
+from harness_helpers import DATA, RMS_NORM
+
+from torch_metalgen.bench import cli as bench_cli
+from torch_metalgen.bench.baselines import BASELINES
+from torch_metalgen.bench.results import fast_p, geomean_speedup
+from torch_metalgen.bench.runner import BenchConfig, BenchRecord, Measurement, _flag, bench_case
+from torch_metalgen.bench.speed_of_light import APPLE_CHIPS, DeviceLimits
+from torch_metalgen.bench.timing import plan_input_sets, time_function
+from torch_metalgen.problems import Shape, load_problem, module_candidate
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or torch.backends.mps.is_available(),
+                    reason="checks the no-GPU path")
+def test_no_gpu_reports_no_numbers(capsys, tmp_path):
+    assert bench_cli.main(["--out", str(tmp_path)]) == 0
+    assert "No GPU" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+def test_unverified_candidate_gets_no_numbers():
+    problem = load_problem(RMS_NORM)
+    shape = Shape("5x1000", {"batch_size": 5, "hidden": 1000}, "check")
+    record = bench_case(problem, shape, torch.float32, module_candidate(bad.AllZeros),
+                        [BASELINES["eager"]], BenchConfig(torch.device("cpu")), None)
+    assert record.status == "refused" and record.candidate is None
+    assert "degenerate" in record.why
+
+
+def _limits():
+    return DeviceLimits("test GPU", 100.0, 120.0, {torch.float32: 1.0}, 1 << 20, "test")
+
+
+def _record(candidate_ms: float, eager_ms: float, status: str = "ok") -> BenchRecord:
+    record = BenchRecord("p", 1, "s", "bench", "float32", "cand", status=status)
+    record.candidate = Measurement("cand", candidate_ms, candidate_ms, candidate_ms, 100, 1,
+                                   False, True)
+    record.baselines["eager"] = Measurement("eager", eager_ms, eager_ms, eager_ms, 100, 1,
+                                            False, True)
+    return record
+
+
+def test_faster_than_light_is_an_error():
+    record = _record(0.5, 1.0)
+    record.compulsory_bytes = 120_000_000  # 1 ms at the 120 GB/s hard limit
+    record.hard_floor_ms = 1e3 * _limits().floor_seconds(record.compulsory_bytes, None,
+                                                         torch.float32, hard=True)
+    _flag(record)
+    assert record.status == "error" and "speed-of-light" in record.flags[0]
+
+
+def test_big_speedups_are_flagged_for_review():
+    record = _record(1.0, 3.0)
+    _flag(record)
+    assert record.status == "ok" and record.flags and record.flags[0].startswith("REVIEW")
+
+
+def test_fast_p_and_geomean_count_failures_against():
+    records = [_record(1.0, 2.0), _record(1.0, 0.5), _record(1.0, 1.0, "refused")]
+    assert fast_p(records, 0.0) == pytest.approx(2 / 3)
+    assert fast_p(records, 1.0) == pytest.approx(1 / 3)
+    assert fast_p(records, 2.0) == 0.0
+    assert geomean_speedup(records) == pytest.approx(1.0)
+
+
+def test_input_rotation_exceeds_the_cache_or_flushes():
+    assert plan_input_sets(set_bytes=100 << 20, cache_bytes=50 << 20) == (1, 0)
+    sets, flush = plan_input_sets(set_bytes=10 << 20, cache_bytes=50 << 20)
+    assert sets * (10 << 20) >= 2 * (50 << 20) and flush == 0
+    assert plan_input_sets(set_bytes=1024, cache_bytes=50 << 20) == (1, 100 << 20)
+
+
+def test_timing_takes_at_least_the_minimum_samples():
+    x = [torch.randn(64)]
+    timing = time_function(torch.nn.functional.gelu, [x], torch.device("cpu"),
+                           min_samples=100, max_seconds=2.0)
+    assert len(timing.samples_ms) >= 100 and timing.median_ms > 0 and timing.iqr_ms >= 0
+
+
+def test_apple_table_matches_reference():
+    assert APPLE_CHIPS["M2 Pro"] == (200, 6.8) and APPLE_CHIPS["M1 Ultra"] == (800, 21.2)
+
+
+def test_cpu_dev_run_writes_results(tmp_path):
+    args = [str(DATA / "kb_style_softmax.py"), "--cpu-dev", "--eager", "--baselines", "eager",
+            "--samples", "20", "--max-seconds", "0.2", "--out", str(tmp_path)]
+    assert bench_cli.main(args) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["environment"]["command"].startswith("python -m torch_metalgen bench")
+    assert data["records"][0]["status"] == "ok"
+    assert (tmp_path / "results.csv").exists() and (tmp_path / "speedup.png").exists()
