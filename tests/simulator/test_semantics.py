@@ -20,13 +20,16 @@ def test_axpy_dispatch_threads_partial_threadgroup(library):
 
 
 def _expected_builtins(grid, group, dispatch):
-    groups = [(g + t - 1) // t if dispatch == "threads" else g for g, t in zip(grid, group)]
-    total = [gs * t for gs, t in zip(groups, group)] if dispatch == "threadgroups" else grid
+    if dispatch == "threads":
+        groups, total = [(g + t - 1) // t for g, t in zip(grid, group, strict=True)], list(grid)
+    else:
+        groups, total = list(grid), [g * t for g, t in zip(grid, group, strict=True)]
     rows = {}
     for gz in range(groups[2]):
         for gy in range(groups[1]):
             for gx in range(groups[0]):
-                size = [min(t, tot - g * t) for t, tot, g in zip(group, total, (gx, gy, gz))]
+                origin = (gx, gy, gz)
+                size = [min(t, tot - g * t) for t, tot, g in zip(group, total, origin, strict=True)]
                 count = size[0] * size[1] * size[2]
                 for linear in range(count):
                     lx, ly, lz = linear % size[0], linear // size[0] % size[1], \

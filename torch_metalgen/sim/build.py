@@ -46,7 +46,7 @@ def link_flags(toolchain: Toolchain) -> list[str]:
     return ["-rtlib=compiler-rt"] if has_compiler_rt(toolchain) else []
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sim_fingerprint() -> str:
     """Everything that shapes generated code: headers, runtime, and this package's code."""
     files = sorted(p for p in SIM_DIR.rglob("*")

@@ -176,10 +176,10 @@ def _referenced_function(node: dict) -> str | None:
 
 def _parameters(function: _Function, kernel_name: str) -> tuple[Parameter, ...]:
     result = []
-    for name, type_text, annotations, file, line in function.parameters:
+    for name, type_text, attributes, file, line in function.parameters:
         where = f"{file}:{line}"
-        bindings = [a for a in annotations if a and a[0] in ("buffer", "threadgroup", "builtin")]
-        unsupported = [a for a in annotations if a and a[0] == "unsupported"]
+        bindings = [a for a in attributes if a and a[0] in ("buffer", "threadgroup", "builtin")]
+        unsupported = [a for a in attributes if a and a[0] == "unsupported"]
         if unsupported:
             raise MetalCompileError(
                 f"{where}: kernel '{kernel_name}' parameter '{name}' uses [[{unsupported[0][1]}]], "

@@ -14,6 +14,7 @@ from . import outputs as output_checks
 from .build import Artifact, build_library, build_runtime
 from .errors import ERROR_BY_KIND, LaunchArgumentError, SimulatorError
 from .frontend import Kernel
+from .orders import run_in_two_orders
 
 MAX_BINDINGS = 31
 ORDERS = {"forward": 0, "reverse": 1, "random": 2}
@@ -141,6 +142,7 @@ class Library:
         outputs: Iterable[int] = (),
         inactive_lanes: str = "error",
         num_threads: int | None = None,
+        check_orders: bool = False,
     ) -> None:
         """Runs `kernel` once, like encoding one dispatch and waiting for it.
 
@@ -153,6 +155,8 @@ class Library:
         outputs: buffer indices poisoned before the launch and checked for unwritten
             elements after it (UnwrittenOutputError).
         inactive_lanes: "error" (InactiveLaneReadError) or "poison" (NaN / 0xFF bytes).
+        check_orders: also run in a second order from the same inputs and require
+            bit-identical buffers (OrderDependenceError).
         """
         info = self._kernel(kernel)
         bytes_args = dict(bytes or {})
@@ -160,9 +164,11 @@ class Library:
         if order not in ORDERS:
             raise LaunchArgumentError(f"order must be one of {list(ORDERS)}, got {order!r}")
         if dispatch not in DISPATCHES:
-            raise LaunchArgumentError(f"dispatch must be 'threads' or 'threadgroups', got {dispatch!r}")
+            raise LaunchArgumentError(
+                f"dispatch must be 'threads' or 'threadgroups', got {dispatch!r}")
         if inactive_lanes not in ("error", "poison"):
-            raise LaunchArgumentError(f"inactive_lanes must be 'error' or 'poison', got {inactive_lanes!r}")
+            raise LaunchArgumentError(
+                f"inactive_lanes must be 'error' or 'poison', got {inactive_lanes!r}")
         grid3 = _triple(grid, "grid")
         group3 = _triple(threadgroup, "threadgroup")
         per_group = group3[0] * group3[1] * group3[2]
@@ -181,14 +187,20 @@ class Library:
                 )
             output_checks.poison(buffers[index])
 
-        if self.artifact.asan:
-            from .isolated import launch_in_subprocess
+        def run(run_order: str) -> None:
+            if self.artifact.asan:
+                from .isolated import launch_in_subprocess
 
-            launch_in_subprocess(self, kernel, buffers, bytes_args, threadgroup_memory, grid3,
-                                 group3, dispatch, order, seed, inactive_lanes)
+                launch_in_subprocess(self, kernel, buffers, bytes_args, threadgroup_memory,
+                                     grid3, group3, dispatch, run_order, seed, inactive_lanes)
+            else:
+                self._launch_here(info, buffers, bytes_args, threadgroup_memory, grid3, group3,
+                                  dispatch, run_order, seed, inactive_lanes, num_threads)
+
+        if check_orders:
+            run_in_two_orders(kernel, buffers, order, run)
         else:
-            self._launch_here(info, buffers, bytes_args, threadgroup_memory, grid3, group3,
-                              dispatch, order, seed, inactive_lanes, num_threads)
+            run(order)
         for index in outputs:
             output_checks.check_written(buffers[index], kernel, index)
 

@@ -68,7 +68,7 @@ def _zig_toolchain() -> Toolchain | None:
     return Toolchain(tuple(command), found[0], found[1], "zig")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_toolchain() -> Toolchain:
     """The compiler to use: METALGEN_SIM_CXX, else clang++-19..16 / clang++, else ziglang."""
     override = os.environ.get("METALGEN_SIM_CXX")
@@ -113,7 +113,7 @@ def _links(toolchain: Toolchain, flags: list[str], source: str) -> bool:
         return out.returncode == 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def has_compiler_rt(toolchain: Toolchain) -> bool:
     """bfloat conversions need compiler-rt (libgcc 12 lacks __truncsfbf2)."""
     if toolchain.kind == "zig":
@@ -125,14 +125,14 @@ def has_compiler_rt(toolchain: Toolchain) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def has_asan(toolchain: Toolchain) -> bool:
     if toolchain.kind == "zig":
         return False
     return _links(toolchain, ["-fsanitize=address"], "int main(){ return 0; }")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def symbolizer() -> str | None:
     """llvm-symbolizer for readable AddressSanitizer reports (.metal file:line)."""
     for name in ("llvm-symbolizer-19", "llvm-symbolizer-20", "llvm-symbolizer-18",

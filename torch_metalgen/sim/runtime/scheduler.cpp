@@ -202,9 +202,11 @@ void after_block(Worker& w, SimdGroup& sg) {
     message += (g ? "; threads " : " threads ") + format_ranges(groups[g].second) + " " +
                groups[g].first;
   }
-  message +=
-      ". Every thread of a threadgroup must reach the same threadgroup_barrier: move the early "
-      "return after the barrier or make the condition uniform across the threadgroup.";
+  message += w.finished > 0
+                 ? ". Every thread of a threadgroup must reach each threadgroup_barrier: move "
+                   "the early return after the barrier (guard the loads and stores instead)."
+                 : ". Every thread of a threadgroup must reach the same threadgroup_barrier: "
+                   "make the branch around it uniform across the threadgroup.";
   abort_threadgroup(w, METALSIM_ERR_BARRIER_DIVERGENCE, message);
 }
 
