@@ -132,6 +132,7 @@ def _dependencies(toolchain: Toolchain, source: Path, include_dirs: tuple[Path, 
 
 
 def _write_shadow(files: list[Path], main: Path, shadow: Path) -> Path:
+    """Rewritten copies at shadow/<absolute path> (layout known to frontend._Location)."""
     for path in files:
         target = shadow / path.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 
 from .errors import MetalCompileError
 
+# Layout of the shadow tree written by build.py: <dir>/shadow/<absolute original path>,
+# each file starting with `#line 1 "<original>"`, the main file also with an #include.
+SHADOW_MARKER = "/shadow/"
+SHADOW_PRELUDE_LINES = 1
+SHADOW_MAIN_PRELUDE_LINES = 2
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -34,10 +40,13 @@ class Kernel:
 
 @dataclass
 class _Location:
-    """The JSON dumper omits file/line when unchanged since the last printed location."""
+    """Tracks the current source position while walking the JSON dump, which omits
+    file/line when they equal the last printed ones. Positions in the shadow tree
+    (rewritten copies, see build.py) are mapped back to the original file and line."""
 
-    file: str = ""
-    line: int = 0
+    main_file: str = ""
+    actual_file: str = ""
+    actual_line: int = 0
 
     def update(self, loc: dict | None) -> None:
         if not loc:
@@ -45,13 +54,23 @@ class _Location:
         for nested in ("spellingLoc", "expansionLoc"):
             if nested in loc:
                 self.update(loc[nested])
-        # presumedFile/presumedLine honour the #line directives of the shadow files.
         if "file" in loc:
-            self.file = loc.get("presumedFile", loc["file"])
-        elif "presumedFile" in loc:
-            self.file = loc["presumedFile"]
+            self.actual_file = loc["file"]
         if "line" in loc:
-            self.line = loc.get("presumedLine", loc["line"])
+            self.actual_line = loc["line"]
+
+    @property
+    def file(self) -> str:
+        if SHADOW_MARKER in self.actual_file:
+            return "/" + self.actual_file.split(SHADOW_MARKER, 1)[1]
+        return self.actual_file
+
+    @property
+    def line(self) -> int:
+        if SHADOW_MARKER not in self.actual_file:
+            return self.actual_line
+        offset = SHADOW_MAIN_PRELUDE_LINES if self.file == self.main_file else SHADOW_PRELUDE_LINES
+        return self.actual_line - offset
 
 
 @dataclass
@@ -110,15 +129,16 @@ def _annotations(node: dict) -> list[list]:
 def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
           in_template: bool) -> None:
     location.update(node.get("loc"))
+    start_file, start_line = location.file, location.line  # the declaration's name
     for key in ("begin", "end"):
         location.update(node.get("range", {}).get(key))
     kind = node.get("kind")
     if kind == "FunctionDecl":
         annotations = _annotations(node)
-        start_file, start_line = location.file, location.line
         parameters = []
         for child in node.get("inner", []):
             location.update(child.get("loc"))
+            child_file, child_line = location.file, location.line
             for key in ("begin", "end"):
                 location.update(child.get("range", {}).get(key))
             if child.get("kind") == "ParmVarDecl":
@@ -126,8 +146,8 @@ def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
                     child.get("name", ""),
                     child.get("type", {}).get("qualType", ""),
                     _annotations(child),
-                    location.file,
-                    location.line,
+                    child_file,
+                    child_line,
                 ))
             _walk_children(child, scope, location, out, in_template)
         if annotations or any(p[2] for p in parameters):
@@ -150,7 +170,7 @@ def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
                 target = _referenced_function(node)
                 variable = "::".join([*scope, node.get("name", "")])
                 out.instances.append((annotation[1], variable, target or "",
-                                      location.file, location.line))
+                                      start_file, start_line))
     child_scope = scope
     if kind in ("NamespaceDecl", "CXXRecordDecl") and node.get("name"):
         child_scope = [*scope, node["name"]]
@@ -217,7 +237,7 @@ def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
     """Kernels of a translation unit: plain `kernel` functions and host_name instances."""
     root = json.loads(ast_json)
     collected = _Collected()
-    _walk(root, [], _Location(), collected, False)
+    _walk(root, [], _Location(main_file=main_file), collected, False)
     kernels: list[Kernel] = []
     for function in collected.functions.values():
         is_kernel = any(a and a[0] == "kernel" for a in function.annotations)

@@ -176,23 +176,28 @@ def _rewrite_literal(match: re.Match) -> str:
     return number + "f"
 
 
-def _rewrite_literals(text: str) -> str:
+def _rewrite_code(text: str) -> str:
+    """Literal suffixes and vector constructors, outside comments and string literals."""
+
+    def code(segment: str) -> str:
+        segment = _FLOAT_LITERAL.sub(_rewrite_literal, segment)
+        return _VECTOR_CONSTRUCTOR.sub(lambda m: f"::metalsim::make_vec<{m.group(1)}>(", segment)
+
     out, position = [], 0
     for match in _NON_CODE.finditer(text):
-        out.append(_FLOAT_LITERAL.sub(_rewrite_literal, text[position:match.start()]))
+        out.append(code(text[position:match.start()]))
         out.append(match.group(0))
         position = match.end()
-    out.append(_FLOAT_LITERAL.sub(_rewrite_literal, text[position:]))
+    out.append(code(text[position:]))
     return "".join(out)
 
 
 def rewrite_metal(text: str) -> str:
     """Rewrites MSL source text; the result has exactly the same number of lines."""
-    result = _rewrite_literals(text)
-    result = _INSTANTIATION.sub(_rewrite_instantiation, result)
+    result = _INSTANTIATION.sub(_rewrite_instantiation, text)
     result = _ATTRIBUTE_LIST.sub(_rewrite_attribute_list, result)
     result = _THREADGROUP_DECL.sub(_rewrite_threadgroup_declaration, result)
-    result = _VECTOR_CONSTRUCTOR.sub(lambda m: f"::metalsim::make_vec<{m.group(1)}>(", result)
+    result = _rewrite_code(result)
     if result.count("\n") != text.count("\n"):  # a bug here would misplace every diagnostic
         raise AssertionError("MSL rewrite changed the line count")
     return result
