@@ -32,6 +32,7 @@ def _eager(problem, model, init, device, dtype):
 
 
 def _compiled(problem, model, init, device, dtype):
+    torch._dynamo.reset()  # fresh caches: no recompile limit carried over between problems
     return torch.compile(copy.deepcopy(model).to(device, dtype).eval(), dynamic=False)
 
 

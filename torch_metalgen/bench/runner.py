@@ -137,9 +137,12 @@ def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Ca
         n_sets, flush = plan_input_sets(set_bytes, cache)
         sets = [first] + [[to_device(t, device, dtype) for t in
                            problem.inputs(shape, config.seed + 1 + i)] for i in range(1, n_sets)]
+        graphs = _compiled_graphs()
         timing = time_function(built, sets, device, flush, config.warmup, config.min_samples,
                                max_seconds=config.max_seconds)
         record.candidate = Measurement.of(candidate.name, timing)
+        if candidate.kind == "compile" and _compiled_graphs() == graphs:
+            record.flags.append("REVIEW: torch.compile captured no graph: it ran eager")
         eager = copy.deepcopy(model).to(device, dtype).eval()
         # 2. Re-check the timed runs' own outputs (rule 18), before any baseline runs.
         why = _recheck(problem, shape, dtype, timing, eager, model, sets, config)
@@ -156,9 +159,13 @@ def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Ca
                 record.unavailable[baseline.name] = reason
                 continue
             module = baseline.build(problem, model, init, device, dtype)
+            graphs = _compiled_graphs()
             base_timing = time_function(module, sets, device, flush, config.warmup,
                                         config.min_samples, max_seconds=config.max_seconds)
             measurement = Measurement.of(baseline.name, base_timing)
+            if baseline.name == "compile" and _compiled_graphs() == graphs:
+                record.flags.append("REVIEW: torch.compile baseline captured no graph: it ran "
+                                    "eager")
             if baseline.name != "eager":
                 why = _recheck(problem, shape, dtype, base_timing, eager, model, sets, config)
                 measurement.correct, measurement.note = why is None, why or ""
@@ -203,6 +210,11 @@ def _recheck(problem: Problem, shape: Shape, dtype: torch.dtype, timing: Timing,
         except Rejected as rejection:
             return f"input set {index}: [{rejection.rule}] {rejection.reason}"
     return None
+
+
+def _compiled_graphs() -> int:
+    from torch._dynamo.utils import counters
+    return counters["stats"]["unique_graphs"]
 
 
 def _flag(record: BenchRecord) -> None:

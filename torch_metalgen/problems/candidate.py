@@ -32,6 +32,10 @@ class Candidate:
     build_fn: Builder
     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     notes: list[str] = field(default_factory=list)
+    # Poisoning Python-level empty() through a TorchDispatchMode makes torch.compile give up
+    # on the frame for good (it then runs eager, silently); compiled code allocates through the
+    # device's caching allocator, whose free blocks are poisoned instead.
+    dispatch_poison: bool = True
 
     def build(self, problem: Problem, reference: torch.nn.Module, init_inputs: list,
               seed: int) -> torch.nn.Module:
@@ -83,8 +87,10 @@ def eager_candidate() -> Candidate:
 def compiled_candidate(mode: str | None = None) -> Candidate:
     """torch.compile (Inductor) of the reference Model."""
     def build(problem: Problem, ref: torch.nn.Module, init: list) -> torch.nn.Module:
+        torch._dynamo.reset()  # fresh caches: no recompile limit carried over between problems
         return torch.compile(copy.deepcopy(ref), mode=mode, dynamic=False)
-    return Candidate("torch.compile" + (f"[{mode}]" if mode else ""), "compile", build)
+    return Candidate("torch.compile" + (f"[{mode}]" if mode else ""), "compile", build,
+                     dispatch_poison=False)
 
 
 def metalgen_candidate(simulate: bool = False) -> Candidate:

@@ -97,13 +97,13 @@ class PoisonEmpty(TorchDispatchMode):
 
 @contextlib.contextmanager
 def poisoned(device: torch.device, value: float, sizes: list[int],
-             enabled: bool = True) -> Iterator[None]:
-    """Poison free device memory and Python-level empty allocations for one candidate call."""
+             enabled: bool = True, dispatch: bool = True) -> Iterator[None]:
+    """Poison free device memory and (``dispatch``) Python-level empty allocations."""
     if not enabled:
         yield
         return
     poison_free_memory(device, sizes, value)
-    with PoisonEmpty(value):
+    with PoisonEmpty(value) if dispatch else contextlib.nullcontext():
         yield
 
 

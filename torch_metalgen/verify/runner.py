@@ -257,8 +257,9 @@ def _run_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
 def _call(model, inputs: list, candidate: Candidate | None, device: torch.device,
           poison: float | None, sizes: list[int], use_poison: bool) -> list[torch.Tensor]:
     context = candidate.context() if candidate is not None else _null()
+    dispatch = candidate.dispatch_poison if candidate is not None else True
     with context, poisoned(device, poison if poison is not None else 0.0, sizes,
-                           enabled=use_poison and poison is not None):
+                           enabled=use_poison and poison is not None, dispatch=dispatch):
         out = as_tensors(model(*inputs))
     stream_synchronize(device)
     return out
