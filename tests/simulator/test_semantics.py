@@ -143,3 +143,26 @@ def test_scheduling_orders_agree_on_a_correct_kernel(library):
     for other in results[1:]:
         assert torch.equal(results[0], other)
     torch.testing.assert_close(results[0].double(), x.double().sum(1), rtol=1e-5, atol=1e-5)
+
+
+def test_assorted_features_and_namespaced_kernel(library):
+    lib = library("features")
+    out = torch.zeros(2)
+    packed = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    params = struct.pack("4f3fxxxxI", 0, 0, 0, 7, 0, 8, 0, 9) + bytes(12)
+    lib.launch("misc", buffers={0: out, 1: packed}, bytes={2: params}, grid=(2,),
+               threadgroup=(2,), outputs=(0,))
+    # Hand-evaluated from features.metal for threads 0 and 1.
+    assert out.tolist() == [87.5, 91.5]
+
+
+def test_struct_copies_across_address_spaces(library):
+    lib = library("features")
+    pairs = torch.zeros(4, 2, dtype=torch.int32)
+    pairs[:, 0] = torch.tensor([1.5, 2.5, 3.5, 4.5]).view(torch.int32)
+    pairs[:, 1] = torch.arange(4, dtype=torch.int32)
+    out = torch.zeros(4, 2, dtype=torch.int32)
+    lib.launch("struct_copies", buffers={1: pairs, 2: out}, bytes={0: struct.pack("fi", 10, 100)},
+               grid=(4,), threadgroup=(4,), outputs=(2,))
+    assert out[:, 0].view(torch.float32).tolist() == [11.5, 12.5, 13.5, 14.5]
+    assert out[:, 1].tolist() == [100, 101, 102, 103]

@@ -36,8 +36,14 @@ METALSIM_VECTORS(char)
 METALSIM_VECTORS(uchar)
 METALSIM_VECTORS(long)
 METALSIM_VECTORS(ulong)
-METALSIM_VECTORS(bool)
 #undef METALSIM_VECTORS
+// clang's bool vectors are bit-packed and have no swizzles; Metal's boolN take one byte
+// per element. signed char keeps that layout and stays a type distinct from charN.
+typedef signed char bool2 __attribute__((ext_vector_type(2)));
+typedef signed char bool3 __attribute__((ext_vector_type(3)));
+typedef signed char bool4 __attribute__((ext_vector_type(4)));
+
+template <class T, int N> struct metalsim_packed_vec;
 
 namespace metalsim {
 
@@ -60,6 +66,11 @@ METALSIM_VEC_TRAITS(long)
 METALSIM_VEC_TRAITS(ulong)
 METALSIM_VEC_TRAITS(bool)
 #undef METALSIM_VEC_TRAITS
+
+template <class T, int N> struct vec_traits<metalsim_packed_vec<T, N>> {
+  using element = T;
+  static constexpr int size = N;
+};
 
 template <class T> using element_t = typename vec_traits<std::remove_cv_t<T>>::element;
 template <class T> constexpr int vec_size_v = vec_traits<std::remove_cv_t<T>>::size;
