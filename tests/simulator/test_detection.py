@@ -94,3 +94,16 @@ def test_errors_do_not_poison_later_launches(library):
     lib.launch("early_return", buffers={0: x, 1: out}, bytes={2: struct.pack("I", 128)},
                grid=(128,), threadgroup=(64,))
     assert torch.equal(out, x)
+
+
+def test_stack_overflow_is_an_error_not_a_crash(library):
+    lib = library("broken")
+    out = torch.zeros(64)
+    for _ in range(2):  # the runtime recovers and can fault again
+        with pytest.raises(sim.ResourceLimitError, match=r"stack_overflow.*overflowed its"):
+            lib.launch("stack_overflow", buffers={0: out}, bytes={1: struct.pack("I", 65536)},
+                       grid=(64,), threadgroup=(32,))
+    x, y = torch.randn(128), torch.zeros(128)
+    lib.launch("early_return", buffers={0: x, 1: y}, bytes={2: struct.pack("I", 128)},
+               grid=(128,), threadgroup=(64,))
+    assert torch.equal(x, y)

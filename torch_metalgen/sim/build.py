@@ -61,6 +61,9 @@ def language_flags(toolchain: Toolchain) -> list[str]:
         "-Xclang", "-fbfloat16-excess-precision=none",
         "-ffp-contract=off", "-fno-fast-math", "-fno-color-diagnostics", "-ferror-limit=30",
         "-Wno-unused-value",
+        # Large frames touch the stack page by page, so an overflow hits the fiber's guard
+        # page (and becomes an error of the launch) instead of landing in other memory.
+        "-fstack-clash-protection",
     ]
     if toolchain.kind == "zig":
         flags += ["-target", "x86_64-linux-gnu"]

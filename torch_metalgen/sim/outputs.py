@@ -45,13 +45,13 @@ def check_written(tensor: torch.Tensor, kernel: str, index: int) -> None:
     count = int(unwritten.sum())
     if not count:
         return
-    positions = torch.nonzero(unwritten).reshape(-1)[:4096].tolist()
-    ranges, start = [], positions[0]
-    for i, value in enumerate(positions):
-        if i + 1 == len(positions) or positions[i + 1] != value + 1:
-            ranges.append(str(start) if start == value else f"{start}-{value}")
-            if i + 1 < len(positions):
-                start = positions[i + 1]
+    # Runs of unwritten indices, from the starts and ends of the mask's 1-runs.
+    padded = torch.cat([torch.zeros(1, dtype=torch.int8), unwritten.to(torch.int8),
+                        torch.zeros(1, dtype=torch.int8)])
+    edges = torch.diff(padded)
+    starts = torch.nonzero(edges == 1).reshape(-1)[:9].tolist()
+    ends = (torch.nonzero(edges == -1).reshape(-1)[:9] - 1).tolist()
+    ranges = [str(a) if a == b else f"{a}-{b}" for a, b in zip(starts, ends, strict=True)]
     shown = ", ".join(ranges[:8]) + (", ..." if len(ranges) > 8 else "")
     raise UnwrittenOutputError(
         f"kernel '{kernel}' left {count} of {tensor.numel()} elements of output buffer({index}) "

@@ -88,3 +88,14 @@ kernel void too_much_threadgroup_memory(device float* out [[buffer(0)]],
   threadgroup_barrier(mem_flags::mem_threadgroup);
   out[tid] = big[0];
 }
+
+// 256 KiB of thread-local array: overflows the fiber stack (Metal would spill to memory).
+kernel void stack_overflow(device float* out [[buffer(0)]],
+                           constant uint& n [[buffer(1)]],
+                           uint gid [[thread_position_in_grid]]) {
+  float local[65536];
+  for (uint k = 0; k < n; ++k) {
+    local[k] = float(k + gid);
+  }
+  out[gid] = local[n - 1];
+}

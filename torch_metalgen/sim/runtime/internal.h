@@ -107,6 +107,10 @@ struct Worker {
   void run_threadgroup(Launch& launch, uint32_t linear_group);
 };
 
+// Stack-overflow recovery (launch.cpp installs the handler, scheduler.cpp recovers).
+bool recover_from_stack_overflow(const void* fault_address);
+void unblock_fault_signals();
+
 // Formats a sorted list of thread indices as "[0-35, 40]".
 std::string format_ranges(const std::vector<uint32_t>& indices);
 

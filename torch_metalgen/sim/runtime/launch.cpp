@@ -1,6 +1,7 @@
 // One dispatch: validates the geometry, spreads threadgroups over a pool of OS
 // threads that lives across launches (fiber stacks are reused), collects the first error.
 #include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -36,7 +37,51 @@ namespace {
   }
 }
 
+// ---- stack overflow: SIGSEGV on the guard page of a fiber ------------------------
+struct sigaction previous_segv;
+struct sigaction previous_bus;
+
+void on_fault(int signal, siginfo_t* info, void* context) {
+  if (recover_from_stack_overflow(info->si_addr)) return;  // never returns when it recovers
+  // Not ours: restore the previous handler and let the fault happen again under it.
+  sigaction(signal, signal == SIGSEGV ? &previous_segv : &previous_bus, nullptr);
+  (void)context;
+}
+
+// The overflowing fiber has no stack left, so the handler needs an alternate one.
+void ensure_signal_stack() {
+  static thread_local bool installed = false;
+  if (installed) return;
+  stack_t current{};
+  if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) {
+    installed = true;  // keep the one already there (Python's faulthandler sets one)
+    return;
+  }
+  stack_t ours{};
+  ours.ss_size = 64 * 1024;
+  ours.ss_sp = std::malloc(ours.ss_size);  // lives as long as the thread
+  sigaltstack(&ours, nullptr);
+  installed = true;
+}
+
+class FaultHandler {
+ public:
+  FaultHandler() {
+    struct sigaction action{};
+    action.sa_sigaction = &on_fault;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &previous_segv);
+    sigaction(SIGBUS, &action, &previous_bus);
+  }
+  ~FaultHandler() {
+    sigaction(SIGSEGV, &previous_segv, nullptr);
+    sigaction(SIGBUS, &previous_bus, nullptr);
+  }
+};
+
 void work(Worker& w, Launch& l) {
+  ensure_signal_stack();
 #ifdef METALSIM_ASAN
   // AddressSanitizer needs the bounds of the stack it switches back to.
   record_scheduler_stack(w);
@@ -121,6 +166,15 @@ int default_workers() {
 }
 
 }  // namespace
+
+void unblock_fault_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGSEGV);
+  sigaddset(&set, SIGBUS);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 }  // namespace metalsim
 
 extern "C" int metalsim_launch(metalsim_launch_desc* d) {
@@ -186,6 +240,9 @@ extern "C" int metalsim_launch(metalsim_launch_desc* d) {
   int workers = d->num_workers > 0 ? d->num_workers : default_workers();
   workers = static_cast<int>(std::min<uint64_t>(workers, l.total_groups));
   std::lock_guard<std::mutex> lock(launch_mutex());
+#ifndef METALSIM_ASAN
+  FaultHandler fault_handler;  // ASan reports stack overflows itself
+#endif
   pool().run(l, workers);
   return d->error_kind;
 }

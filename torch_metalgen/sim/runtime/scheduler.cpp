@@ -328,6 +328,7 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   tls_current = first;
   switch_context(&scheduler_sp, first->sp, first->stack.low, first->stack.size);
   tls_current = nullptr;
+  if (aborted) unblock_fault_signals();  // we may have left a SIGSEGV handler by switching
   if (!aborted && live > 0) {
     std::vector<uint32_t> stuck;
     for (uint32_t i = 0; i < thread_count; ++i)
@@ -400,6 +401,31 @@ extern "C" void* metalsim_threadgroup_alloc(size_t size, size_t align, const voi
 }
 
 extern "C" uint32_t metalsim_lane_id(void) { return metalsim::tls_current->lane; }
+
+namespace metalsim {
+
+// Called from the SIGSEGV handler (on the alternate signal stack) when a fault hits the
+// guard page of the running fiber: abandons the threadgroup and resumes the scheduler,
+// so a stack overflow becomes an error of the launch instead of killing the process.
+bool recover_from_stack_overflow(const void* fault_address) {
+  GpuThread* self = tls_current;
+  if (!self || !self->worker || self->worker->aborted) return false;
+  const char* address = static_cast<const char*>(fault_address);
+  if (address < self->stack.mapping || address >= self->stack.low) return false;
+  Worker& w = *self->worker;
+  abort_threadgroup(w, METALSIM_ERR_RESOURCE_LIMIT,
+                    "GPU thread " + std::to_string(self->linear) + " of threadgroup " +
+                        group_text(w) + " overflowed its " +
+                        std::to_string(self->stack.size / 1024) +
+                        " KiB fiber stack (large thread-local arrays or deep recursion); "
+                        "Metal would spill or fail to compile. Raise METALGEN_SIM_STACK_KIB "
+                        "if the kernel is right.");
+  void* discarded = nullptr;
+  switch_context(&discarded, w.scheduler_sp, w.scheduler_stack_low, w.scheduler_stack_size);
+  return true;  // not reached
+}
+
+}  // namespace metalsim
 
 extern "C" void metalsim_fail(int kind, const char* message, const char* file, int line) {
   GpuThread* self = metalsim::tls_current;
