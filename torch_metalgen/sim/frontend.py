@@ -226,6 +226,10 @@ def _parameters(function: _Function, kernel_name: str) -> tuple[Parameter, ...]:
     return tuple(result)
 
 
+def _is_kernel(function: _Function) -> bool:
+    return any(a[0] == "kernel" for a in function.annotations)
+
+
 def _max_threads(function: _Function) -> int:
     for annotation in function.annotations:
         if annotation and annotation[0] == "max_total_threads_per_threadgroup":
@@ -239,18 +243,18 @@ def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
     collected = _Collected()
     _walk(root, [], _Location(main_file=main_file), collected, False)
     kernels: list[Kernel] = []
+    # Template kernels are launched through their [[host_name]] instances only.
+    templated = {f.qualified for f in collected.functions.values() if f.is_pattern}
+    seen_plain: set[str] = set()
     for function in collected.functions.values():
-        is_kernel = any(a and a[0] == "kernel" for a in function.annotations)
-        if not is_kernel or function.is_pattern or "templateArgs" in function.qualified:
+        if not _is_kernel(function) or function.qualified in templated:
             continue
-        if function.name and function in collected.by_name.get(function.qualified, []):
-            host = next((a[1] for a in function.annotations if a and a[0] == "host_name"),
-                        function.name)
-            if any(fn.is_pattern for fn in collected.by_name[function.qualified]):
-                continue  # a specialization of a template kernel: named by its instance
-            kernels.append(Kernel(host, "&" + function.qualified,
-                                  _parameters(function, host), function.file, function.line,
-                                  _max_threads(function)))
+        if function.qualified in seen_plain:  # a redeclaration
+            continue
+        seen_plain.add(function.qualified)
+        host = next((a[1] for a in function.annotations if a[0] == "host_name"), function.name)
+        kernels.append(Kernel(host, "&" + function.qualified, _parameters(function, host),
+                              function.file, function.line, _max_threads(function)))
     for host, variable, target, file, line in collected.instances:
         function = collected.functions.get(target)
         if function is None:
@@ -258,10 +262,10 @@ def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
                 f"{file}:{line}: kernel instantiation [[host_name(\"{host}\")]] does not name a "
                 "function the simulator can find."
             )
-        if not any(a and a[0] == "kernel" for a in function.annotations):
+        if not _is_kernel(function):
             pattern = next((f for f in collected.by_name.get(function.qualified, [])
                             if f.is_pattern), None)
-            if pattern is None or not any(a and a[0] == "kernel" for a in pattern.annotations):
+            if pattern is None or not _is_kernel(pattern):
                 raise MetalCompileError(
                     f"{file}:{line}: [[host_name(\"{host}\")]] instantiates "
                     f"'{function.qualified}', which is not declared [[kernel]]."

@@ -217,7 +217,7 @@ class Library:
                     f"buffers[{index}] must be a CPU torch.Tensor, got "
                     f"{getattr(tensor, 'device', type(tensor))}"
                 )
-        sizes = {p.name.decode(): p.pointee_size for p in self._entries.get(kernel, (0, []))[1]}
+        native = {p.name.decode(): p for p in self._entries.get(kernel, (0, []))[1]}
         for p in info.parameters:
             where = f"kernel '{kernel}' parameter '{p.name}' ({p.type}) at {info.file}"
             if p.kind == "buffer":
@@ -226,8 +226,9 @@ class Library:
                         f"{where} reads buffer({p.index}), but the launch binds no tensor or "
                         f"bytes at index {p.index}."
                     )
-                needed = sizes.get(p.name, 0)
-                if p.index in bytes_args and "&" in p.type and len(bytes_args[p.index]) < needed:
+                table = native.get(p.name)
+                needed = table.pointee_size if table and table.is_reference else 0
+                if p.index in bytes_args and len(bytes_args[p.index]) < needed:
                     raise LaunchArgumentError(
                         f"{where} needs {needed} bytes, but bytes[{p.index}] has "
                         f"{len(bytes_args[p.index])}: the host-side params struct does not "

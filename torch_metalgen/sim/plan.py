@@ -38,8 +38,10 @@ def run_plan(plan, *, order: str = "forward", seed: int = 0, check_unwritten: bo
             f"LaunchPlan names library {plan.library!r}, but {source} does not exist"
         )
     library = compile_library(source, include_dirs=(source_dir,))
-    buffers = {int(index): tensor for index, tensor, _ in plan.buffers}
-    outputs = [int(index) for index, _, is_output in plan.buffers if is_output]
+    # A None tensor is an optional argument the plan leaves unbound.
+    buffers = {int(index): tensor for index, tensor, _ in plan.buffers if tensor is not None}
+    outputs = [int(index) for index, tensor, is_output in plan.buffers
+               if is_output and tensor is not None]
     arguments = dict(
         buffers=buffers,
         bytes={int(index): bytes(data) for index, data in plan.bytes},
