@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(records: list[BenchRecord], title: str) -> Table:
-    out = Table(title=title)
+    out = Table(title=escape(title))
     for name in ("problem", "shape", "dtype", "status", "candidate ms (IQR)", "eager ms",
                  "compile ms", "speedup", "% SOL cand/eager/comp", "GB/s", "flags / why"):
         out.add_column(name, overflow="fold")
@@ -181,7 +182,7 @@ def table(records: list[BenchRecord], title: str) -> Table:
                     _fmt(e and e.median_ms), _fmt(k and k.median_ms),
                     _fmt(r.speedup_best, "x"), pct,
                     _fmt(r.achieved(c)[0] if c else None, "", 0),
-                    " | ".join(r.flags) or r.why or "; ".join(
+                    escape(" | ".join(r.flags) or r.why) or "; ".join(
                         f"{n}: {w}" for n, w in r.unavailable.items() if n != "mlx"))
     return out
 

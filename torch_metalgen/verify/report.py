@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from torch_metalgen.verify.runner import BAD_PROBLEM, FAIL, PASS, ProblemReport
@@ -19,7 +20,7 @@ def _fmt(value: float | None) -> str:
 
 
 def table(reports: list[ProblemReport], title: str) -> Table:
-    out = Table(title=title, show_lines=False)
+    out = Table(title=escape(title), show_lines=False)
     for name, justify in (("problem", "left"), ("candidate", "left"), ("status", "left"),
                           ("cases", "right"), ("worst err/tol", "right"),
                           ("eager err/tol", "right"), ("rel-norm", "right"),
@@ -36,11 +37,12 @@ def table(reports: list[ProblemReport], title: str) -> Table:
         else:
             why = "; ".join(report.notes)
         status = report.status
-        out.add_row(report.problem, report.candidate, f"[{STYLE.get(status, '')}]{status}",
+        out.add_row(escape(report.problem), escape(report.candidate),
+                    f"[{STYLE.get(status, '')}]{status}",
                     f"{passed}/{len(report.cases)}",
                     _fmt(worst.max_scaled if worst else None),
                     _fmt(worst.eager_max_scaled if worst else None),
-                    _fmt(worst.rel_norm if worst else None), why)
+                    _fmt(worst.rel_norm if worst else None), escape(why))
     return out
 
 
