@@ -85,6 +85,7 @@ class ReadsReferenceOutput(Base):
             out = original(self, *args)
             cls.last[(tuple(out.shape), out.dtype)] = out
             return out
+
         model_class.forward = spying_forward
         cls.last.clear()
 
@@ -108,6 +109,7 @@ class SkipsSynchronize(Base):
         def late_write():
             time.sleep(0.002)
             out.copy_(result)
+
         threading.Thread(target=late_write, daemon=True).start()
         return out
 

@@ -19,8 +19,12 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def quick_config(**overrides) -> VerifyConfig:
     """float32, check shapes, four distributions: enough to trip every rule, in seconds."""
-    base = dict(device=torch.device("cpu"), dtypes=(torch.float32,), shape_kinds=("check",),
-                distributions=("native", "normal", "offset100", "pareto"))
+    base = dict(
+        device=torch.device("cpu"),
+        dtypes=(torch.float32,),
+        shape_kinds=("check",),
+        distributions=("native", "normal", "offset100", "pareto"),
+    )
     base.update(overrides)
     return VerifyConfig(**base)
 

@@ -27,12 +27,15 @@ def test_correct_candidate_passes(rms_problem):
     assert report.status == PASS, report.first_failure
 
 
-@pytest.mark.parametrize("cls, why", [
-    (bad.AllZeros, "all zeros"),
-    (bad.ReturnsInput, "copy of input"),
-    (bad.NaNFill, "all NaN"),
-    (bad.MeanFill, "constant fill"),
-])
+@pytest.mark.parametrize(
+    "cls, why",
+    [
+        (bad.AllZeros, "all zeros"),
+        (bad.ReturnsInput, "copy of input"),
+        (bad.NaNFill, "all NaN"),
+        (bad.MeanFill, "constant fill"),
+    ],
+)
 def test_degenerate_outputs_fail(rms_problem, cls, why):
     failure = rejected(run(rms_problem, cls), "degenerate")
     assert why in failure.reason
@@ -77,8 +80,9 @@ def test_lower_precision_fails_per_dtype_tolerance(rms_problem):
     failure = rejected(run(rms_problem, bad.LowerPrecision), "tolerance")
     assert "relative norm" in failure.reason
     flat = quick_config(tolerance=KERNELBENCH_FLAT, distributions=("native", "normal"))
-    assert run(rms_problem, bad.LowerPrecision, flat).status == PASS, \
+    assert run(rms_problem, bad.LowerPrecision, flat).status == PASS, (
         "KernelBench's flat 1e-2 lets a bfloat16 computation pass as float32"
+    )
 
 
 def test_caching_across_calls_fails_on_new_inputs(rms_problem):
@@ -100,8 +104,7 @@ def test_changing_precision_flags_fails(rms_problem):
     try:
         rejected(run(rms_problem, bad.ChangesPrecisionFlags), "precision")
         assert precision_regime() == saved, "the harness must restore the flags"
-        report = run(rms_problem, bad.ChangesPrecisionFlags,
-                     quick_config().without("regime_check"))
+        report = run(rms_problem, bad.ChangesPrecisionFlags, quick_config().without("regime_check"))
         assert report.status == PASS
     finally:
         restore_regime(saved)

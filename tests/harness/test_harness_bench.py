@@ -19,8 +19,9 @@ from torch_metalgen.bench.timing import plan_input_sets, time_function
 from torch_metalgen.problems import Shape, load_problem, module_candidate
 
 
-@pytest.mark.skipif(torch.cuda.is_available() or torch.backends.mps.is_available(),
-                    reason="checks the no-GPU path")
+@pytest.mark.skipif(
+    torch.cuda.is_available() or torch.backends.mps.is_available(), reason="checks the no-GPU path"
+)
 def test_no_gpu_reports_no_numbers(capsys, tmp_path):
     assert bench_cli.main(["--out", str(tmp_path)]) == 0
     assert "No GPU" in capsys.readouterr().out
@@ -30,8 +31,15 @@ def test_no_gpu_reports_no_numbers(capsys, tmp_path):
 def test_unverified_candidate_gets_no_numbers():
     problem = load_problem(RMS_NORM)
     shape = Shape("5x1000", {"batch_size": 5, "hidden": 1000}, "check")
-    record = bench_case(problem, shape, torch.float32, module_candidate(bad.AllZeros),
-                        [BASELINES["eager"]], BenchConfig(torch.device("cpu")), None)
+    record = bench_case(
+        problem,
+        shape,
+        torch.float32,
+        module_candidate(bad.AllZeros),
+        [BASELINES["eager"]],
+        BenchConfig(torch.device("cpu")),
+        None,
+    )
     assert record.status == "refused" and record.candidate is None
     assert "degenerate" in record.why
 
@@ -42,18 +50,21 @@ def _limits():
 
 def _record(candidate_ms: float, eager_ms: float, status: str = "ok") -> BenchRecord:
     record = BenchRecord("p", 1, "s", "bench", "float32", "cand", status=status)
-    record.candidate = Measurement("cand", candidate_ms, candidate_ms, candidate_ms, 100, 1,
-                                   False, True)
-    record.baselines["eager"] = Measurement("eager", eager_ms, eager_ms, eager_ms, 100, 1,
-                                            False, True)
+    record.candidate = Measurement(
+        "cand", candidate_ms, candidate_ms, candidate_ms, 100, 1, False, True
+    )
+    record.baselines["eager"] = Measurement(
+        "eager", eager_ms, eager_ms, eager_ms, 100, 1, False, True
+    )
     return record
 
 
 def test_faster_than_light_is_an_error():
     record = _record(0.5, 1.0)
     record.compulsory_bytes = 120_000_000  # 1 ms at the 120 GB/s hard limit
-    record.hard_floor_ms = 1e3 * _limits().floor_seconds(record.compulsory_bytes, None,
-                                                         torch.float32, hard=True)
+    record.hard_floor_ms = 1e3 * _limits().floor_seconds(
+        record.compulsory_bytes, None, torch.float32, hard=True
+    )
     _flag(record)
     assert record.status == "error" and "speed-of-light" in record.flags[0]
 
@@ -81,8 +92,9 @@ def test_input_rotation_exceeds_the_cache_or_flushes():
 
 def test_timing_takes_at_least_the_minimum_samples():
     x = [torch.randn(64)]
-    timing = time_function(torch.nn.functional.gelu, [x], torch.device("cpu"),
-                           min_samples=100, max_seconds=2.0)
+    timing = time_function(
+        torch.nn.functional.gelu, [x], torch.device("cpu"), min_samples=100, max_seconds=2.0
+    )
     assert len(timing.samples_ms) >= 100 and timing.median_ms > 0 and timing.iqr_ms >= 0
 
 
@@ -91,8 +103,19 @@ def test_apple_table_matches_reference():
 
 
 def test_cpu_dev_run_writes_results(tmp_path):
-    args = [str(DATA / "kb_style_softmax.py"), "--cpu-dev", "--eager", "--baselines", "eager",
-            "--samples", "20", "--max-seconds", "0.2", "--out", str(tmp_path)]
+    args = [
+        str(DATA / "kb_style_softmax.py"),
+        "--cpu-dev",
+        "--eager",
+        "--baselines",
+        "eager",
+        "--samples",
+        "20",
+        "--max-seconds",
+        "0.2",
+        "--out",
+        str(tmp_path),
+    ]
     assert bench_cli.main(args) == 0
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["environment"]["command"].startswith("python -m torch_metalgen bench")

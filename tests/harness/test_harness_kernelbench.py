@@ -28,8 +28,9 @@ def test_kernelbench_style_file_runs_unchanged():
 
 def test_zeros_fail_on_kernelbench_style_file():
     problem = load_problem(DATA / "kb_style_softmax.py")
-    report = verify_problem(problem, file_candidate(DATA / "kb_style_zeros_new.py"),
-                            VerifyConfig(**FAST))
+    report = verify_problem(
+        problem, file_candidate(DATA / "kb_style_zeros_new.py"), VerifyConfig(**FAST)
+    )
     assert report.status == FAIL and report.first_failure.rule == "degenerate"
 
 
@@ -54,36 +55,55 @@ def test_set_overrides_module_globals_and_rejects_unknown():
 
 def test_verify_cli_on_kernelbench_style_file(capsys):
     problem = str(DATA / "kb_style_softmax.py")
-    assert verify_main([problem, "--candidate", str(DATA / "kb_style_softmax_new.py"),
-                        "--dist", "native", "--dist", "pareto"]) == 0
-    assert verify_main([problem, "--candidate", str(DATA / "kb_style_zeros_new.py"),
-                        "--dist", "native"]) == 1
+    assert (
+        verify_main(
+            [
+                problem,
+                "--candidate",
+                str(DATA / "kb_style_softmax_new.py"),
+                "--dist",
+                "native",
+                "--dist",
+                "pareto",
+            ]
+        )
+        == 0
+    )
+    assert (
+        verify_main(
+            [problem, "--candidate", str(DATA / "kb_style_zeros_new.py"), "--dist", "native"]
+        )
+        == 1
+    )
     assert "FAIL" in capsys.readouterr().out
 
 
 def test_suite_problems_load_and_eager_passes_quickly():
     from torch_metalgen.problems import find_problems
+
     problems = find_problems(levels=[1, 2])
     assert len(problems) >= 14
     for problem in problems:
         assert problem.shapes(("bench",)) and problem.shapes(("held-out",)), problem.name
-        config = VerifyConfig(dtypes=(torch.float32,), shape_kinds=("check",),
-                              distributions=("native",))
+        config = VerifyConfig(
+            dtypes=(torch.float32,), shape_kinds=("check",), distributions=("native",)
+        )
         report = verify_problem(problem, eager_candidate(), config)
         assert report.status == PASS, (problem.name, report.first_failure)
 
 
 KERNELBENCH_DIR = os.environ.get("KERNELBENCH_DIR")
-KERNELBENCH_FILES = ("level1/94_MSELoss.py", "level1/96_HuberLoss.py",
-                     "level1/100_HingeLoss.py")
+KERNELBENCH_FILES = ("level1/94_MSELoss.py", "level1/96_HuberLoss.py", "level1/100_HingeLoss.py")
 
 
-@pytest.mark.skipif(not KERNELBENCH_DIR, reason="set KERNELBENCH_DIR to a KernelBench "
-                    "checkout's KernelBench/ folder to run its real problem files")
+@pytest.mark.skipif(
+    not KERNELBENCH_DIR,
+    reason="set KERNELBENCH_DIR to a KernelBench "
+    "checkout's KernelBench/ folder to run its real problem files",
+)
 @pytest.mark.parametrize("name", KERNELBENCH_FILES)
 def test_real_kernelbench_files_unchanged(name):
     # Their sizes are 32768 x 32768 (4 GiB per input): scaled down through module globals.
-    problem = load_problem(Path(KERNELBENCH_DIR) / name,
-                           {"batch_size": 512, "input_shape": (512,)})
+    problem = load_problem(Path(KERNELBENCH_DIR) / name, {"batch_size": 512, "input_shape": (512,)})
     report = verify_problem(problem, eager_candidate(), VerifyConfig(**FAST))
     assert report.status == PASS, report.first_failure

@@ -24,9 +24,12 @@ def _simulator_ready() -> str | None:
 
 @pytest.mark.skipif(_simulator_ready() is not None, reason=str(_simulator_ready()))
 def test_rms_norm_metal_kernel_verifies_through_the_simulator():
-    config = VerifyConfig(dtypes=(torch.float32, torch.bfloat16), shape_kinds=("check",),
-                          shape_names=("1x31", "3x33"),
-                          distributions=("native", "offset100", "inf-nan"))
+    config = VerifyConfig(
+        dtypes=(torch.float32, torch.bfloat16),
+        shape_kinds=("check",),
+        shape_names=("1x31", "3x33"),
+        distributions=("native", "offset100", "inf-nan"),
+    )
     report = verify_problem(load_problem(RMS_NORM), metalgen_candidate(simulate=True), config)
     assert report.status == PASS, report.first_failure
     assert report.candidate == "metalgen[sim]"

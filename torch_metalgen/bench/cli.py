@@ -33,36 +33,59 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m torch_metalgen bench",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m torch_metalgen bench", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("problems", nargs="*", help="problem files or suite names")
     parser.add_argument("--level", type=int, action="append", help="suite level(s)")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--candidate", type=Path, help="a file defining ModelNew")
-    who.add_argument("--compile", action="store_true",
-                     help="time torch.compile(Model) as the candidate (baseline: eager)")
+    who.add_argument(
+        "--compile",
+        action="store_true",
+        help="time torch.compile(Model) as the candidate (baseline: eager)",
+    )
     who.add_argument("--eager", action="store_true", help="time Model itself (a control)")
     parser.add_argument("--candidate-class", default="ModelNew")
     parser.add_argument("--device", default="auto", help="auto, cuda or mps")
-    parser.add_argument("--dtype", action="append", help="float32, float16, bfloat16 "
-                        "(default: bfloat16 where the problem allows it)")
+    parser.add_argument(
+        "--dtype",
+        action="append",
+        help="float32, float16, bfloat16 (default: bfloat16 where the problem allows it)",
+    )
     parser.add_argument("--shape", action="append", help="only these shape names")
-    parser.add_argument("--first-shape", action="store_true", help="only each problem's first "
-                        "bench shape (a quick pass)")
-    parser.add_argument("--held-out", action="store_true", help="also time HELD_OUT_SHAPES "
-                        "(marked held-out in the results)")
+    parser.add_argument(
+        "--first-shape",
+        action="store_true",
+        help="only each problem's first bench shape (a quick pass)",
+    )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="also time HELD_OUT_SHAPES (marked held-out in the results)",
+    )
     parser.add_argument("--baselines", default="eager,compile,mlx")
     parser.add_argument("--samples", type=int, default=100, help="minimum timed samples")
     parser.add_argument("--max-seconds", type=float, default=5.0, help="per timed function")
-    parser.add_argument("--verify-dists", default="native,normal",
-                        help="input distributions verified at each timed shape first")
-    parser.add_argument("--recheck-sets", type=int, default=2,
-                        help="timed input sets whose outputs are re-checked against float64")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds: start no new "
-                        "problem after this; the rest are recorded as not run")
+    parser.add_argument(
+        "--verify-dists",
+        default="native,normal",
+        help="input distributions verified at each timed shape first",
+    )
+    parser.add_argument(
+        "--recheck-sets",
+        type=int,
+        default=2,
+        help="timed input sets whose outputs are re-checked against float64",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds: start no new problem after this; the rest are recorded as not run",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--out", type=Path, help=f"results folder (default {DEFAULT_OUT}/"
-                        "<device>)")
+    parser.add_argument("--out", type=Path, help=f"results folder (default {DEFAULT_OUT}/<device>)")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--cpu-dev", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -74,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     console = wide_console()
     device = resolve_device(args.device)
     if device.type == "cpu" and not args.cpu_dev:
-        console.print("No GPU here (neither mps nor cuda): the benchmark times kernels on a "
-                      "GPU only, so it reports no numbers. Correctness on this machine: "
-                      "python -m torch_metalgen verify")
+        console.print(
+            "No GPU here (neither mps nor cuda): the benchmark times kernels on a "
+            "GPU only, so it reports no numbers. Correctness on this machine: "
+            "python -m torch_metalgen verify"
+        )
         return 0
 
     if args.candidate:
@@ -87,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         candidate = eager_candidate()
     else:
         if device.type != "mps":
-            console.print(f"The project's kernels are Metal: on {device.type} its ops run an "
-                          "ATen reference, and timing that would say nothing. Pass --compile "
-                          "(torch.compile vs eager) or --candidate FILE to benchmark here.")
+            console.print(
+                f"The project's kernels are Metal: on {device.type} its ops run an "
+                "ATen reference, and timing that would say nothing. Pass --compile "
+                "(torch.compile vs eager) or --candidate FILE to benchmark here."
+            )
             return 0
         candidate = metalgen_candidate()
     baselines = [BASELINES[name] for name in args.baselines.split(",") if name]
@@ -112,78 +139,137 @@ def main(argv: list[str] | None = None) -> int:
             shapes = [s for s in shapes if s.name in args.shape]
         if args.first_shape:
             shapes = shapes[:1] + [s for s in shapes if s.held_out][:1]
-        dtypes = [parse_dtype(d) for d in args.dtype] if args.dtype else (
-            [torch.bfloat16] if torch.bfloat16 in problem.dtypes else [problem.dtypes[0]])
+        dtypes = (
+            [parse_dtype(d) for d in args.dtype]
+            if args.dtype
+            else ([torch.bfloat16] if torch.bfloat16 in problem.dtypes else [problem.dtypes[0]])
+        )
         jobs += [(problem, s, d) for s in shapes for d in dtypes if d in problem.dtypes]
 
     limits = device_limits(device)
     if limits is None:
-        console.print(f"[yellow]no speed-of-light table for {device}: % of speed of light "
-                      "and the faster-than-light check are off")
+        console.print(
+            f"[yellow]no speed-of-light table for {device}: % of speed of light "
+            "and the faster-than-light check are off"
+        )
     else:
         console.print(f"{limits.name}: {limits.bandwidth_gbs:.0f} GB/s ({limits.source})")
-    config = BenchConfig(device=device, min_samples=args.samples, max_seconds=args.max_seconds,
-                         verify_distributions=tuple(args.verify_dists.split(",")),
-                         recheck_sets=args.recheck_sets)
+    config = BenchConfig(
+        device=device,
+        min_samples=args.samples,
+        max_seconds=args.max_seconds,
+        verify_distributions=tuple(args.verify_dists.split(",")),
+        recheck_sets=args.recheck_sets,
+    )
     out_dir = args.out or DEFAULT_OUT / _device_slug(limits, device)
     env = results.environment(device, limits, ["python -m torch_metalgen bench", *argv])
     started = time.monotonic()
     records: list[BenchRecord] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("benchmark", total=len(jobs))
         for problem, shape, dtype in jobs:
             progress.update(task, description=f"{problem.name} {shape.name} {dtype}")
             if args.time_budget and time.monotonic() - started > args.time_budget:
-                records.append(BenchRecord(problem.name, problem.level, shape.name, shape.kind,
-                                           str(dtype).replace("torch.", ""), candidate.name,
-                                           status="refused", why="not run: --time-budget spent"))
+                records.append(
+                    BenchRecord(
+                        problem.name,
+                        problem.level,
+                        shape.name,
+                        shape.kind,
+                        str(dtype).replace("torch.", ""),
+                        candidate.name,
+                        status="refused",
+                        why="not run: --time-budget spent",
+                    )
+                )
                 continue
             try:
                 record = bench_case(problem, shape, dtype, candidate, baselines, config, limits)
             except Exception as error:  # one broken problem must not lose the others' numbers
-                record = BenchRecord(problem.name, problem.level, shape.name, shape.kind,
-                                     str(dtype).replace("torch.", ""), candidate.name,
-                                     status="error", why=f"{type(error).__name__}: {error}"[:300])
+                record = BenchRecord(
+                    problem.name,
+                    problem.level,
+                    shape.name,
+                    shape.kind,
+                    str(dtype).replace("torch.", ""),
+                    candidate.name,
+                    status="error",
+                    why=f"{type(error).__name__}: {error}"[:300],
+                )
             records.append(record)
             results.write(records, out_dir, env)  # after each record: a killed run keeps them
             progress.advance(task)
             _release(device)
 
-    console.print(table(records, f"bench {candidate.name} on {limits.name if limits else device}"
-                        + (" [DEV RUN ON CPU: NOT RESULTS]" if device.type == "cpu" else "")))
+    console.print(
+        table(
+            records,
+            f"bench {candidate.name} on {limits.name if limits else device}"
+            + (" [DEV RUN ON CPU: NOT RESULTS]" if device.type == "cpu" else ""),
+        )
+    )
     stats = results.summary(records)
-    console.print("fast_p: " + ", ".join(f"p={p:g}: {stats[f'fast_{p:g}']:.2f}"
-                                         for p in results.FAST_P)
-                  + f"; geomean speedup vs best baseline: "
-                  f"{_fmt(stats['geomean_speedup_vs_best_baseline'], 'x')}")
+    console.print(
+        "fast_p: "
+        + ", ".join(f"p={p:g}: {stats[f'fast_{p:g}']:.2f}" for p in results.FAST_P)
+        + f"; geomean speedup vs best baseline: "
+        f"{_fmt(stats['geomean_speedup_vs_best_baseline'], 'x')}"
+    )
     paths = results.write(records, out_dir, env)
     if not args.no_plots:
         title = f"{candidate.name} on {limits.name if limits else device}"
-        paths += [p for p in (plots.speedup_plot(records, out_dir / "speedup.png", title),
-                              plots.roofline_plot(records, limits, out_dir / "roofline.png",
-                                                  title)) if p]
+        paths += [
+            p
+            for p in (
+                plots.speedup_plot(records, out_dir / "speedup.png", title),
+                plots.roofline_plot(records, limits, out_dir / "roofline.png", title),
+            )
+            if p
+        ]
     console.print("written: " + ", ".join(str(p) for p in paths))
     return 1 if any(r.status == "error" for r in records) else 0
 
 
 def table(records: list[BenchRecord], title: str) -> Table:
     out = Table(title=escape(title))
-    for name in ("problem", "shape", "dtype", "status", "candidate ms (IQR)", "eager ms",
-                 "compile ms", "speedup", "% SOL cand/eager/comp", "GB/s", "flags / why"):
+    for name in (
+        "problem",
+        "shape",
+        "dtype",
+        "status",
+        "candidate ms (IQR)",
+        "eager ms",
+        "compile ms",
+        "speedup",
+        "% SOL cand/eager/comp",
+        "GB/s",
+        "flags / why",
+    ):
         out.add_column(name, overflow="fold")
     for r in records:
         c, e, k = r.candidate, r.baselines.get("eager"), r.baselines.get("compile")
         pct = "/".join(_fmt(r.pct_sol(m), "%", 0) for m in (c, e, k))
         style = {"ok": "green", "refused": "yellow", "error": "bold red"}[r.status]
-        out.add_row(r.problem, r.shape + (" (held-out)" if r.shape_kind == "held-out" else ""),
-                    r.dtype, f"[{style}]{r.status}",
-                    f"{c.median_ms:.4g} ({c.q3_ms - c.q1_ms:.2g})" if c else "-",
-                    _fmt(e and e.median_ms), _fmt(k and k.median_ms),
-                    _fmt(r.speedup_best, "x"), pct,
-                    _fmt(r.achieved(c)[0] if c else None, "", 0),
-                    escape(" | ".join(r.flags) or r.why) or "; ".join(
-                        f"{n}: {w}" for n, w in r.unavailable.items() if n != "mlx"))
+        out.add_row(
+            r.problem,
+            r.shape + (" (held-out)" if r.shape_kind == "held-out" else ""),
+            r.dtype,
+            f"[{style}]{r.status}",
+            f"{c.median_ms:.4g} ({c.q3_ms - c.q1_ms:.2g})" if c else "-",
+            _fmt(e and e.median_ms),
+            _fmt(k and k.median_ms),
+            _fmt(r.speedup_best, "x"),
+            pct,
+            _fmt(r.achieved(c)[0] if c else None, "", 0),
+            escape(" | ".join(r.flags) or r.why)
+            or "; ".join(f"{n}: {w}" for n, w in r.unavailable.items() if n != "mlx"),
+        )
     return out
 
 
@@ -200,6 +286,7 @@ def _device_slug(limits, device: torch.device) -> str:
 
 def _release(device: torch.device) -> None:
     from torch_metalgen.verify.device import empty_cache
+
     empty_cache(device)
 
 

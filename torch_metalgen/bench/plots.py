@@ -24,8 +24,7 @@ def speedup_plot(records: list[BenchRecord], path: Path, title: str) -> Path | N
         values = [r.speedup(name) or 0 for r in rows]
         ax.bar([x + i * width for x in range(len(rows))], values, width, label=f"vs {name}")
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))], labels, rotation=90,
-                  fontsize=7)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))], labels, rotation=90, fontsize=7)
     ax.set_ylabel(f"speedup of {rows[0].candidate_name} (x)")
     ax.set_yscale("log")
     ax.set_title(title)
@@ -55,13 +54,22 @@ def roofline_plot(records: list[BenchRecord], limits, path: Path, title: str) ->
     for dtype, tflops in limits.tflops.items():
         knee = tflops * 1e3 / limits.bandwidth_gbs
         grid = [lo, min(max(knee, lo), hi), hi]
-        ax.plot(grid, [min(x * limits.bandwidth_gbs / 1e3, tflops) for x in grid],
-                linewidth=1, label=f"roof {str(dtype).replace('torch.', '')}")
+        ax.plot(
+            grid,
+            [min(x * limits.bandwidth_gbs / 1e3, tflops) for x in grid],
+            linewidth=1,
+            label=f"roof {str(dtype).replace('torch.', '')}",
+        )
     markers = {"eager": "s", "compile": "^"}
     for name in sorted({p[2] for p in points}):
         sel = [p for p in points if p[2] == name]
-        ax.scatter([p[0] for p in sel], [p[1] for p in sel], marker=markers.get(name, "o"),
-                   label=name, alpha=0.8)
+        ax.scatter(
+            [p[0] for p in sel],
+            [p[1] for p in sel],
+            marker=markers.get(name, "o"),
+            label=name,
+            alpha=0.8,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP / compulsory byte)")

@@ -24,8 +24,11 @@ def fast_p(records: list[BenchRecord], p: float) -> float:
     (KernelBench's fast_p; refused/failed records count against it)."""
     if not records:
         return 0.0
-    good = [r for r in records if r.status == "ok" and r.candidate is not None
-            and (r.speedup_best or 0) > p]
+    good = [
+        r
+        for r in records
+        if r.status == "ok" and r.candidate is not None and (r.speedup_best or 0) > p
+    ]
     if p == 0.0:
         good = [r for r in records if r.status == "ok" and r.candidate is not None]
     return len(good) / len(records)
@@ -58,16 +61,22 @@ def environment(device: torch.device, limits, command: list[str]) -> dict:
         "platform": platform.platform(),
         "device": str(device),
         "device_name": limits.name if limits else None,
-        "limits": None if limits is None else {
-            "bandwidth_gbs": limits.bandwidth_gbs, "hard_bandwidth_gbs":
-            limits.hard_bandwidth_gbs, "tflops": {str(k): v for k, v in limits.tflops.items()},
-            "last_level_cache": limits.last_level_cache, "source": limits.source},
+        "limits": None
+        if limits is None
+        else {
+            "bandwidth_gbs": limits.bandwidth_gbs,
+            "hard_bandwidth_gbs": limits.hard_bandwidth_gbs,
+            "tflops": {str(k): v for k, v in limits.tflops.items()},
+            "last_level_cache": limits.last_level_cache,
+            "source": limits.source,
+        },
     }
     if device.type == "cuda":
         env["cuda"] = torch.version.cuda
         env["gpu"] = torch.cuda.get_device_name(device)
     try:
         import triton
+
         env["triton"] = triton.__version__
     except ImportError:
         pass
@@ -77,24 +86,69 @@ def environment(device: torch.device, limits, command: list[str]) -> dict:
 def write(records: list[BenchRecord], out_dir: Path, env: dict) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
-    json_path.write_text(json.dumps({"environment": env, "summary": summary(records),
-                                     "records": [asdict(r) for r in records]},
-                                    indent=1, default=str))
+    json_path.write_text(
+        json.dumps(
+            {
+                "environment": env,
+                "summary": summary(records),
+                "records": [asdict(r) for r in records],
+            },
+            indent=1,
+            default=str,
+        )
+    )
     with csv_path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["problem", "level", "shape", "shape_kind", "dtype", "status",
-                         "candidate", "candidate_ms", "candidate_iqr_ms", "eager_ms",
-                         "compile_ms", "speedup_vs_best", "compulsory_bytes", "flops",
-                         "sol_ms", "candidate_pct_sol", "eager_pct_sol", "compile_pct_sol",
-                         "flags", "why"])
+        writer.writerow(
+            [
+                "problem",
+                "level",
+                "shape",
+                "shape_kind",
+                "dtype",
+                "status",
+                "candidate",
+                "candidate_ms",
+                "candidate_iqr_ms",
+                "eager_ms",
+                "compile_ms",
+                "speedup_vs_best",
+                "compulsory_bytes",
+                "flops",
+                "sol_ms",
+                "candidate_pct_sol",
+                "eager_pct_sol",
+                "compile_pct_sol",
+                "flags",
+                "why",
+            ]
+        )
         for r in records:
             c, e, k = r.candidate, r.baselines.get("eager"), r.baselines.get("compile")
-            writer.writerow([
-                r.problem, r.level, r.shape, r.shape_kind, r.dtype, r.status, r.candidate_name,
-                _n(c and c.median_ms), _n(c and c.q3_ms - c.q1_ms), _n(e and e.median_ms),
-                _n(k and k.median_ms), _n(r.speedup_best), r.compulsory_bytes, _n(r.flops),
-                _n(r.sol_ms), _n(r.pct_sol(c)), _n(r.pct_sol(e)), _n(r.pct_sol(k)),
-                " | ".join(r.flags), r.why])
+            writer.writerow(
+                [
+                    r.problem,
+                    r.level,
+                    r.shape,
+                    r.shape_kind,
+                    r.dtype,
+                    r.status,
+                    r.candidate_name,
+                    _n(c and c.median_ms),
+                    _n(c and c.q3_ms - c.q1_ms),
+                    _n(e and e.median_ms),
+                    _n(k and k.median_ms),
+                    _n(r.speedup_best),
+                    r.compulsory_bytes,
+                    _n(r.flops),
+                    _n(r.sol_ms),
+                    _n(r.pct_sol(c)),
+                    _n(r.pct_sol(e)),
+                    _n(r.pct_sol(k)),
+                    " | ".join(r.flags),
+                    r.why,
+                ]
+            )
     return [json_path, csv_path]
 
 

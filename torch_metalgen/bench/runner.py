@@ -59,8 +59,15 @@ class Measurement:
     @classmethod
     def of(cls, name: str, timing: Timing) -> Measurement:
         q1, q3 = timing.quartiles_ms
-        return cls(name, timing.median_ms, q1, q3, len(timing.samples_ms), timing.input_sets,
-                   timing.flushed)
+        return cls(
+            name,
+            timing.median_ms,
+            q1,
+            q3,
+            len(timing.samples_ms),
+            timing.input_sets,
+            timing.flushed,
+        )
 
 
 @dataclass
@@ -104,25 +111,51 @@ class BenchRecord:
     def achieved(self, m: Measurement) -> tuple[float, float | None]:
         """(GB/s, TFLOP/s) achieved by measurement ``m``."""
         seconds = m.median_ms / 1e3
-        return (self.compulsory_bytes / seconds / 1e9,
-                None if self.flops is None else self.flops / seconds / 1e12)
+        return (
+            self.compulsory_bytes / seconds / 1e9,
+            None if self.flops is None else self.flops / seconds / 1e12,
+        )
 
 
-def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Candidate,
-               baselines: list[Baseline], config: BenchConfig,
-               limits: DeviceLimits | None) -> BenchRecord:
-    record = BenchRecord(problem.name, problem.level, shape.name, shape.kind,
-                         str(dtype).replace("torch.", ""), candidate.name)
+def bench_case(
+    problem: Problem,
+    shape: Shape,
+    dtype: torch.dtype,
+    candidate: Candidate,
+    baselines: list[Baseline],
+    config: BenchConfig,
+    limits: DeviceLimits | None,
+) -> BenchRecord:
+    record = BenchRecord(
+        problem.name,
+        problem.level,
+        shape.name,
+        shape.kind,
+        str(dtype).replace("torch.", ""),
+        candidate.name,
+    )
     device = config.device
     # 1. Verification before timing, at this very shape and dtype.
-    verdict = verify_problem(problem, candidate, VerifyConfig(
-        device=device, dtypes=(dtype,), shape_kinds=(shape.kind,), shape_names=(shape.name,),
-        distributions=config.verify_distributions, seed=config.seed))
+    verdict = verify_problem(
+        problem,
+        candidate,
+        VerifyConfig(
+            device=device,
+            dtypes=(dtype,),
+            shape_kinds=(shape.kind,),
+            shape_names=(shape.name,),
+            distributions=config.verify_distributions,
+            seed=config.seed,
+        ),
+    )
     if verdict.status != PASS:
         failure = verdict.first_failure
         record.status = "refused"
-        record.why = (f"verification {verdict.status}: [{failure.rule}] {failure.reason}"
-                      if failure else f"verification {verdict.status}: {verdict.notes}")
+        record.why = (
+            f"verification {verdict.status}: [{failure.rule}] {failure.reason}"
+            if failure
+            else f"verification {verdict.status}: {verdict.notes}"
+        )
         return record
 
     with strict_float32(), torch.no_grad():
@@ -131,15 +164,23 @@ def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Ca
         randomize_constant_parameters(model, config.seed)
         built = candidate.build(problem, model, init, config.seed).to(device, dtype).eval()
         first = [to_device(t, device, dtype) for t in problem.inputs(shape, config.seed + 1)]
-        set_bytes = sum(t.numel() * t.element_size() for t in first
-                        if isinstance(t, torch.Tensor))
+        set_bytes = sum(t.numel() * t.element_size() for t in first if isinstance(t, torch.Tensor))
         cache = limits.last_level_cache if limits else 64 << 20
         n_sets, flush = plan_input_sets(set_bytes, cache)
-        sets = [first] + [[to_device(t, device, dtype) for t in
-                           problem.inputs(shape, config.seed + 1 + i)] for i in range(1, n_sets)]
+        sets = [first] + [
+            [to_device(t, device, dtype) for t in problem.inputs(shape, config.seed + 1 + i)]
+            for i in range(1, n_sets)
+        ]
         graphs = _compiled_graphs()
-        timing = time_function(built, sets, device, flush, config.warmup, config.min_samples,
-                               max_seconds=config.max_seconds)
+        timing = time_function(
+            built,
+            sets,
+            device,
+            flush,
+            config.warmup,
+            config.min_samples,
+            max_seconds=config.max_seconds,
+        )
         record.candidate = Measurement.of(candidate.name, timing)
         if candidate.kind == "compile" and _compiled_graphs() == graphs:
             record.flags.append("REVIEW: torch.compile captured no graph: it ran eager")
@@ -160,12 +201,20 @@ def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Ca
                 continue
             module = baseline.build(problem, model, init, device, dtype)
             graphs = _compiled_graphs()
-            base_timing = time_function(module, sets, device, flush, config.warmup,
-                                        config.min_samples, max_seconds=config.max_seconds)
+            base_timing = time_function(
+                module,
+                sets,
+                device,
+                flush,
+                config.warmup,
+                config.min_samples,
+                max_seconds=config.max_seconds,
+            )
             measurement = Measurement.of(baseline.name, base_timing)
             if baseline.name == "compile" and _compiled_graphs() == graphs:
-                record.flags.append("REVIEW: torch.compile baseline captured no graph: it ran "
-                                    "eager")
+                record.flags.append(
+                    "REVIEW: torch.compile baseline captured no graph: it ran eager"
+                )
             if baseline.name != "eager":
                 why = _recheck(problem, shape, dtype, base_timing, eager, model, sets, config)
                 measurement.correct, measurement.note = why is None, why or ""
@@ -180,18 +229,27 @@ def bench_case(problem: Problem, shape: Shape, dtype: torch.dtype, candidate: Ca
         with problem.at_shape(shape):
             record.flops = problem.flops(first)
             record.compulsory_bytes = problem.compulsory_bytes(
-                first, outputs, [p.to(dtype) if p.is_floating_point() else p for p in params])
+                first, outputs, [p.to(dtype) if p.is_floating_point() else p for p in params]
+            )
     if limits is not None:
         record.sol_ms = 1e3 * limits.floor_seconds(record.compulsory_bytes, record.flops, dtype)
-        record.hard_floor_ms = 1e3 * limits.floor_seconds(record.compulsory_bytes, record.flops,
-                                                          dtype, hard=True)
+        record.hard_floor_ms = 1e3 * limits.floor_seconds(
+            record.compulsory_bytes, record.flops, dtype, hard=True
+        )
     _flag(record)
     return record
 
 
-def _recheck(problem: Problem, shape: Shape, dtype: torch.dtype, timing: Timing,
-             eager: torch.nn.Module, model: torch.nn.Module, sets: list[list],
-             config: BenchConfig) -> str | None:
+def _recheck(
+    problem: Problem,
+    shape: Shape,
+    dtype: torch.dtype,
+    timing: Timing,
+    eager: torch.nn.Module,
+    model: torch.nn.Module,
+    sets: list[list],
+    config: BenchConfig,
+) -> str | None:
     """Compare the outputs the timed loop produced with float64, for a few input sets."""
     model64 = None
     check = VerifyConfig(device=config.device).without("poison", "determinism", "near_constant")
@@ -199,14 +257,29 @@ def _recheck(problem: Problem, shape: Shape, dtype: torch.dtype, timing: Timing,
         if model64 is None:
             model64 = copy.deepcopy(model).to(torch.float64).eval()
         inputs = sets[index]
-        inputs64 = [t.detach().cpu().to(torch.float64) if isinstance(t, torch.Tensor) and
-                    t.is_floating_point() else t for t in inputs]
+        inputs64 = [
+            t.detach().cpu().to(torch.float64)
+            if isinstance(t, torch.Tensor) and t.is_floating_point()
+            else t
+            for t in inputs
+        ]
         outs = [t.detach() for t in as_tensors(timing.outputs[index])]
-        result = CaseResult(problem.name, "timed", str(dtype), shape.name, shape.kind,
-                            f"set {index}", PASS)
+        result = CaseResult(
+            problem.name, "timed", str(dtype), shape.name, shape.kind, f"set {index}", PASS
+        )
         try:
-            check_outputs(problem, check, result, NATIVE, dtype, inputs, outs, outs,
-                          as_tensors(eager(*inputs)), as_tensors(model64(*inputs64)))
+            check_outputs(
+                problem,
+                check,
+                result,
+                NATIVE,
+                dtype,
+                inputs,
+                outs,
+                outs,
+                as_tensors(eager(*inputs)),
+                as_tensors(model64(*inputs64)),
+            )
         except Rejected as rejection:
             return f"input set {index}: [{rejection.rule}] {rejection.reason}"
     return None
@@ -214,17 +287,22 @@ def _recheck(problem: Problem, shape: Shape, dtype: torch.dtype, timing: Timing,
 
 def _compiled_graphs() -> int:
     from torch._dynamo.utils import counters
+
     return counters["stats"]["unique_graphs"]
 
 
 def _flag(record: BenchRecord) -> None:
     for m in [record.candidate, *record.baselines.values()]:
         if m and record.hard_floor_ms and m.median_ms < record.hard_floor_ms:
-            record.flags.append(f"ERROR {m.name}: {m.median_ms:.4g} ms is below the hard "
-                                f"speed-of-light floor {record.hard_floor_ms:.4g} ms (bytes or "
-                                "FLOPs undercounted, or the timing missed work)")
+            record.flags.append(
+                f"ERROR {m.name}: {m.median_ms:.4g} ms is below the hard "
+                f"speed-of-light floor {record.hard_floor_ms:.4g} ms (bytes or "
+                "FLOPs undercounted, or the timing missed work)"
+            )
             record.status = "error"
     best = record.speedup_best
     if best is not None and best > REVIEW_SPEEDUP:
-        record.flags.append(f"REVIEW: {best:.2f}x faster than the best baseline "
-                            f"({record.best_baseline.name}); check it is real")
+        record.flags.append(
+            f"REVIEW: {best:.2f}x faster than the best baseline "
+            f"({record.best_baseline.name}); check it is real"
+        )

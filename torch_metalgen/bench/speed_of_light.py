@@ -17,10 +17,21 @@ import torch
 # chip: (bandwidth GB/s, FP32 = FP16 TFLOPS); the largest GPU-core variant of each chip, so a
 # smaller variant is never reported as beating its own limit.
 APPLE_CHIPS: dict[str, tuple[float, float]] = {
-    "M1": (68, 2.6), "M1 Pro": (200, 5.3), "M1 Max": (400, 10.6), "M1 Ultra": (800, 21.2),
-    "M2": (100, 3.6), "M2 Pro": (200, 6.8), "M2 Max": (400, 13.6), "M2 Ultra": (800, 27.2),
-    "M3": (100, 3.6), "M3 Pro": (150, 6.4), "M3 Max": (400, 16.4), "M3 Ultra": (819, 28.6),
-    "M4": (120, 4.0), "M4 Pro": (273, 8.6), "M4 Max": (546, 17.2),
+    "M1": (68, 2.6),
+    "M1 Pro": (200, 5.3),
+    "M1 Max": (400, 10.6),
+    "M1 Ultra": (800, 21.2),
+    "M2": (100, 3.6),
+    "M2 Pro": (200, 6.8),
+    "M2 Max": (400, 13.6),
+    "M2 Ultra": (800, 27.2),
+    "M3": (100, 3.6),
+    "M3 Pro": (150, 6.4),
+    "M3 Max": (400, 16.4),
+    "M3 Ultra": (819, 28.6),
+    "M4": (120, 4.0),
+    "M4 Pro": (273, 8.6),
+    "M4 Max": (546, 17.2),
 }
 APPLE_LAST_LEVEL_CACHE = 96 << 20  # system-level cache, largest chips; flushing more is safe
 
@@ -43,8 +54,9 @@ class DeviceLimits:
     last_level_cache: int
     source: str
 
-    def floor_seconds(self, nbytes: float, flops: float | None, dtype: torch.dtype,
-                      hard: bool = False) -> float:
+    def floor_seconds(
+        self, nbytes: float, flops: float | None, dtype: torch.dtype, hard: bool = False
+    ) -> float:
         bandwidth = self.hard_bandwidth_gbs if hard else self.bandwidth_gbs
         memory = nbytes / (bandwidth * 1e9)
         compute = (flops or 0) / (self.tflops.get(dtype, float("inf")) * 1e12)
@@ -56,8 +68,13 @@ def apple_chip_name() -> str | None:
     if platform.system() != "Darwin":
         return None
     try:
-        brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                               text=True, timeout=5, check=True).stdout.strip()
+        brand = subprocess.run(
+            ["sysctl", "-n", "machdep.cpu.brand_string"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return brand.removeprefix("Apple ").strip() or None
@@ -89,9 +106,14 @@ def device_limits(device: torch.device) -> DeviceLimits | None:
         if chip not in APPLE_CHIPS:
             return None
         bandwidth, tflops = APPLE_CHIPS[chip]
-        return DeviceLimits(f"Apple {chip}", bandwidth, bandwidth,
-                            {d: tflops for d in (torch.float32, torch.float16, torch.bfloat16)},
-                            APPLE_LAST_LEVEL_CACHE, "apple-gpus.md (announced bandwidth)")
+        return DeviceLimits(
+            f"Apple {chip}",
+            bandwidth,
+            bandwidth,
+            {d: tflops for d in (torch.float32, torch.float16, torch.bfloat16)},
+            APPLE_LAST_LEVEL_CACHE,
+            "apple-gpus.md (announced bandwidth)",
+        )
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         measured = measure_copy_bandwidth(device)
@@ -99,8 +121,20 @@ def device_limits(device: torch.device) -> DeviceLimits | None:
         l2 = getattr(props, "L2_cache_size", 50 << 20)
         for fragment, (sheet, tflops) in NVIDIA_GPUS.items():
             if fragment in name:
-                return DeviceLimits(name, measured, max(sheet, measured), tflops, l2,
-                                    f"copy-measured {measured:.0f} GB/s; data sheet {sheet} GB/s")
-        return DeviceLimits(name, measured, measured * 1.15, {}, l2,
-                            f"copy-measured {measured:.0f} GB/s; no FLOPs table for {name}")
+                return DeviceLimits(
+                    name,
+                    measured,
+                    max(sheet, measured),
+                    tflops,
+                    l2,
+                    f"copy-measured {measured:.0f} GB/s; data sheet {sheet} GB/s",
+                )
+        return DeviceLimits(
+            name,
+            measured,
+            measured * 1.15,
+            {},
+            l2,
+            f"copy-measured {measured:.0f} GB/s; no FLOPs table for {name}",
+        )
     return None

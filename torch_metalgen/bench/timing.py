@@ -62,14 +62,22 @@ class _Clock:
         return start.elapsed_time(end)
 
 
-def time_function(fn: Callable, input_sets: list[list], device: torch.device,
-                  flush_bytes: int = 0, warmup: int = 5, min_samples: int = 100,
-                  max_samples: int = 1000, max_seconds: float = 10.0) -> Timing:
+def time_function(
+    fn: Callable,
+    input_sets: list[list],
+    device: torch.device,
+    flush_bytes: int = 0,
+    warmup: int = 5,
+    min_samples: int = 100,
+    max_samples: int = 1000,
+    max_seconds: float = 10.0,
+) -> Timing:
     """Time ``fn(*inputs)`` rotating over ``input_sets``; a flush buffer is written before
     each sample when ``flush_bytes`` (rotation alone does not exceed the cache)."""
     timing = Timing(warmup=warmup, input_sets=len(input_sets), flushed=flush_bytes > 0)
-    flush = torch.empty(flush_bytes // 4, dtype=torch.float32, device=device) \
-        if flush_bytes else None
+    flush = (
+        torch.empty(flush_bytes // 4, dtype=torch.float32, device=device) if flush_bytes else None
+    )
     for i in range(warmup):  # compile, pipeline creation, allocator growth
         fn(*input_sets[i % len(input_sets)])
     synchronize(device)
@@ -101,8 +109,9 @@ def time_function(fn: Callable, input_sets: list[list], device: torch.device,
     return timing
 
 
-def plan_input_sets(set_bytes: int, cache_bytes: int, memory_cap: int = 4 << 30,
-                    max_sets: int = 32) -> tuple[int, int]:
+def plan_input_sets(
+    set_bytes: int, cache_bytes: int, memory_cap: int = 4 << 30, max_sets: int = 32
+) -> tuple[int, int]:
     """(number of input sets, flush bytes): rotate when 2x the cache fits in few sets,
     else one set and a flush of 2x the cache before each sample."""
     if set_bytes <= 0:

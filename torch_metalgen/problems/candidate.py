@@ -37,8 +37,9 @@ class Candidate:
     # device's caching allocator, whose free blocks are poisoned instead.
     dispatch_poison: bool = True
 
-    def build(self, problem: Problem, reference: torch.nn.Module, init_inputs: list,
-              seed: int) -> torch.nn.Module:
+    def build(
+        self, problem: Problem, reference: torch.nn.Module, init_inputs: list, seed: int
+    ) -> torch.nn.Module:
         torch.manual_seed(seed)
         module = self.build_fn(problem, reference, init_inputs)
         if self.kind not in ("eager", "compile"):  # those deep-copy the reference already
@@ -46,8 +47,7 @@ class Candidate:
         return module
 
 
-def share_parameters(reference: torch.nn.Module, module: torch.nn.Module,
-                     notes: list[str]) -> None:
+def share_parameters(reference: torch.nn.Module, module: torch.nn.Module, notes: list[str]) -> None:
     """Copy reference parameters/buffers into ``module`` where names and shapes agree."""
     ref_state = reference.state_dict()
     own_state = module.state_dict()
@@ -58,7 +58,8 @@ def share_parameters(reference: torch.nn.Module, module: torch.nn.Module,
         notes.append(
             "candidate parameters do not match Model's by name and shape: only "
             f"{len(same)}/{len(ref_state)} shared; the rest come from the seed alone "
-            "(constant-initialized weights, e.g. norm weights of ones, can hide bugs)")
+            "(constant-initialized weights, e.g. norm weights of ones, can hide bugs)"
+        )
     with torch.no_grad():
         for key in same:
             own_state[key].copy_(ref_state[key])
@@ -73,8 +74,10 @@ def file_candidate(path: str | Path, class_name: str = "ModelNew") -> Candidate:
     """A KernelBench-style candidate file defining ``ModelNew``."""
     module = load_module(Path(path), prefix="metalgen_candidate")
     if not hasattr(module, class_name):
-        raise ValueError(f"candidate file {path} defines no class {class_name!r}; KernelBench "
-                         "candidates define ModelNew (or pass --candidate-class)")
+        raise ValueError(
+            f"candidate file {path} defines no class {class_name!r}; KernelBench "
+            "candidates define ModelNew (or pass --candidate-class)"
+        )
     cls = getattr(module, class_name)
     return Candidate(f"{Path(path).stem}:{class_name}", "file", lambda p, ref, init: cls(*init))
 
@@ -86,25 +89,33 @@ def eager_candidate() -> Candidate:
 
 def compiled_candidate(mode: str | None = None) -> Candidate:
     """torch.compile (Inductor) of the reference Model."""
+
     def build(problem: Problem, ref: torch.nn.Module, init: list) -> torch.nn.Module:
         torch._dynamo.reset()  # fresh caches: no recompile limit carried over between problems
         return torch.compile(copy.deepcopy(ref), mode=mode, dynamic=False)
-    return Candidate("torch.compile" + (f"[{mode}]" if mode else ""), "compile", build,
-                     dispatch_poison=False)
+
+    return Candidate(
+        "torch.compile" + (f"[{mode}]" if mode else ""), "compile", build, dispatch_poison=False
+    )
 
 
 def metalgen_candidate(simulate: bool = False) -> Candidate:
     """The project's op(s): the problem file's ``ModelMetalgen``; on CPU, ``simulate=True``
     runs the real Metal kernels through ``torch_metalgen.sim`` (correctness only)."""
+
     def build(problem: Problem, ref: torch.nn.Module, init: list) -> torch.nn.Module:
         if problem.metalgen_class is None:
-            raise LookupError(f"problem {problem.name} defines no ModelMetalgen: no project op "
-                              "implements it")
+            raise LookupError(
+                f"problem {problem.name} defines no ModelMetalgen: no project op implements it"
+            )
         return problem.metalgen_class(*init)
 
     context: Callable[[], Any] = contextlib.nullcontext
     if simulate:
+
         def context() -> contextlib.AbstractContextManager:
             from torch_metalgen import sim  # imported late: the simulator is optional
+
             return sim.simulate(order="forward")
+
     return Candidate("metalgen" + ("[sim]" if simulate else ""), "metalgen", build, context)

@@ -108,8 +108,11 @@ class Problem:
 
     def shapes(self, kinds: tuple[str, ...] = ("bench", "check", "held-out")) -> list[Shape]:
         found: list[Shape] = []
-        for attr, kind in (("SHAPES", "bench"), ("CHECK_SHAPES", "check"),
-                           ("HELD_OUT_SHAPES", "held-out")):
+        for attr, kind in (
+            ("SHAPES", "bench"),
+            ("CHECK_SHAPES", "check"),
+            ("HELD_OUT_SHAPES", "held-out"),
+        ):
             table = self._meta(attr, None) or {}
             if kind in kinds:
                 found += [Shape(name, dict(over), kind) for name, over in table.items()]
@@ -127,7 +130,8 @@ class Problem:
         if missing:
             raise ValueError(
                 f"shape {shape.name!r} of {self.path} sets {missing}, which the file does not "
-                "define as module globals; fix the SHAPES table or the --set argument")
+                "define as module globals; fix the SHAPES table or the --set argument"
+            )
         saved = {k: getattr(self.module, k) for k in overrides}
         try:
             for key, value in overrides.items():
@@ -155,8 +159,9 @@ class Problem:
         fn = self._meta("flops", None)
         return None if fn is None else float(fn(inputs))
 
-    def compulsory_bytes(self, inputs: list[Any], outputs: list[torch.Tensor],
-                         params: list[torch.Tensor]) -> int:
+    def compulsory_bytes(
+        self, inputs: list[Any], outputs: list[torch.Tensor], params: list[torch.Tensor]
+    ) -> int:
         fn = self._meta("compulsory_bytes", None)
         if fn is not None:
             return int(fn(inputs, outputs, params))
@@ -182,8 +187,10 @@ def load_problem(path: str | Path, overrides: dict[str, Any] | None = None) -> P
     module = load_module(path)
     for required in ("Model", "get_inputs", "get_init_inputs"):
         if not hasattr(module, required):
-            raise ValueError(f"{path} defines no {required!r}: a problem needs Model, "
-                             "get_inputs and get_init_inputs (KernelBench format)")
+            raise ValueError(
+                f"{path} defines no {required!r}: a problem needs Model, "
+                "get_inputs and get_init_inputs (KernelBench format)"
+            )
     for key, value in (overrides or {}).items():
         if not hasattr(module, key):
             raise ValueError(f"--set {key}=...: {path} has no module global {key!r}")

@@ -19,8 +19,21 @@ def metalgen_ops_available() -> set[str]:
     except Exception:  # the extension may not be built yet: no project ops then
         return set()
     found = set()
-    for name in ("rms_norm", "layer_norm", "softmax", "gelu", "silu", "swiglu", "rope",
-                 "rotary_embedding", "add_rms_norm", "sdpa", "gemv", "matmul", "group_norm"):
+    for name in (
+        "rms_norm",
+        "layer_norm",
+        "softmax",
+        "gelu",
+        "silu",
+        "swiglu",
+        "rope",
+        "rotary_embedding",
+        "add_rms_norm",
+        "sdpa",
+        "gemv",
+        "matmul",
+        "group_norm",
+    ):
         try:
             getattr(torch.ops.metalgen, name)
             found.add(name)
@@ -32,8 +45,9 @@ def metalgen_ops_available() -> set[str]:
     return found
 
 
-def find_problems(selectors: list[str] | None = None, levels: list[int] | None = None,
-                  root: Path = SUITE_DIR) -> list[Problem]:
+def find_problems(
+    selectors: list[str] | None = None, levels: list[int] | None = None, root: Path = SUITE_DIR
+) -> list[Problem]:
     """Problems by path, by name (``rms_norm``, ``level1/rms_norm``) or all of some levels."""
     problems: list[Problem] = []
     for selector in selectors or []:
@@ -41,12 +55,13 @@ def find_problems(selectors: list[str] | None = None, levels: list[int] | None =
         if path.suffix == ".py" and path.exists():
             problems.append(load_problem(path))
             continue
-        matches = sorted(root.glob(f"level*/{selector}.py")) or sorted(
-            root.glob(f"{selector}.py"))
+        matches = sorted(root.glob(f"level*/{selector}.py")) or sorted(root.glob(f"{selector}.py"))
         if not matches:
             known = ", ".join(p.stem for p in sorted(root.glob("level*/*.py")))
-            raise ValueError(f"problem {selector!r} is neither a .py file nor a suite problem "
-                             f"under {root}; known: {known}")
+            raise ValueError(
+                f"problem {selector!r} is neither a .py file nor a suite problem "
+                f"under {root}; known: {known}"
+            )
         problems += [load_problem(m) for m in matches]
     if not selectors:
         for level in levels or [1, 2, 3]:

@@ -1,8 +1,8 @@
 """Correctness harness: rules 1-11 of shared/reference/verification.md, per problem and case.
 
-    from torch_metalgen.problems import load_problem, file_candidate
-    from torch_metalgen.verify import VerifyConfig, verify_problem
-    report = verify_problem(load_problem("p.py"), file_candidate("new.py"), VerifyConfig())
+from torch_metalgen.problems import load_problem, file_candidate
+from torch_metalgen.verify import VerifyConfig, verify_problem
+report = verify_problem(load_problem("p.py"), file_candidate("new.py"), VerifyConfig())
 """
 
 from torch_metalgen.verify.runner import (

@@ -49,10 +49,15 @@ def parse_set(items: list[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m torch_metalgen verify",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("problems", nargs="*", help="problem files (KernelBench format) or "
-                        "suite names (rms_norm); default: suite problems with project ops")
+    parser = argparse.ArgumentParser(
+        prog="python -m torch_metalgen verify", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "problems",
+        nargs="*",
+        help="problem files (KernelBench format) or "
+        "suite names (rms_norm); default: suite problems with project ops",
+    )
     parser.add_argument("--level", type=int, action="append", help="suite level(s) 1, 2, 3")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--candidate", type=Path, help="a file defining ModelNew (KernelBench)")
@@ -60,23 +65,39 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--compile", action="store_true", help="verify torch.compile(Model)")
     parser.add_argument("--candidate-class", default="ModelNew")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("--no-sim", action="store_true", help="on CPU, check the project ops' "
-                        "ATen reference instead of simulating the Metal kernels")
+    parser.add_argument(
+        "--no-sim",
+        action="store_true",
+        help="on CPU, check the project ops' "
+        "ATen reference instead of simulating the Metal kernels",
+    )
     parser.add_argument("--dtype", action="append", help="float32, float16, bfloat16")
-    parser.add_argument("--shapes", default=None,
-                        help="comma list of check, held-out, bench (default: check,held-out; "
-                        "all three on a GPU)")
+    parser.add_argument(
+        "--shapes",
+        default=None,
+        help="comma list of check, held-out, bench (default: check,held-out; all three on a GPU)",
+    )
     parser.add_argument("--shape", action="append", help="only these shape names")
     parser.add_argument("--dist", action="append", help="only these input distributions")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a problem file's module global (KernelBench sizes)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a problem file's module global (KernelBench sizes)",
+    )
     parser.add_argument("--max-numel", type=int, help="skip shapes with more input elements")
-    parser.add_argument("--factor", type=float, default=None,
-                        help="allowed error as a multiple of PyTorch eager's (default 2)")
+    parser.add_argument(
+        "--factor",
+        type=float,
+        default=None,
+        help="allowed error as a multiple of PyTorch eager's (default 2)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the full report here")
-    parser.add_argument("--all-cases", action="store_true",
-                        help="keep going after a problem's first failure")
+    parser.add_argument(
+        "--all-cases", action="store_true", help="keep going after a problem's first failure"
+    )
     return parser
 
 
@@ -95,19 +116,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         simulate = device.type == "cpu" and not args.no_sim
         if simulate and not _simulator_available():
-            console.print("[yellow]torch_metalgen.sim.simulate is not available here, so the "
-                          "Metal kernels cannot run on this CPU. Build the simulator, run on "
-                          "a Mac (--device mps), or pass --no-sim to check the ops' CPU "
-                          "reference implementation.")
+            console.print(
+                "[yellow]torch_metalgen.sim.simulate is not available here, so the "
+                "Metal kernels cannot run on this CPU. Build the simulator, run on "
+                "a Mac (--device mps), or pass --no-sim to check the ops' CPU "
+                "reference implementation."
+            )
             return 2
         candidate = metalgen_candidate(simulate=simulate)
 
     if args.problems:
-        problems = [load_problem(p, overrides) if p.endswith(".py") else None
-                    for p in args.problems]
+        problems = [
+            load_problem(p, overrides) if p.endswith(".py") else None for p in args.problems
+        ]
         named = [p for p in args.problems if not p.endswith(".py")]
-        problems = [p for p in problems if p is not None] + find_problems(named) if named \
-            else problems
+        problems = (
+            [p for p in problems if p is not None] + find_problems(named) if named else problems
+        )
     else:
         problems = find_problems(levels=args.level)
     if candidate.kind == "metalgen":
@@ -115,44 +140,71 @@ def main(argv: list[str] | None = None) -> int:
         kept = [p for p in problems if p.metalgen_ops and set(p.metalgen_ops) <= available]
         skipped = sorted({p.name for p in problems} - {p.name for p in kept})
         if skipped:
-            console.print(f"no project op for: {', '.join(skipped)} (ops registered: "
-                          f"{', '.join(sorted(available)) or 'none'})")
+            console.print(
+                f"no project op for: {', '.join(skipped)} (ops registered: "
+                f"{', '.join(sorted(available)) or 'none'})"
+            )
         problems = kept
     if not problems:
         console.print("[yellow]no problems to verify")
         return 2
 
-    kinds = tuple(args.shapes.split(",")) if args.shapes else (
-        ("check", "held-out") if device.type == "cpu" else ("check", "held-out", "bench"))
+    kinds = (
+        tuple(args.shapes.split(","))
+        if args.shapes
+        else (("check", "held-out") if device.type == "cpu" else ("check", "held-out", "bench"))
+    )
     max_numel = args.max_numel or (SIM_MAX_NUMEL if candidate.name.endswith("[sim]") else None)
     config = VerifyConfig(
-        device=device, shape_kinds=kinds, seed=args.seed, max_numel=max_numel,
+        device=device,
+        shape_kinds=kinds,
+        seed=args.seed,
+        max_numel=max_numel,
         dtypes=tuple(parse_dtype(d) for d in args.dtype) if args.dtype else None,
         shape_names=tuple(args.shape) if args.shape else None,
         distributions=tuple(args.dist) if args.dist else None,
-        stop_at_first_failure=not args.all_cases)
+        stop_at_first_failure=not args.all_cases,
+    )
     if args.factor is not None:
         config.eager_factor = args.factor
 
     reports = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("verifying", total=len(problems))
         for problem in problems:
             progress.update(task, description=f"{problem.name} ({candidate.name})")
-            reports.append(verify_problem(
-                problem, candidate, config,
-                progress=lambda c: progress.update(
-                    task, description=f"{c.problem} {c.dtype} {c.shape} {c.distribution}")))
+            reports.append(
+                verify_problem(
+                    problem,
+                    candidate,
+                    config,
+                    progress=lambda c: progress.update(
+                        task, description=f"{c.problem} {c.dtype} {c.shape} {c.distribution}"
+                    ),
+                )
+            )
             progress.advance(task)
 
     title = f"verify {candidate.name} on {device} ({_where(device)})"
     print_reports(reports, title, console)
     if args.json:
-        write_json(reports, args.json, {"command": " ".join(["python -m torch_metalgen verify",
-                                                             *(argv or sys.argv[1:])]),
-                                        "device": str(device), "torch": torch.__version__,
-                                        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_json(
+            reports,
+            args.json,
+            {
+                "command": " ".join(["python -m torch_metalgen verify", *(argv or sys.argv[1:])]),
+                "device": str(device),
+                "torch": torch.__version__,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
         console.print(f"report written to {args.json}")
     ok = all(r.status in (PASS, SKIP) for r in reports)
     return 0 if ok else 1
@@ -174,6 +226,7 @@ def _simulator_available() -> bool:
 
 def _where(device: torch.device) -> str:
     from torch_metalgen.verify.device import device_description
+
     return f"{device_description(device)}, torch {torch.__version__}, {platform.system()}"
 
 

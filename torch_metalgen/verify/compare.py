@@ -43,7 +43,8 @@ def errors(out: torch.Tensor, ref: torch.Tensor, atol: float, rtol: float) -> Er
     out_finite, ref_finite = torch.isfinite(out), torch.isfinite(ref)
     both = out_finite & ref_finite
     same_special = (torch.isnan(out) & torch.isnan(ref)) | (
-        torch.isinf(out) & torch.isinf(ref) & (out == ref))
+        torch.isinf(out) & torch.isinf(ref) & (out == ref)
+    )
     mismatch = ~both & ~same_special
     diff = (out - ref).where(both, torch.zeros((), dtype=out.dtype))
     scale = atol + rtol * ref.abs().where(both, torch.zeros((), dtype=out.dtype))
@@ -71,13 +72,17 @@ def near_constant(ref: torch.Tensor, atol: float) -> str | None:
         return None
     near_zero = float((ref.abs() <= atol).double().mean())
     if near_zero > NEAR_CONSTANT_FRACTION:
-        return (f"{near_zero:.0%} of reference outputs are within atol={atol:g} of 0 "
-                "(an all-zeros kernel would pass)")
+        return (
+            f"{near_zero:.0%} of reference outputs are within atol={atol:g} of 0 "
+            "(an all-zeros kernel would pass)"
+        )
     if ref.numel() >= 2:
         near_mean = float(((ref - ref.mean()).abs() <= atol).double().mean())
         if near_mean > NEAR_CONSTANT_FRACTION:
-            return (f"{near_mean:.0%} of reference outputs are within atol={atol:g} of their "
-                    f"mean {float(ref.mean()):.4g} (a constant-fill kernel would pass)")
+            return (
+                f"{near_mean:.0%} of reference outputs are within atol={atol:g} of their "
+                f"mean {float(ref.mean()):.4g} (a constant-fill kernel would pass)"
+            )
     return None
 
 
@@ -107,11 +112,17 @@ def degenerate(out: torch.Tensor, ref: torch.Tensor, inputs: list) -> str | None
     if bool((o == 0).all()) and not bool((r == 0).all()):
         return "output is all zeros"
     if o.numel() >= 2 and bool((o == o[0]).all()) and not bool((r == r[0]).all()):
-        return f"output is a constant fill ({float(o[0]):.6g}; the reference mean is " \
-               f"{float(r[torch.isfinite(r)].mean()):.6g})"
+        return (
+            f"output is a constant fill ({float(o[0]):.6g}; the reference mean is "
+            f"{float(r[torch.isfinite(r)].mean()):.6g})"
+        )
     for index, value in enumerate(inputs):
-        if (isinstance(value, torch.Tensor) and value.shape == out.shape
-                and value.dtype == out.dtype and bit_equal(value.cpu(), out.cpu())
-                and not bool(torch.equal(as64(value).flatten(), r))):
+        if (
+            isinstance(value, torch.Tensor)
+            and value.shape == out.shape
+            and value.dtype == out.dtype
+            and bit_equal(value.cpu(), out.cpu())
+            and not bool(torch.equal(as64(value).flatten(), r))
+        ):
             return f"output is a copy of input {index}"
     return None

@@ -65,8 +65,9 @@ def poison_free_memory(device: torch.device, sizes: list[int], value: float) -> 
     element the candidate never writes then shows the poison instead of stale results."""
     if device.type == "cpu":
         return  # malloc returns fresh pages; PoisonEmpty covers Python-level allocations
-    blocks = [torch.full((max(1, n // 4),), value, dtype=torch.float32, device=device)
-              for n in sizes]
+    blocks = [
+        torch.full((max(1, n // 4),), value, dtype=torch.float32, device=device) for n in sizes
+    ]
     synchronize(device)
     del blocks
 
@@ -96,8 +97,13 @@ class PoisonEmpty(TorchDispatchMode):
 
 
 @contextlib.contextmanager
-def poisoned(device: torch.device, value: float, sizes: list[int],
-             enabled: bool = True, dispatch: bool = True) -> Iterator[None]:
+def poisoned(
+    device: torch.device,
+    value: float,
+    sizes: list[int],
+    enabled: bool = True,
+    dispatch: bool = True,
+) -> Iterator[None]:
     """Poison free device memory and (``dispatch``) Python-level empty allocations."""
     if not enabled:
         yield
@@ -110,12 +116,21 @@ def poisoned(device: torch.device, value: float, sizes: list[int],
 # Flags that can lower float32 math below IEEE (TF32, bf16 passes): PyTorch's new per-backend
 # API and the legacy one. Reading a legacy flag raises once both APIs were mixed, so every read
 # is guarded and the unreadable state itself is part of the regime.
-_NEW_API = ("fp32_precision", "cuda.matmul.fp32_precision", "cudnn.fp32_precision",
-            "cudnn.conv.fp32_precision", "mkldnn.fp32_precision",
-            "mkldnn.matmul.fp32_precision", "mkldnn.conv.fp32_precision")
-_LEGACY = ("cuda.matmul.allow_tf32", "cudnn.allow_tf32",
-           "cuda.matmul.allow_fp16_reduced_precision_reduction",
-           "cuda.matmul.allow_bf16_reduced_precision_reduction")
+_NEW_API = (
+    "fp32_precision",
+    "cuda.matmul.fp32_precision",
+    "cudnn.fp32_precision",
+    "cudnn.conv.fp32_precision",
+    "mkldnn.fp32_precision",
+    "mkldnn.matmul.fp32_precision",
+    "mkldnn.conv.fp32_precision",
+)
+_LEGACY = (
+    "cuda.matmul.allow_tf32",
+    "cudnn.allow_tf32",
+    "cuda.matmul.allow_fp16_reduced_precision_reduction",
+    "cuda.matmul.allow_bf16_reduced_precision_reduction",
+)
 
 
 def _resolve(path: str):
@@ -195,6 +210,8 @@ def device_description(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         from torch_metalgen.bench.speed_of_light import apple_chip_name
+
         return apple_chip_name() or "Apple GPU (mps)"
     import platform
+
     return f"CPU ({platform.processor() or platform.machine()})"

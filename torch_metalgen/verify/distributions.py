@@ -77,8 +77,9 @@ def refill(inputs: list, distribution: str, seed: int, allowed: tuple[int, ...] 
         return inputs
     sampler = _nonfinite if distribution == NONFINITE else DISTRIBUTIONS.get(distribution)
     if sampler is None:
-        raise ValueError(f"distribution {distribution!r} is not one of "
-                         f"{[NATIVE, *DISTRIBUTIONS, NONFINITE]}")
+        raise ValueError(
+            f"distribution {distribution!r} is not one of {[NATIVE, *DISTRIBUTIONS, NONFINITE]}"
+        )
     gen = torch.Generator().manual_seed(seed)
     out = []
     for index, value in enumerate(inputs):

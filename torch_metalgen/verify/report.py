@@ -21,10 +21,16 @@ def _fmt(value: float | None) -> str:
 
 def table(reports: list[ProblemReport], title: str) -> Table:
     out = Table(title=escape(title), show_lines=False)
-    for name, justify in (("problem", "left"), ("candidate", "left"), ("status", "left"),
-                          ("cases", "right"), ("worst err/tol", "right"),
-                          ("eager err/tol", "right"), ("rel-norm", "right"),
-                          ("why / notes", "left")):
+    for name, justify in (
+        ("problem", "left"),
+        ("candidate", "left"),
+        ("status", "left"),
+        ("cases", "right"),
+        ("worst err/tol", "right"),
+        ("eager err/tol", "right"),
+        ("rel-norm", "right"),
+        ("why / notes", "left"),
+    ):
         out.add_column(name, justify=justify, overflow="fold")
     for report in reports:
         passed = sum(c.status == PASS for c in report.cases)
@@ -32,17 +38,23 @@ def table(reports: list[ProblemReport], title: str) -> Table:
         worst = max(scored, key=lambda c: c.max_scaled, default=None)
         failure = report.first_failure
         if failure:
-            why = (f"[{failure.rule}] {failure.dtype} {failure.shape} ({failure.shape_kind}) "
-                   f"{failure.distribution}: {failure.reason}")
+            why = (
+                f"[{failure.rule}] {failure.dtype} {failure.shape} ({failure.shape_kind}) "
+                f"{failure.distribution}: {failure.reason}"
+            )
         else:
             why = "; ".join(report.notes)
         status = report.status
-        out.add_row(escape(report.problem), escape(report.candidate),
-                    f"[{STYLE.get(status, '')}]{status}",
-                    f"{passed}/{len(report.cases)}",
-                    _fmt(worst.max_scaled if worst else None),
-                    _fmt(worst.eager_max_scaled if worst else None),
-                    _fmt(worst.rel_norm if worst else None), escape(why))
+        out.add_row(
+            escape(report.problem),
+            escape(report.candidate),
+            f"[{STYLE.get(status, '')}]{status}",
+            f"{passed}/{len(report.cases)}",
+            _fmt(worst.max_scaled if worst else None),
+            _fmt(worst.eager_max_scaled if worst else None),
+            _fmt(worst.rel_norm if worst else None),
+            escape(why),
+        )
     return out
 
 
@@ -53,9 +65,16 @@ def print_reports(reports: list[ProblemReport], title: str, console: Console | N
 def write_json(reports: list[ProblemReport], path: Path, meta: dict) -> None:
     payload = {
         **meta,
-        "problems": [{"problem": r.problem, "candidate": r.candidate, "status": r.status,
-                      "notes": r.notes, "cases": [asdict(c) for c in r.cases]}
-                     for r in reports],
+        "problems": [
+            {
+                "problem": r.problem,
+                "candidate": r.candidate,
+                "status": r.status,
+                "notes": r.notes,
+                "cases": [asdict(c) for c in r.cases],
+            }
+            for r in reports
+        ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=str))

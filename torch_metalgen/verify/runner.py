@@ -160,8 +160,12 @@ def _input_numel(inputs: list) -> int:
     return sum(t.numel() for t in inputs if isinstance(t, torch.Tensor))
 
 
-def verify_problem(problem: Problem, candidate: Candidate, config: VerifyConfig,
-                   progress: Callable[[CaseResult], None] | None = None) -> ProblemReport:
+def verify_problem(
+    problem: Problem,
+    candidate: Candidate,
+    config: VerifyConfig,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> ProblemReport:
     """Run every case of ``problem`` for ``candidate``; see the module docstring."""
     report = ProblemReport(problem.name, candidate.name)
     _BUILT.clear()
@@ -195,8 +199,10 @@ def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
     for shape in shapes:
         numel = _input_numel(problem.inputs(shape, config.seed + 1))
         if config.max_numel is not None and numel > config.max_numel:
-            report.notes.append(f"shape {shape.name} skipped: {numel:,} input elements is over "
-                                f"the cap of {config.max_numel:,} (simulator)")
+            report.notes.append(
+                f"shape {shape.name} skipped: {numel:,} input elements is over "
+                f"the cap of {config.max_numel:,} (simulator)"
+            )
             continue
         dists = config.distributions or all_distributions(problem.nonfinite_inputs)
         if config.distributions is None and numel > config.all_distributions_numel:
@@ -212,8 +218,14 @@ def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
 _BUILT: dict[tuple, tuple] = {}  # (id(problem), id(candidate), shape, dtype) -> models
 
 
-def _models(problem: Problem, candidate: Candidate, config: VerifyConfig, shape: Shape,
-            dtype: torch.dtype, report: ProblemReport):
+def _models(
+    problem: Problem,
+    candidate: Candidate,
+    config: VerifyConfig,
+    shape: Shape,
+    dtype: torch.dtype,
+    report: ProblemReport,
+):
     key = (id(problem), id(candidate), id(config), shape.name, dtype)
     if key not in _BUILT:
         _BUILT.clear()  # one shape x dtype at a time: models can be large
@@ -235,16 +247,33 @@ def _models(problem: Problem, candidate: Candidate, config: VerifyConfig, shape:
     return _BUILT[key]
 
 
-def _run_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
-              report: ProblemReport, shape: Shape, dtype: torch.dtype, dist: str) -> CaseResult:
-    result = CaseResult(problem.name, candidate.name, str(dtype).replace("torch.", ""),
-                        shape.name, shape.kind, dist, PASS)
+def _run_case(
+    problem: Problem,
+    candidate: Candidate,
+    config: VerifyConfig,
+    report: ProblemReport,
+    shape: Shape,
+    dtype: torch.dtype,
+    dist: str,
+) -> CaseResult:
+    result = CaseResult(
+        problem.name,
+        candidate.name,
+        str(dtype).replace("torch.", ""),
+        shape.name,
+        shape.kind,
+        dist,
+        PASS,
+    )
     start = time.perf_counter()
     try:
         _check_case(problem, candidate, config, report, shape, dtype, dist, result)
     except Rejected as rejection:
-        result.status, result.rule, result.reason = rejection.status, rejection.rule, \
-            rejection.reason
+        result.status, result.rule, result.reason = (
+            rejection.status,
+            rejection.rule,
+            rejection.reason,
+        )
     except Exception as error:  # the candidate (or simulator) raised: a failure with its text
         kind = type(error).__name__
         rule = "simulator" if "Simulator" in kind else "exception"
@@ -254,29 +283,54 @@ def _run_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
     return result
 
 
-def _call(model, inputs: list, candidate: Candidate | None, device: torch.device,
-          poison: float | None, sizes: list[int], use_poison: bool) -> list[torch.Tensor]:
+def _call(
+    model,
+    inputs: list,
+    candidate: Candidate | None,
+    device: torch.device,
+    poison: float | None,
+    sizes: list[int],
+    use_poison: bool,
+) -> list[torch.Tensor]:
     context = candidate.context() if candidate is not None else _null()
     dispatch = candidate.dispatch_poison if candidate is not None else True
-    with context, poisoned(device, poison if poison is not None else 0.0, sizes,
-                           enabled=use_poison and poison is not None, dispatch=dispatch):
+    with (
+        context,
+        poisoned(
+            device,
+            poison if poison is not None else 0.0,
+            sizes,
+            enabled=use_poison and poison is not None,
+            dispatch=dispatch,
+        ),
+    ):
         out = as_tensors(model(*inputs))
     stream_synchronize(device)
     return out
 
 
-def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
-                report: ProblemReport, shape: Shape, dtype: torch.dtype, dist: str,
-                result: CaseResult) -> None:
+def _check_case(
+    problem: Problem,
+    candidate: Candidate,
+    config: VerifyConfig,
+    report: ProblemReport,
+    shape: Shape,
+    dtype: torch.dtype,
+    dist: str,
+    result: CaseResult,
+) -> None:
     device = config.device
     model64, eager, built = _models(problem, candidate, config, shape, dtype, report)
     empty_cache(device)
     seed = config.seed + 1
     raw = refill(problem.inputs(shape, seed), dist, seed + 17, problem.randomized_inputs)
     inputs = [to_device(t, device, dtype) for t in raw]
-    inputs64 = [t.detach().cpu().to(torch.float64) if isinstance(t, torch.Tensor)
-                and t.dtype.is_floating_point else (t.cpu() if isinstance(t, torch.Tensor)
-                                                    else t) for t in inputs]
+    inputs64 = [
+        t.detach().cpu().to(torch.float64)
+        if isinstance(t, torch.Tensor) and t.dtype.is_floating_point
+        else (t.cpu() if isinstance(t, torch.Tensor) else t)
+        for t in inputs
+    ]
     clones = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]
     sizes = [t.numel() * t.element_size() for t in inputs if isinstance(t, torch.Tensor)]
 
@@ -300,13 +354,19 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
         after = precision_regime()
         changed = {k: (regime[k], after[k]) for k in regime if regime[k] != after[k]}
         restore_regime(regime)
-        raise Rejected("precision", f"the candidate changed the precision regime {changed}: "
-                       "lower-precision math must be part of the op contract, not a global flag")
+        raise Rejected(
+            "precision",
+            f"the candidate changed the precision regime {changed}: "
+            "lower-precision math must be part of the op contract, not a global flag",
+        )
     if config.check_inputs:
         for index, (now, before) in enumerate(zip(inputs, clones, strict=False)):
             if isinstance(now, torch.Tensor) and not compare.bit_equal(now, before):
-                raise Rejected("inputs", f"input {index} was modified by the candidate; the op "
-                               "is not in-place by contract (clone before writing)")
+                raise Rejected(
+                    "inputs",
+                    f"input {index} was modified by the candidate; the op "
+                    "is not in-place by contract (clone before writing)",
+                )
     inputs = [c.clone() if isinstance(c, torch.Tensor) else c for c in clones]
     out_b = _call(built, inputs, candidate, device, POISON_VALUES[1], sizes, config.poison)
     snap_b = [t.clone() for t in out_b]
@@ -319,10 +379,13 @@ def _check_case(problem: Problem, candidate: Candidate, config: VerifyConfig,
             for index, (now, then) in enumerate(zip(out, snap, strict=False)):
                 if not compare.bit_equal(now, then):
                     n = int(compare.bit_differences(now, then).sum())
-                    raise Rejected("async", f"output {index} changed after the candidate "
-                                   f"returned and its stream was synchronized ({n} elements): "
-                                   "work is still running on another stream or thread; join "
-                                   "it before returning")
+                    raise Rejected(
+                        "async",
+                        f"output {index} changed after the candidate "
+                        f"returned and its stream was synchronized ({n} elements): "
+                        "work is still running on another stream or thread; join "
+                        "it before returning",
+                    )
     if eager_out is None:  # candidate_first off on a GPU: eager is re-run for its error only
         eager_out = _call(eager, inputs, None, device, None, sizes, False)
     check_outputs(problem, config, result, dist, dtype, inputs, snap_a, snap_b, eager_out, ref)
@@ -336,45 +399,73 @@ def _holds_poison(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a == INT_POISON) | (b == INT_POISON)
 
 
-def check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, dist: str,
-                   dtype: torch.dtype, inputs: list, snap_a: list, snap_b: list,
-                   eager_out: list, ref: list) -> None:
+def check_outputs(
+    problem: Problem,
+    config: VerifyConfig,
+    result: CaseResult,
+    dist: str,
+    dtype: torch.dtype,
+    inputs: list,
+    snap_a: list,
+    snap_b: list,
+    eager_out: list,
+    ref: list,
+) -> None:
     if len(snap_a) != len(ref):
-        raise Rejected("output", f"candidate returned {len(snap_a)} tensors, Model returns "
-                       f"{len(ref)}")
+        raise Rejected(
+            "output", f"candidate returned {len(snap_a)} tensors, Model returns {len(ref)}"
+        )
     tol = config.tolerance or tolerance_for(dtype)
     for index, (a, b, e, r) in enumerate(zip(snap_a, snap_b, eager_out, ref, strict=False)):
         where = f"output {index}" if len(ref) > 1 else "output"
         if a.shape != r.shape or a.dtype != e.dtype:
-            raise Rejected("output", f"{where} is {tuple(a.shape)} {a.dtype}; Model gives "
-                           f"{tuple(r.shape)} {e.dtype}")
+            raise Rejected(
+                "output",
+                f"{where} is {tuple(a.shape)} {a.dtype}; Model gives {tuple(r.shape)} {e.dtype}",
+            )
         if r.dtype != torch.float64 and r.dtype.is_floating_point:
-            note = (f"reference computed in {r.dtype}, not float64: Model casts internally; "
-                    "the float64 bar is only as good as that")
+            note = (
+                f"reference computed in {r.dtype}, not float64: Model casts internally; "
+                "the float64 bar is only as good as that"
+            )
             result.reason = result.reason or note
         differs = compare.bit_differences(a, b).cpu()
         if config.poison and bool(differs.any()):
             unwritten = differs & _holds_poison(a.cpu(), b.cpu())
             if bool(unwritten.any()):
-                raise Rejected("unwritten", f"{where}: {int(unwritten.sum())} of {a.numel()} "
-                               "elements were never written (they hold the poison); write "
-                               "every element, do not rely on what memory held")
+                raise Rejected(
+                    "unwritten",
+                    f"{where}: {int(unwritten.sum())} of {a.numel()} "
+                    "elements were never written (they hold the poison); write "
+                    "every element, do not rely on what memory held",
+                )
         if config.determinism and bool(differs.any()):
             if problem.nondeterministic_reason is None:
-                raise Rejected("determinism", f"{where}: two runs on the same inputs differ "
-                               f"in {int(differs.sum())} elements; make reductions ordered, "
-                               "or declare NONDETERMINISTIC = '<why>' in the problem")
+                raise Rejected(
+                    "determinism",
+                    f"{where}: two runs on the same inputs differ "
+                    f"in {int(differs.sum())} elements; make reductions ordered, "
+                    "or declare NONDETERMINISTIC = '<why>' in the problem",
+                )
         if config.near_constant and dist == NATIVE:
             why = compare.near_constant(r, tol.atol)
             if why:
                 status = SKIP if problem.declared_near_constant else BAD_PROBLEM
-                raise Rejected("near-constant", f"problem rejected: {why}; change its inputs "
-                               "or shapes so outputs vary (METR filter)", status)
+                raise Rejected(
+                    "near-constant",
+                    f"problem rejected: {why}; change its inputs "
+                    "or shapes so outputs vary (METR filter)",
+                    status,
+                )
         storage_overflow = compare.errors(e, r, tol.atol, tol.rtol).nonfinite_mismatch
         if float(storage_overflow.double().mean()) > 0.5:
-            raise Rejected("overflow", f"{where}: PyTorch eager in {result.dtype} gives inf/NaN "
-                           f"for {int(storage_overflow.sum())} of {r.numel()} finite reference "
-                           "elements: this input distribution overflows the storage dtype", SKIP)
+            raise Rejected(
+                "overflow",
+                f"{where}: PyTorch eager in {result.dtype} gives inf/NaN "
+                f"for {int(storage_overflow.sum())} of {r.numel()} finite reference "
+                "elements: this input distribution overflows the storage dtype",
+                SKIP,
+            )
         # (unless eager in the storage dtype is just as degenerate: e.g. bf16 rounds outputs
         # of 1e7 +- 4e3 all to one value; then the tolerance check below decides)
         if config.degenerate and not compare.degenerate(e, r, inputs):
@@ -389,15 +480,24 @@ def check_outputs(problem: Problem, config: VerifyConfig, result: CaseResult, di
         factor = config.eager_factor if config.eager_bar else 0.0
         allowed_scaled = max(1.0, factor * eag.max_scaled)
         allowed_norm = max(tol.rel_norm, factor * eag.rel_norm)
-        extra_nonfinite = cand.nonfinite_mismatch & ~eag.nonfinite_mismatch \
-            if config.eager_bar else cand.nonfinite_mismatch
+        extra_nonfinite = (
+            cand.nonfinite_mismatch & ~eag.nonfinite_mismatch
+            if config.eager_bar
+            else cand.nonfinite_mismatch
+        )
         if bool(extra_nonfinite.any()):
-            raise Rejected("tolerance", f"{where}: {int(extra_nonfinite.sum())} elements are "
-                           "NaN/inf where the float64 reference is not (or the reverse), and "
-                           "PyTorch eager gets them right")
+            raise Rejected(
+                "tolerance",
+                f"{where}: {int(extra_nonfinite.sum())} elements are "
+                "NaN/inf where the float64 reference is not (or the reverse), and "
+                "PyTorch eager gets them right",
+            )
         if cand.max_scaled > allowed_scaled or cand.rel_norm > allowed_norm:
-            raise Rejected("tolerance", f"{where}: max error {cand.max_scaled:.3g}x the "
-                           f"tolerance ({tol.describe()}, atol used {atol:.3g}), relative norm "
-                           f"{cand.rel_norm:.3g}; PyTorch eager in {result.dtype} gets "
-                           f"{eag.max_scaled:.3g}x and {eag.rel_norm:.3g}, the bar is "
-                           f"{factor:g}x that or the tolerance")
+            raise Rejected(
+                "tolerance",
+                f"{where}: max error {cand.max_scaled:.3g}x the "
+                f"tolerance ({tol.describe()}, atol used {atol:.3g}), relative norm "
+                f"{cand.rel_norm:.3g}; PyTorch eager in {result.dtype} gets "
+                f"{eag.max_scaled:.3g}x and {eag.rel_norm:.3g}, the bar is "
+                f"{factor:g}x that or the tolerance",
+            )

@@ -42,5 +42,6 @@ def tolerance_for(dtype: torch.dtype) -> Tolerance:
     try:
         return TOLERANCES[dtype]
     except KeyError:
-        raise ValueError(f"no tolerance for dtype {dtype}; add it to TOLERANCES in "
-                         f"{__file__}") from None
+        raise ValueError(
+            f"no tolerance for dtype {dtype}; add it to TOLERANCES in {__file__}"
+        ) from None

@@ -30,16 +30,16 @@ def get_init_inputs():
 DTYPES = ("float32", "float16", "bfloat16")
 NEAR_CONSTANT = False
 SHAPES = {
-    "8x128x128x128": dict(batch_size=8, in_channels=128, out_channels=128, height=128,
-                          width=128),
+    "8x128x128x128": dict(batch_size=8, in_channels=128, out_channels=128, height=128, width=128),
     "sd-unet-64": dict(batch_size=2, in_channels=320, out_channels=320, height=64, width=64),
 }
 CHECK_SHAPES = {
     "1x3x31x33": dict(batch_size=1, in_channels=3, out_channels=5, height=31, width=33),
     "2x16x9x9": dict(batch_size=2, in_channels=16, out_channels=8, height=9, width=9),
 }
-HELD_OUT_SHAPES = {"1x7x17x5": dict(batch_size=1, in_channels=7, out_channels=3, height=17,
-                                    width=5)}
+HELD_OUT_SHAPES = {
+    "1x7x17x5": dict(batch_size=1, in_channels=7, out_channels=3, height=17, width=5)
+}
 
 
 def flops(inputs):

@@ -22,9 +22,11 @@ class Model(nn.Module):
 
 
 def get_inputs():
-    return [torch.randn(batch_size, heads, q_len, head_dim),
-            torch.randn(batch_size, heads, kv_len, head_dim),
-            torch.randn(batch_size, heads, kv_len, head_dim)]
+    return [
+        torch.randn(batch_size, heads, q_len, head_dim),
+        torch.randn(batch_size, heads, kv_len, head_dim),
+        torch.randn(batch_size, heads, kv_len, head_dim),
+    ]
 
 
 def get_init_inputs():
@@ -40,12 +42,12 @@ SHAPES = {
 }
 CHECK_SHAPES = {
     "h2-q33-k33": dict(batch_size=1, heads=2, q_len=33, kv_len=33, head_dim=64),
-    "h3-q1-k1000": dict(batch_size=1, heads=3, q_len=1, kv_len=1000, head_dim=128,
-                        causal=False),
+    "h3-q1-k1000": dict(batch_size=1, heads=3, q_len=1, kv_len=1000, head_dim=128, causal=False),
     "b2-h1-q31-k31-d128": dict(batch_size=2, heads=1, q_len=31, kv_len=31, head_dim=128),
 }
-HELD_OUT_SHAPES = {"h4-q7-k257": dict(batch_size=1, heads=4, q_len=7, kv_len=257,
-                                      head_dim=64, causal=False)}
+HELD_OUT_SHAPES = {
+    "h4-q7-k257": dict(batch_size=1, heads=4, q_len=7, kv_len=257, head_dim=64, causal=False)
+}
 
 
 def flops(inputs):

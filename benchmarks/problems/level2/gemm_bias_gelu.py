@@ -40,5 +40,6 @@ HELD_OUT_SHAPES = {"5x257->129": dict(batch_size=5, in_features=257, out_feature
 
 
 def flops(inputs):
-    return 2 * inputs[0].shape[0] * in_features * out_features + 10 * inputs[0].shape[0] * \
-        out_features
+    return (
+        2 * inputs[0].shape[0] * in_features * out_features + 10 * inputs[0].shape[0] * out_features
+    )

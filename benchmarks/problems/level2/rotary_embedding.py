@@ -29,9 +29,12 @@ def get_inputs():
     inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
     angles = torch.arange(offset, offset + seq, dtype=torch.float64)[:, None] * inv_freq[None, :]
     emb = torch.cat((angles, angles), dim=-1)
-    return [torch.randn(batch_size, heads, seq, head_dim),
-            torch.randn(batch_size, kv_heads, seq, head_dim),
-            emb.cos().float(), emb.sin().float()]
+    return [
+        torch.randn(batch_size, heads, seq, head_dim),
+        torch.randn(batch_size, kv_heads, seq, head_dim),
+        emb.cos().float(),
+        emb.sin().float(),
+    ]
 
 
 def get_init_inputs():
@@ -49,8 +52,7 @@ SHAPES = {
 }
 CHECK_SHAPES = {
     "1x2x31x64": dict(batch_size=1, heads=2, kv_heads=1, seq=31, head_dim=64),
-    "1x3x33x128": dict(batch_size=1, heads=3, kv_heads=3, seq=33, head_dim=128,
-                       offset=1000),
+    "1x3x33x128": dict(batch_size=1, heads=3, kv_heads=3, seq=33, head_dim=128, offset=1000),
 }
 HELD_OUT_SHAPES = {"2x4x7x96": dict(batch_size=2, heads=4, kv_heads=2, seq=7, head_dim=96)}
 

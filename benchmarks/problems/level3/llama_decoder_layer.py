@@ -4,7 +4,6 @@ Decode (one new token over a cache) and prefill (a prompt, empty cache) shapes o
 model: hidden 4096, 32 heads of 128, intermediate 11008.
 """
 
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,8 +21,7 @@ eps = 1e-6
 def rms_norm(x, weight, eps):
     acc = torch.promote_types(x.dtype, torch.float32)
     xf = x.to(acc)
-    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * weight.to(acc)).to(
-        x.dtype)
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * weight.to(acc)).to(x.dtype)
 
 
 def rotate_half(x):
@@ -62,10 +60,13 @@ def get_inputs():
     inv_freq = 1.0 / 10000.0 ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
     angles = torch.arange(past, past + seq, dtype=torch.float64)[:, None] * inv_freq[None, :]
     emb = torch.cat((angles, angles), dim=-1)
-    return [torch.randn(batch_size, seq, hidden),
-            torch.randn(batch_size, heads, past, head_dim),
-            torch.randn(batch_size, heads, past, head_dim),
-            emb.cos().float(), emb.sin().float()]
+    return [
+        torch.randn(batch_size, seq, hidden),
+        torch.randn(batch_size, heads, past, head_dim),
+        torch.randn(batch_size, heads, past, head_dim),
+        emb.cos().float(),
+        emb.sin().float(),
+    ]
 
 
 def get_init_inputs():
@@ -80,12 +81,12 @@ SHAPES = {
     "llama7b-prefill-512": dict(batch_size=1, seq=512, past=0),
 }
 CHECK_SHAPES = {
-    "tiny-prefill-31": dict(seq=31, past=0, hidden=128, heads=4, head_dim=32,
-                            intermediate=344),
+    "tiny-prefill-31": dict(seq=31, past=0, hidden=128, heads=4, head_dim=32, intermediate=344),
     "tiny-decode-33": dict(seq=1, past=33, hidden=128, heads=2, head_dim=64, intermediate=200),
 }
-HELD_OUT_SHAPES = {"tiny-chunk-7-past-9": dict(seq=7, past=9, hidden=96, heads=3,
-                                               head_dim=32, intermediate=255)}
+HELD_OUT_SHAPES = {
+    "tiny-chunk-7-past-9": dict(seq=7, past=9, hidden=96, heads=3, head_dim=32, intermediate=255)
+}
 
 
 def flops(inputs):
@@ -93,5 +94,3 @@ def flops(inputs):
     weights = 4 * hidden * heads * head_dim + 3 * hidden * intermediate
     context = past + seq
     return 2 * tokens * weights + 4 * tokens * heads * head_dim * context
-
-

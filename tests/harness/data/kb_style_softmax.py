@@ -1,4 +1,5 @@
 # ruff: noqa  (kept in KernelBench's own style on purpose)
+# fmt: off
 # A problem written in KernelBench's file format (class Model, get_inputs, get_init_inputs,
 # module-level sizes) by this project, to test that such files load and verify unchanged.
 import torch
