@@ -98,6 +98,10 @@ class Pool {
  public:
   void run(Launch& l, int wanted) {
     ensure(wanted);
+    if (wanted == 1) {  // one threadgroup, or one worker: no need to wake the pool
+      work(*workers_[0], l);
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &l;

@@ -3,18 +3,26 @@
 // says which attribute each parameter carries.
 #pragma once
 
-#include <tuple>
-#include <type_traits>
+#include <type_traits>  // already included by types.h, before the Metal keyword macros
 
 #include "rt.h"
 #include "types.h"
 
 namespace metalsim {
 
+// The I-th type of a pack (no <tuple>: this header is read after the Metal keyword
+// macros, and some C++ libraries' <tuple> pulls in <cmath>, which uses `double`).
+template <int I, class First, class... Rest> struct pack_element {
+  using type = typename pack_element<I - 1, Rest...>::type;
+};
+template <class First, class... Rest> struct pack_element<0, First, Rest...> {
+  using type = First;
+};
+
 template <class F> struct function_traits;
 template <class R, class... A> struct function_traits<R (*)(A...)> {
   using result = R;
-  template <int I> using param = std::tuple_element_t<I, std::tuple<A...>>;
+  template <int I> using param = typename pack_element<I, A...>::type;
 };
 template <class C> using function_pointer_t = std::remove_cv_t<C>;
 template <class C, int I>
