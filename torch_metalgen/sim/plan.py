@@ -24,12 +24,13 @@ def metal_source_dir() -> Path:
 
 
 def run_plan(plan, *, order: str = "forward", seed: int = 0, check_unwritten: bool = True,
-             check_orders: bool = False) -> None:
+             check_orders: bool = False, asan: bool = False) -> None:
     """Executes a LaunchPlan: compiles metal/<plan.library>.metal and launches
     plan.kernel on the plan's tensors (outputs are written in place).
 
     check_orders: run forward, then again in reverse from the same inputs, and require
     bit-identical buffers (OrderDependenceError otherwise).
+    asan: run the AddressSanitizer build in a subprocess (OutOfBoundsError on a report).
     """
     source_dir = metal_source_dir()
     source = source_dir / f"{plan.library}.metal"
@@ -37,7 +38,7 @@ def run_plan(plan, *, order: str = "forward", seed: int = 0, check_unwritten: bo
         raise LaunchArgumentError(
             f"LaunchPlan names library {plan.library!r}, but {source} does not exist"
         )
-    library = compile_library(source, include_dirs=(source_dir,))
+    library = compile_library(source, include_dirs=(source_dir,), asan=asan)
     # A None tensor is an optional argument the plan leaves unbound.
     buffers = {int(index): tensor for index, tensor, _ in plan.buffers if tensor is not None}
     outputs = [int(index) for index, tensor, is_output in plan.buffers
