@@ -2,6 +2,7 @@
 // threads that lives across launches (fiber stacks are reused), collects the first error.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -97,6 +98,13 @@ void work(Worker& w, Launch& l) {
 class Pool {
  public:
   void run(Launch& l, int wanted) {
+    if (owner_ != getpid()) {
+      // After fork() the pool's threads do not exist in this process: start over (the
+      // parent's Worker objects are leaked on purpose; their fibers may be mid-use).
+      for (auto& w : workers_) w.release();
+      workers_.clear();
+      owner_ = getpid();
+    }
     ensure(wanted);
     if (wanted == 1) {  // one threadgroup, or one worker: no need to wake the pool
       work(*workers_[0], l);
@@ -145,6 +153,7 @@ class Pool {
   std::condition_variable start_, done_;
   std::vector<std::unique_ptr<Worker>> workers_;
   Launch* job_ = nullptr;
+  pid_t owner_ = getpid();
   int active_ = 0;
   int pending_ = 0;
   uint64_t generation_ = 0;
