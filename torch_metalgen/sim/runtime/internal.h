@@ -86,6 +86,7 @@ struct Worker {
   std::vector<GpuThread> threads;  // grows to the largest threadgroup, stacks reused
   std::vector<SimdGroup> simdgroups;
   std::vector<uint32_t> queue;     // ring buffer of runnable threads
+  std::vector<uint32_t> scratch;   // thread ids being woken together
   uint32_t queue_head = 0, queue_count = 0;
   void* scheduler_sp = nullptr;
   const void* scheduler_stack_low = nullptr;

@@ -175,7 +175,8 @@ void after_block(Worker& w, SimdGroup& sg) {
       same = false;
   }
   if (same && w.finished == 0) {
-    uint32_t woken[METALSIM_MAX_THREADS_PER_THREADGROUP];
+    // Not a stack array: this runs on a fiber's small stack, on every barrier.
+    uint32_t* woken = w.scratch.data();
     for (uint32_t i = 0; i < w.thread_count; ++i) {
       w.threads[i].state = ThreadState::Runnable;
       woken[i] = i;
@@ -251,6 +252,7 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
     for (size_t i = old; i < thread_count; ++i) threads[i].stack = allocate_stack(stack_bytes);
   }
   if (queue.size() < thread_count) queue.resize(thread_count);
+  if (scratch.size() < thread_count) scratch.resize(thread_count);
   queue_head = queue_count = 0;
   const uint32_t simd_count = (thread_count + METALSIM_SIMD_WIDTH - 1) / METALSIM_SIMD_WIDTH;
   simdgroups.assign(simd_count, SimdGroup{});
@@ -318,9 +320,8 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
     t.args.builtins = &t.builtins;
     t.sp = prepare_context(t.stack, &fiber_main, &t);
   }
-  std::vector<uint32_t> all(thread_count);
-  for (uint32_t i = 0; i < thread_count; ++i) all[i] = i;
-  enqueue(*this, all.data(), thread_count);
+  for (uint32_t i = 0; i < thread_count; ++i) scratch[i] = i;
+  enqueue(*this, scratch.data(), thread_count);
 
   GpuThread* first = &threads[queue[queue_head]];
   queue_head = (queue_head + 1) % queue.size();
