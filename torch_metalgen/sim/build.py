@@ -72,13 +72,17 @@ def link_flags(toolchain: Toolchain) -> list[str]:
     return ["-rtlib=compiler-rt"] if has_compiler_rt(toolchain) else []
 
 
+# Python modules whose output is compiled: a change to them must invalidate builds.
+_CODE_GENERATORS = ("rewrite.py", "frontend.py", "launcher.py", "build.py")
+
+
 @functools.cache
 def sim_fingerprint() -> str:
-    """Everything that shapes generated code: headers, runtime, and this package's code."""
-    files = sorted(p for p in SIM_DIR.rglob("*")
-                   if p.is_file() and p.suffix in {".h", ".cpp", ".py", ""}
-                   and "__pycache__" not in p.parts)
-    return cache.digest([(str(p.relative_to(SIM_DIR)), cache.file_digest(p)) for p in files])
+    """Everything that shapes what gets compiled: headers, runtime, code generators."""
+    files = sorted([*INCLUDE_DIR.rglob("*"), *RUNTIME_DIR.rglob("*"),
+                    *(SIM_DIR / name for name in _CODE_GENERATORS)])
+    return cache.digest([(str(p.relative_to(SIM_DIR)), cache.file_digest(p))
+                         for p in files if p.is_file() and "__pycache__" not in p.parts])
 
 
 def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
