@@ -37,5 +37,7 @@ def library():
 def asan_available() -> None:
     _toolchain_or_skip()
     if not sim.toolchain_info()["asan"]:
-        pytest.skip("AddressSanitizer needs clang with libclang-rt (apt-get install -y "
-                    "clang-19 libclang-rt-19-dev)")
+        pytest.skip(
+            "AddressSanitizer needs clang with libclang-rt (apt-get install -y "
+            "clang-19 libclang-rt-19-dev)"
+        )

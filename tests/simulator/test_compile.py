@@ -12,7 +12,7 @@ import pytest
 from torch_metalgen import sim
 from torch_metalgen.sim.rewrite import rewrite_metal
 
-SAMPLE = r'''#define instantiate(name, f, T) \
+SAMPLE = r"""#define instantiate(name, f, T) \
   template [[host_name(name)]] [[kernel]] \
   decltype(f<T>) f<T>;
 kernel void k(device float* x [[buffer(0)]],
@@ -23,7 +23,7 @@ kernel void k(device float* x [[buffer(0)]],
   const char* s = "float4(1.5)";
 }
 instantiate("k_float", g, float)
-'''
+"""
 
 
 def test_rewrite_keeps_every_line_in_place():
@@ -44,21 +44,38 @@ def test_rewrite_keeps_every_line_in_place():
 
 def test_kernel_discovery_plain_and_template_instances(library):
     lib = library("basics")
-    assert {"axpy", "builtins", "vectors", "math", "fma_chain_half", "fma_chain_bfloat",
-            "fma_chain_float"} == set(lib.kernels)
+    assert {
+        "axpy",
+        "builtins",
+        "vectors",
+        "math",
+        "fma_chain_half",
+        "fma_chain_bfloat",
+        "fma_chain_float",
+    } == set(lib.kernels)
     axpy = lib.kernels["axpy"]
     assert [(p.name, p.kind, p.index) for p in axpy.parameters] == [
-        ("x", "buffer", 0), ("y", "buffer", 1), ("p", "buffer", 2), ("i", "builtin", -1)]
+        ("x", "buffer", 0),
+        ("y", "buffer", 1),
+        ("p", "buffer", 2),
+        ("i", "builtin", -1),
+    ]
     assert axpy.line == 11 and axpy.file.endswith("basics.metal")
 
 
-@pytest.mark.parametrize("name,pattern", [
-    ("address_space", r"address_space.metal:8:.*no matching function.*address space '1'"),
-    ("uses_double", r"uses_double.metal:6:.*metal_has_no_double"),
-    ("uses_erf", r"uses_erf.metal:6:.*undeclared identifier 'erf'"),
-    ("writes_constant", r"writes_constant.metal:6:.*read-only"),
-    ("missing_attribute", r"missing_attribute.metal:5: kernel 'missing_attribute' parameter 'i'"),
-])
+@pytest.mark.parametrize(
+    "name,pattern",
+    [
+        ("address_space", r"address_space.metal:8:.*no matching function.*address space '1'"),
+        ("uses_double", r"uses_double.metal:6:.*metal_has_no_double"),
+        ("uses_erf", r"uses_erf.metal:6:.*undeclared identifier 'erf'"),
+        ("writes_constant", r"writes_constant.metal:6:.*read-only"),
+        (
+            "missing_attribute",
+            r"missing_attribute.metal:5: kernel 'missing_attribute' parameter 'i'",
+        ),
+    ],
+)
 def test_metal_rules_are_compile_errors_at_the_metal_line(kernels_dir, name, pattern):
     with pytest.raises(sim.MetalCompileError, match=f"(?s){pattern}"):
         sim.compile_library(kernels_dir / "compile_errors" / f"{name}.metal")

@@ -15,21 +15,32 @@ def test_missing_barrier_is_order_dependent_and_reads_poison(library):
     lib = library("broken")
     x = torch.randn(256)
     out = torch.empty(256)
-    lib.launch("missing_barrier", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,),
-               order="forward")
+    lib.launch(
+        "missing_barrier", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,), order="forward"
+    )
     # Forward order: a thread reads slots that later threads have not written: poison NaN.
     assert out.isnan().any()
     with pytest.raises(sim.OrderDependenceError, match=r"missing_barrier.*forward and reverse"):
-        lib.launch("missing_barrier", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,),
-                   check_orders=True)
+        lib.launch(
+            "missing_barrier",
+            buffers={0: x, 1: out},
+            grid=(256,),
+            threadgroup=(256,),
+            check_orders=True,
+        )
 
 
 def test_early_return_before_barrier_is_barrier_divergence(library):
     lib = library("broken")
     x, out = torch.randn(128), torch.zeros(128)
     with pytest.raises(sim.BarrierDivergenceError) as caught:
-        lib.launch("early_return", buffers={0: x, 1: out}, bytes={2: struct.pack("I", 100)},
-                   grid=(128,), threadgroup=(64,))
+        lib.launch(
+            "early_return",
+            buffers={0: x, 1: out},
+            bytes={2: struct.pack("I", 100)},
+            grid=(128,),
+            threadgroup=(64,),
+        )
     message = str(caught.value)
     assert "kernel 'early_return'" in message
     assert "threadgroup (1,0,0)" in message
@@ -39,19 +50,26 @@ def test_early_return_before_barrier_is_barrier_divergence(library):
 
 def test_barriers_at_different_lines_are_divergence(library):
     lib = library("broken")
-    with pytest.raises(sim.BarrierDivergenceError,
-                       match=r"threads \[0-31\] wait at barrier broken.metal:76; threads "
-                             r"\[32-63\] wait at barrier broken.metal:78"):
-        lib.launch("divergent_barrier", buffers={0: torch.zeros(64)}, grid=(64,),
-                   threadgroup=(64,))
+    with pytest.raises(
+        sim.BarrierDivergenceError,
+        match=r"threads \[0-31\] wait at barrier broken.metal:76; threads "
+        r"\[32-63\] wait at barrier broken.metal:78",
+    ):
+        lib.launch("divergent_barrier", buffers={0: torch.zeros(64)}, grid=(64,), threadgroup=(64,))
 
 
 def test_non_uniform_shuffle_delta(library):
     lib = library("broken")
-    with pytest.raises(sim.NonUniformArgumentError,
-                       match=r"broken.metal:62.*simd_shuffle_down.*'delta'.*lanes \[0-15\] pass 1"):
-        lib.launch("non_uniform_shuffle", buffers={0: torch.randn(64), 1: torch.zeros(64)},
-                   grid=(64,), threadgroup=(64,))
+    with pytest.raises(
+        sim.NonUniformArgumentError,
+        match=r"broken.metal:62.*simd_shuffle_down.*'delta'.*lanes \[0-15\] pass 1",
+    ):
+        lib.launch(
+            "non_uniform_shuffle",
+            buffers={0: torch.randn(64), 1: torch.zeros(64)},
+            grid=(64,),
+            threadgroup=(64,),
+        )
 
 
 def test_inactive_lane_read_in_partial_simdgroup(library):
@@ -60,39 +78,59 @@ def test_inactive_lane_read_in_partial_simdgroup(library):
     with pytest.raises(sim.InactiveLaneReadError, match=r"broken.metal:69.*reads lane 31"):
         lib.launch("inactive_lane", buffers={0: x, 1: out}, grid=(40,), threadgroup=(40,))
     # In poison mode the launch completes and the absent lane's value is NaN.
-    lib.launch("inactive_lane", buffers={0: x, 1: out}, grid=(40,), threadgroup=(40,),
-               inactive_lanes="poison")
+    lib.launch(
+        "inactive_lane",
+        buffers={0: x, 1: out},
+        grid=(40,),
+        threadgroup=(40,),
+        inactive_lanes="poison",
+    )
     assert (out[:32] == x[31]).all() and out[32:].isnan().all()
 
 
 def test_unwritten_tail(library):
     lib = library("broken")
     x, out = torch.randn(10, 4), torch.empty(10, 4)
-    with pytest.raises(sim.UnwrittenOutputError,
-                       match=r"left 8 of 40 elements of output buffer\(1\).*\[32-39\]"):
-        lib.launch("unwritten_tail", buffers={0: x, 1: out}, grid=(8,), threadgroup=(4,),
-                   outputs=(1,))
+    with pytest.raises(
+        sim.UnwrittenOutputError, match=r"left 8 of 40 elements of output buffer\(1\).*\[32-39\]"
+    ):
+        lib.launch(
+            "unwritten_tail", buffers={0: x, 1: out}, grid=(8,), threadgroup=(4,), outputs=(1,)
+        )
     # The same launch with a grid that covers the tail passes.
-    lib.launch("unwritten_tail", buffers={0: x, 1: out}, grid=(10,), threadgroup=(4,),
-               outputs=(1,))
+    lib.launch("unwritten_tail", buffers={0: x, 1: out}, grid=(10,), threadgroup=(4,), outputs=(1,))
     assert torch.equal(out, x * 2)
 
 
 def test_threadgroup_memory_limit(library):
     lib = library("broken")
     with pytest.raises(sim.ResourceLimitError, match=r"32 KiB.*broken.metal:86.*40960 bytes"):
-        lib.launch("too_much_threadgroup_memory", buffers={0: torch.zeros(64)}, grid=(64,),
-                   threadgroup=(64,))
+        lib.launch(
+            "too_much_threadgroup_memory",
+            buffers={0: torch.zeros(64)},
+            grid=(64,),
+            threadgroup=(64,),
+        )
 
 
 def test_errors_do_not_poison_later_launches(library):
     lib = library("broken")
     with pytest.raises(sim.BarrierDivergenceError):
-        lib.launch("early_return", buffers={0: torch.randn(128), 1: torch.zeros(128)},
-                   bytes={2: struct.pack("I", 100)}, grid=(128,), threadgroup=(64,))
+        lib.launch(
+            "early_return",
+            buffers={0: torch.randn(128), 1: torch.zeros(128)},
+            bytes={2: struct.pack("I", 100)},
+            grid=(128,),
+            threadgroup=(64,),
+        )
     x, out = torch.randn(128), torch.zeros(128)
-    lib.launch("early_return", buffers={0: x, 1: out}, bytes={2: struct.pack("I", 128)},
-               grid=(128,), threadgroup=(64,))
+    lib.launch(
+        "early_return",
+        buffers={0: x, 1: out},
+        bytes={2: struct.pack("I", 128)},
+        grid=(128,),
+        threadgroup=(64,),
+    )
     assert torch.equal(out, x)
 
 
@@ -101,11 +139,21 @@ def test_stack_overflow_is_an_error_not_a_crash(library):
     out = torch.zeros(64)
     for _ in range(2):  # the runtime recovers and can fault again
         with pytest.raises(sim.ResourceLimitError, match=r"stack_overflow.*overflowed its"):
-            lib.launch("stack_overflow", buffers={0: out}, bytes={1: struct.pack("I", 65536)},
-                       grid=(64,), threadgroup=(32,))
+            lib.launch(
+                "stack_overflow",
+                buffers={0: out},
+                bytes={1: struct.pack("I", 65536)},
+                grid=(64,),
+                threadgroup=(32,),
+            )
     x, y = torch.randn(128), torch.zeros(128)
-    lib.launch("early_return", buffers={0: x, 1: y}, bytes={2: struct.pack("I", 128)},
-               grid=(128,), threadgroup=(64,))
+    lib.launch(
+        "early_return",
+        buffers={0: x, 1: y},
+        bytes={2: struct.pack("I", 128)},
+        grid=(128,),
+        threadgroup=(64,),
+    )
     assert torch.equal(x, y)
 
 
@@ -115,8 +163,14 @@ def test_random_order_is_seeded(library):
 
     def run(seed):
         out = torch.empty(256)
-        lib.launch("missing_barrier", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,),
-                   order="random", seed=seed)
+        lib.launch(
+            "missing_barrier",
+            buffers={0: x, 1: out},
+            grid=(256,),
+            threadgroup=(256,),
+            order="random",
+            seed=seed,
+        )
         return out
 
     # The racy kernel exposes the schedule: same seed, same result; other seeds differ.

@@ -9,19 +9,28 @@ import pytest
 import torch
 
 
-@pytest.mark.parametrize("dtype,kernel,tolerance", [
-    (torch.float32, "matmul_float", 1e-5),
-    (torch.float16, "matmul_half", 2e-3),
-    (torch.bfloat16, "matmul_bfloat", 2e-2),
-])
+@pytest.mark.parametrize(
+    "dtype,kernel,tolerance",
+    [
+        (torch.float32, "matmul_float", 1e-5),
+        (torch.float16, "matmul_half", 2e-3),
+        (torch.bfloat16, "matmul_bfloat", 2e-2),
+    ],
+)
 def test_matmul(library, dtype, kernel, tolerance):
     lib = library("matrix")
     n = 32
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     c = torch.empty(n, n, dtype=dtype)
-    lib.launch(kernel, buffers={0: a, 1: b, 2: c}, bytes={3: struct.pack("I", n)},
-               grid=(n // 8, n // 8, 1), threadgroup=(32, 1, 1), dispatch="threadgroups",
-               outputs=(2,))
+    lib.launch(
+        kernel,
+        buffers={0: a, 1: b, 2: c},
+        bytes={3: struct.pack("I", n)},
+        grid=(n // 8, n // 8, 1),
+        threadgroup=(32, 1, 1),
+        dispatch="threadgroups",
+        outputs=(2,),
+    )
     expected = a.double() @ b.double()
     error = (c.double() - expected).abs().max().item()
     assert error <= tolerance * expected.abs().max().item() * 4, error
@@ -32,8 +41,14 @@ def test_lane_layout_and_transposed_load(library):
     a = torch.arange(64, dtype=torch.float32)
     out = torch.empty(64)
     transposed = torch.empty(64)
-    lib.launch("lane_layout", buffers={0: a, 1: out, 2: transposed}, grid=(1,),
-               threadgroup=(32,), dispatch="threadgroups", outputs=(1, 2))
+    lib.launch(
+        "lane_layout",
+        buffers={0: a, 1: out, 2: transposed},
+        grid=(1,),
+        threadgroup=(32,),
+        dispatch="threadgroups",
+        outputs=(1, 2),
+    )
     for lane in range(32):
         row = 4 * (lane // 16) + (lane // 2) % 4
         column = 4 * ((lane // 8) % 2) + 2 * (lane % 2)

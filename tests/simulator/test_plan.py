@@ -7,8 +7,11 @@ import torch
 
 from torch_metalgen import sim
 
-_C = pytest.importorskip("torch_metalgen._C", reason="torch_metalgen._C is not built "
-                         "(pip install --no-build-isolation -e .); it provides the LaunchPlans")
+_C = pytest.importorskip(
+    "torch_metalgen._C",
+    reason="torch_metalgen._C is not built "
+    "(pip install --no-build-isolation -e .); it provides the LaunchPlans",
+)
 
 
 def _reference(x, weight, eps):
@@ -41,6 +44,7 @@ def test_simulate_runs_the_metal_kernel_instead_of_the_reference(dtype):
         z = torch.relu(y)  # other ops pass through
     assert len(mode.launches) == 1 and mode.launches[0].startswith("rms_norm_")
     tolerance = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 2e-2}[dtype]
-    torch.testing.assert_close(y.double(), _reference(x, weight, 1e-5), rtol=tolerance,
-                               atol=tolerance)
+    torch.testing.assert_close(
+        y.double(), _reference(x, weight, 1e-5), rtol=tolerance, atol=tolerance
+    )
     assert torch.equal(z, torch.relu(y))

@@ -10,7 +10,7 @@ import torch
 
 def _groups(values: np.ndarray, width: int = 32):
     for start in range(0, len(values), width):
-        yield start, values[start:start + width]
+        yield start, values[start : start + width]
 
 
 @pytest.mark.parametrize("n,group", [(128, 64), (96, 96), (70, 64)])
@@ -20,15 +20,21 @@ def test_simd_functions(library, n, group):
     x = torch.randn(n) * 0.9 + 0.05
     out = torch.empty(n, 16)
     # Partial SIMD-groups (n=70) would read inactive lanes in the shuffles: poison mode.
-    lib.launch("simd_functions", buffers={0: x, 1: out}, grid=(n,), threadgroup=(group,),
-               outputs=(1,), inactive_lanes="poison")
+    lib.launch(
+        "simd_functions",
+        buffers={0: x, 1: out},
+        grid=(n,),
+        threadgroup=(group,),
+        outputs=(1,),
+        inactive_lanes="poison",
+    )
     o = out.double().numpy()
     v = x.double().numpy()
     for tg_start in range(0, n, group):
-        block = v[tg_start:tg_start + group]
+        block = v[tg_start : tg_start + group]
         for start, lanes in _groups(block):
             m = len(lanes)
-            rows = o[tg_start + start: tg_start + start + m]
+            rows = o[tg_start + start : tg_start + start + m]
             idx = np.arange(m)
             np.testing.assert_allclose(rows[:, 0], lanes.sum(), rtol=1e-5)
             assert (rows[:, 1] == lanes.astype(np.float32).max()).all()
@@ -56,7 +62,7 @@ def test_simd_functions(library, n, group):
             assert (rows[:, 13] == float((lanes.astype(np.float32) > 1.5).any())).all()
             assert rows[:, 14].tolist() == [1.0] + [0.0] * (m - 1)
             for q in range(0, m - m % 4, 4):
-                quad = lanes[q:q + 4].astype(np.float32)
+                quad = lanes[q : q + 4].astype(np.float32)
                 for j in range(4):
                     expected = quad.sum() + quad[j ^ 1] * 1000.0
                     np.testing.assert_allclose(rows[q + j, 15], expected, rtol=1e-5)
@@ -66,13 +72,14 @@ def test_divergent_branches_reduce_over_their_own_lanes(library):
     lib = library("simd")
     x = torch.arange(64, dtype=torch.float32)
     out = torch.empty(64)
-    lib.launch("simd_divergent", buffers={0: x, 1: out}, grid=(64,), threadgroup=(64,),
-               outputs=(1,))
+    lib.launch(
+        "simd_divergent", buffers={0: x, 1: out}, grid=(64,), threadgroup=(64,), outputs=(1,)
+    )
     for base in (0, 32):
         lanes = np.arange(base, base + 32)
         even, odd = lanes[::2].sum(), lanes[1::2].sum()
         expected = np.where(lanes % 2 == 0, even, -odd)
-        np.testing.assert_array_equal(out[base:base + 32].numpy(), expected)
+        np.testing.assert_array_equal(out[base : base + 32].numpy(), expected)
 
 
 def test_vector_and_integer_payloads(library):
@@ -80,12 +87,18 @@ def test_vector_and_integer_payloads(library):
     x = torch.randn(64, 4)
     out = torch.empty(64, 4)
     ints = torch.empty(64, dtype=torch.int32)
-    lib.launch("simd_vectors", buffers={0: x, 1: out, 2: ints}, grid=(64,), threadgroup=(64,),
-               outputs=(1, 2))
+    lib.launch(
+        "simd_vectors",
+        buffers={0: x, 1: out, 2: ints},
+        grid=(64,),
+        threadgroup=(64,),
+        outputs=(1, 2),
+    )
     for base in (0, 32):
-        block = x[base:base + 32].double()
+        block = x[base : base + 32].double()
         partner = block[torch.arange(32) ^ 1]
-        torch.testing.assert_close(out[base:base + 32].double(), block.sum(0) + partner,
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            out[base : base + 32].double(), block.sum(0) + partner, rtol=1e-5, atol=1e-5
+        )
         expected = max(i * 3 % 17 for i in range(base, base + 32)) + 32
-        assert (ints[base:base + 32] == expected).all()
+        assert (ints[base : base + 32] == expected).all()

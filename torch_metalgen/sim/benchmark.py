@@ -38,8 +38,10 @@ def _median_ms(run, repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     info = toolchain_info()
-    print(f"compiler: {info.get('compiler')} ({info.get('version')}); "
-          f"cpus: {os.cpu_count()}; workers: {os.environ.get('METALGEN_SIM_THREADS', 'all')}")
+    print(
+        f"compiler: {info.get('compiler')} ({info.get('version')}); "
+        f"cpus: {os.cpu_count()}; workers: {os.environ.get('METALGEN_SIM_THREADS', 'all')}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "trivial.metal"
         source.write_text(TRIVIAL + f"// {time.time_ns()}\n")  # a fresh build
@@ -48,9 +50,12 @@ def main() -> None:
         print(f"compile (cold, runtime cached): {(time.perf_counter() - start) * 1e3:.0f} ms")
         x = torch.zeros(1)
         median, best = _median_ms(
-            lambda: library.launch("trivial", buffers={0: x}, grid=(1,), threadgroup=(1,)), 2000)
-        print(f"launch overhead, 1-thread kernel: median {median * 1e3:.1f} us, "
-              f"best {best * 1e3:.1f} us")
+            lambda: library.launch("trivial", buffers={0: x}, grid=(1,), threadgroup=(1,)), 2000
+        )
+        print(
+            f"launch overhead, 1-thread kernel: median {median * 1e3:.1f} us, "
+            f"best {best * 1e3:.1f} us"
+        )
     print(f"cache: {cache.cache_root()}")
     try:
         from torch_metalgen import _C
@@ -64,8 +69,10 @@ def main() -> None:
         weight = torch.randn(n)
         plan, _ = _C.plan_rms_norm(x, weight, 1e-6)
         median, best = _median_ms(lambda plan=plan: run_plan(plan, check_unwritten=False), 20)
-        print(f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}): "
-              f"median {median:.1f} ms, best {best:.1f} ms")
+        print(
+            f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}): "
+            f"median {median:.1f} ms, best {best:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

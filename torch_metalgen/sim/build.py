@@ -33,8 +33,9 @@ NO_ADDRESS_SPACES = "-DMETALSIM_NO_ADDRESS_SPACES"
 # implicit copy constructor's or assignment's reference. Metal allows it. Such errors are
 # forgiven: the type checks of that pass still hold for everything else, and the code is
 # then compiled without address spaces.
-_DIAGNOSTIC = re.compile(r"^(?P<where>\S+?:\d+:\d+): (?P<level>error|note|warning): (?P<text>.*)$",
-                         re.M)
+_DIAGNOSTIC = re.compile(
+    r"^(?P<where>\S+?:\d+:\d+): (?P<level>error|note|warning): (?P<text>.*)$", re.M
+)
 _COPY_NOTE = re.compile(r"implicit (copy|move) (constructor|assignment operator).*address space")
 
 
@@ -56,10 +57,18 @@ def language_flags(toolchain: Toolchain) -> list[str]:
     """How MSL semantics map onto clang: half/bfloat round after every operation, no
     implicit vector conversions, no exceptions, no FMA contraction the source didn't ask for."""
     flags = [
-        "-std=c++17", "-fno-exceptions", "-fno-rtti", "-flax-vector-conversions=none",
-        "-Xclang", "-ffloat16-excess-precision=none",
-        "-Xclang", "-fbfloat16-excess-precision=none",
-        "-ffp-contract=off", "-fno-fast-math", "-fno-color-diagnostics", "-ferror-limit=30",
+        "-std=c++17",
+        "-fno-exceptions",
+        "-fno-rtti",
+        "-flax-vector-conversions=none",
+        "-Xclang",
+        "-ffloat16-excess-precision=none",
+        "-Xclang",
+        "-fbfloat16-excess-precision=none",
+        "-ffp-contract=off",
+        "-fno-fast-math",
+        "-fno-color-diagnostics",
+        "-ferror-limit=30",
         "-Wno-unused-value",
         # Large frames touch the stack page by page, so an overflow hits the fiber's guard
         # page (and becomes an error of the launch) instead of landing in other memory.
@@ -79,10 +88,20 @@ _CODE_GENERATORS = ("rewrite.py", "frontend.py", "launcher.py", "build.py")
 @functools.cache
 def sim_fingerprint() -> str:
     """Everything that shapes what gets compiled: headers, runtime, code generators."""
-    files = sorted([*INCLUDE_DIR.rglob("*"), *RUNTIME_DIR.rglob("*"),
-                    *(SIM_DIR / name for name in _CODE_GENERATORS)])
-    return cache.digest([(str(p.relative_to(SIM_DIR)), cache.file_digest(p))
-                         for p in files if p.is_file() and "__pycache__" not in p.parts])
+    files = sorted(
+        [
+            *INCLUDE_DIR.rglob("*"),
+            *RUNTIME_DIR.rglob("*"),
+            *(SIM_DIR / name for name in _CODE_GENERATORS),
+        ]
+    )
+    return cache.digest(
+        [
+            (str(p.relative_to(SIM_DIR)), cache.file_digest(p))
+            for p in files
+            if p.is_file() and "__pycache__" not in p.parts
+        ]
+    )
 
 
 def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
@@ -93,6 +112,7 @@ def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
 
 
 # ---- runtime ------------------------------------------------------------------------
+
 
 def build_runtime(asan: bool) -> Path:
     """libmetalsim.so (normal) or a directory of ASan objects; cached by source and flags."""
@@ -110,20 +130,40 @@ def build_runtime(asan: bool) -> Path:
         sources = [str(RUNTIME_DIR / s) for s in RUNTIME_SOURCES]
         if asan:
             for source in [*sources, str(RUNTIME_DIR / ASAN_DRIVER)]:
-                out = _run([*toolchain.command, *flags, "-c", source, "-o",
-                            str(scratch / (Path(source).stem + ".o"))], "runtime build")
+                out = _run(
+                    [
+                        *toolchain.command,
+                        *flags,
+                        "-c",
+                        source,
+                        "-o",
+                        str(scratch / (Path(source).stem + ".o")),
+                    ],
+                    "runtime build",
+                )
                 if out.returncode != 0:
                     raise SimulatorError(f"building the simulator runtime failed:\n{out.stderr}")
         else:
-            out = _run([*toolchain.command, *flags, "-shared", *sources, "-o",
-                        str(scratch / "libmetalsim.so"), "-lpthread", *link_flags(toolchain)],
-                       "runtime build")
+            out = _run(
+                [
+                    *toolchain.command,
+                    *flags,
+                    "-shared",
+                    *sources,
+                    "-o",
+                    str(scratch / "libmetalsim.so"),
+                    "-lpthread",
+                    *link_flags(toolchain),
+                ],
+                "runtime build",
+            )
             if out.returncode != 0:
                 raise SimulatorError(f"building the simulator runtime failed:\n{out.stderr}")
         return cache.publish(scratch, final)
 
 
 # ---- precompiled <metal_stdlib> -----------------------------------------------------
+
 
 def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
     """<metal_stdlib> precompiled: faster compiles, and clang's AST dump then holds only
@@ -144,15 +184,25 @@ def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
         if pch.exists():
             return pch
         scratch = cache.scratch_dir("pch-")
-        out = _run([*toolchain.command, *flags, "-x", "c++-header",
-                    str(INCLUDE_DIR / "metal_stdlib"), "-o", str(scratch / "metal_stdlib.pch")],
-                   "precompiled header")
+        out = _run(
+            [
+                *toolchain.command,
+                *flags,
+                "-x",
+                "c++-header",
+                str(INCLUDE_DIR / "metal_stdlib"),
+                "-o",
+                str(scratch / "metal_stdlib.pch"),
+            ],
+            "precompiled header",
+        )
         if out.returncode != 0:
             raise SimulatorError(f"precompiling <metal_stdlib> failed:\n{out.stderr}")
         return cache.publish(scratch, final) / "metal_stdlib.pch"
 
 
 # ---- kernel libraries --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -203,9 +253,11 @@ def _write_shadow(files: list[Path], main: Path, shadow: Path) -> Path:
 
 def _kernel_from_json(entry: dict) -> Kernel:
     return Kernel(
-        host_name=entry["host_name"], callee=entry["callee"],
+        host_name=entry["host_name"],
+        callee=entry["callee"],
         parameters=tuple(Parameter(**p) for p in entry["parameters"]),
-        file=entry["file"], line=entry["line"],
+        file=entry["file"],
+        line=entry["line"],
         max_total_threads_per_threadgroup=entry["max_total_threads_per_threadgroup"],
     )
 
@@ -215,8 +267,12 @@ def _load_artifact(directory: Path, asan: bool) -> Artifact | None:
     if not manifest.exists():
         return None
     data = json.loads(manifest.read_text())
-    return Artifact(directory, tuple(_kernel_from_json(k) for k in data["kernels"]),
-                    tuple(data["dependencies"]), asan)
+    return Artifact(
+        directory,
+        tuple(_kernel_from_json(k) for k in data["kernels"]),
+        tuple(data["dependencies"]),
+        asan,
+    )
 
 
 def _full_key(first_key: str, dependencies: list[str]) -> str | None:
@@ -233,8 +289,14 @@ def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> A
             f"AddressSanitizer is not available with {' '.join(toolchain.command)}. Install "
             "`apt-get install -y clang-19 libclang-rt-19-dev` (ziglang has no AddressSanitizer)."
         )
-    first_key = cache.digest("kernel", sim_fingerprint(), toolchain.identity, str(source),
-                             [str(d) for d in include_dirs], asan)
+    first_key = cache.digest(
+        "kernel",
+        sim_fingerprint(),
+        toolchain.identity,
+        str(source),
+        [str(d) for d in include_dirs],
+        asan,
+    )
     root = cache.cache_root()
     manifests = root / "manifests"
     manifests.mkdir(exist_ok=True)
@@ -271,11 +333,14 @@ def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> A
 
 _ZIG_NOISE = re.compile(
     r"^.*(error: failed to rename .*FileNotFound|warning: argument unused during compilation: "
-    r"'-c').*\n?", re.M)
+    r"'-c').*\n?",
+    re.M,
+)
 
 
-def _zig_syntax_only(toolchain: Toolchain,
-                     result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+def _zig_syntax_only(
+    toolchain: Toolchain, result: subprocess.CompletedProcess
+) -> subprocess.CompletedProcess:
     """`zig c++ -fsyntax-only` does the work, then fails to cache an object file it never
     asked clang for; drop that noise and judge by the remaining diagnostics."""
     if toolchain.kind != "zig" or result.returncode == 0:
@@ -285,8 +350,9 @@ def _zig_syntax_only(toolchain: Toolchain,
     return subprocess.CompletedProcess(result.args, code, result.stdout, stderr)
 
 
-def _compile(toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...], asan: bool,
-             out_dir: Path) -> list[Path]:
+def _compile(
+    toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...], asan: bool, out_dir: Path
+) -> list[Path]:
     dependencies = _dependencies(toolchain, source, include_dirs)
     shadow_main = _write_shadow(dependencies, source, out_dir / "shadow")
     flags = [*language_flags(toolchain), *_include_flags(source, include_dirs, out_dir / "shadow")]
@@ -295,9 +361,22 @@ def _compile(toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...],
     def front_end(address_spaces: bool) -> subprocess.CompletedProcess:
         pch = build_pch(optimized=False, address_spaces=address_spaces)
         extra = [] if address_spaces else [NO_ADDRESS_SPACES]
-        return _run([*toolchain.command, *flags, *extra, "-include-pch", str(pch),
-                     "-fsyntax-only", "-Xclang", "-ast-dump=json", "-x", "c++", str(shadow_main)],
-                    "front end")
+        return _run(
+            [
+                *toolchain.command,
+                *flags,
+                *extra,
+                "-include-pch",
+                str(pch),
+                "-fsyntax-only",
+                "-Xclang",
+                "-ast-dump=json",
+                "-x",
+                "c++",
+                str(shadow_main),
+            ],
+            "front end",
+        )
 
     ast = _zig_syntax_only(toolchain, front_end(address_spaces=True))
     address_spaces = ast.returncode == 0
@@ -321,15 +400,43 @@ def _compile(toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...],
     if asan:
         runtime = build_runtime(asan=True)
         objects = [str(runtime / (Path(s).stem + ".o")) for s in (*RUNTIME_SOURCES, ASAN_DRIVER)]
-        command = [*toolchain.command, *flags, NO_ADDRESS_SPACES, "-O1", "-g",
-                   "-fsanitize=address", "-fno-omit-frame-pointer", "-x", "c++", str(launcher),
-                   "-x", "none", *objects, "-o", str(out_dir / "kernel-asan"), "-lpthread",
-                   *link_flags(toolchain)]
+        command = [
+            *toolchain.command,
+            *flags,
+            NO_ADDRESS_SPACES,
+            "-O1",
+            "-g",
+            "-fsanitize=address",
+            "-fno-omit-frame-pointer",
+            "-x",
+            "c++",
+            str(launcher),
+            "-x",
+            "none",
+            *objects,
+            "-o",
+            str(out_dir / "kernel-asan"),
+            "-lpthread",
+            *link_flags(toolchain),
+        ]
     else:
         pch = build_pch(optimized=True, address_spaces=address_spaces)
-        command = [*toolchain.command, *flags, *([] if address_spaces else [NO_ADDRESS_SPACES]),
-                   "-O2", "-fPIC", "-include-pch", str(pch), "-shared", "-x", "c++",
-                   str(launcher), "-o", str(out_dir / "kernel.so"), *link_flags(toolchain)]
+        command = [
+            *toolchain.command,
+            *flags,
+            *([] if address_spaces else [NO_ADDRESS_SPACES]),
+            "-O2",
+            "-fPIC",
+            "-include-pch",
+            str(pch),
+            "-shared",
+            "-x",
+            "c++",
+            str(launcher),
+            "-o",
+            str(out_dir / "kernel.so"),
+            *link_flags(toolchain),
+        ]
     compiled = _run(command, "kernel build")
     (out_dir / "build.log").write_text(" ".join(command) + "\n" + compiled.stderr)
     if compiled.returncode != 0:

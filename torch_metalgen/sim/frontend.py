@@ -23,7 +23,7 @@ SHADOW_MAIN_PRELUDE_LINES = 2
 class Parameter:
     name: str
     type: str
-    kind: str        # "buffer" | "threadgroup" | "builtin"
+    kind: str  # "buffer" | "threadgroup" | "builtin"
     index: int = -1  # binding index for buffer / threadgroup
     builtin: str = ""
 
@@ -31,7 +31,7 @@ class Parameter:
 @dataclass(frozen=True)
 class Kernel:
     host_name: str
-    callee: str            # C++ expression naming the function (or instance pointer)
+    callee: str  # C++ expression naming the function (or instance pointer)
     parameters: tuple[Parameter, ...]
     file: str
     line: int
@@ -92,8 +92,13 @@ class _Collected:
 
 
 _METAL_ANNOTATIONS = {
-    "kernel", "host_name", "buffer", "threadgroup", "builtin",
-    "max_total_threads_per_threadgroup", "unsupported",
+    "kernel",
+    "host_name",
+    "buffer",
+    "threadgroup",
+    "builtin",
+    "max_total_threads_per_threadgroup",
+    "unsupported",
 }
 
 
@@ -126,8 +131,9 @@ def _annotations(node: dict) -> list[list]:
     return found
 
 
-def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
-          in_template: bool) -> None:
+def _walk(
+    node: dict, scope: list[str], location: _Location, out: _Collected, in_template: bool
+) -> None:
     location.update(node.get("loc"))
     start_file, start_line = location.file, location.line  # the declaration's name
     for key in ("begin", "end"):
@@ -142,13 +148,15 @@ def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
             for key in ("begin", "end"):
                 location.update(child.get("range", {}).get(key))
             if child.get("kind") == "ParmVarDecl":
-                parameters.append((
-                    child.get("name", ""),
-                    child.get("type", {}).get("qualType", ""),
-                    _annotations(child),
-                    child_file,
-                    child_line,
-                ))
+                parameters.append(
+                    (
+                        child.get("name", ""),
+                        child.get("type", {}).get("qualType", ""),
+                        _annotations(child),
+                        child_file,
+                        child_line,
+                    )
+                )
             _walk_children(child, scope, location, out, in_template)
         if annotations or any(p[2] for p in parameters):
             name = node.get("name", "")
@@ -169,13 +177,13 @@ def _walk(node: dict, scope: list[str], location: _Location, out: _Collected,
             if annotation and annotation[0] == "host_name":
                 target = _referenced_function(node)
                 variable = "::".join([*scope, node.get("name", "")])
-                out.instances.append((annotation[1], variable, target or "",
-                                      start_file, start_line))
+                out.instances.append(
+                    (annotation[1], variable, target or "", start_file, start_line)
+                )
     child_scope = scope
     if kind in ("NamespaceDecl", "CXXRecordDecl") and node.get("name"):
         child_scope = [*scope, node["name"]]
-    _walk_children(node, child_scope, location, out,
-                   in_template or kind == "FunctionTemplateDecl")
+    _walk_children(node, child_scope, location, out, in_template or kind == "FunctionTemplateDecl")
 
 
 def _walk_children(node, scope, location, out, in_template):
@@ -253,27 +261,44 @@ def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
             continue
         seen_plain.add(function.qualified)
         host = next((a[1] for a in function.annotations if a[0] == "host_name"), function.name)
-        kernels.append(Kernel(host, "&" + function.qualified, _parameters(function, host),
-                              function.file, function.line, _max_threads(function)))
+        kernels.append(
+            Kernel(
+                host,
+                "&" + function.qualified,
+                _parameters(function, host),
+                function.file,
+                function.line,
+                _max_threads(function),
+            )
+        )
     for host, variable, target, file, line in collected.instances:
         function = collected.functions.get(target)
         if function is None:
             raise MetalCompileError(
-                f"{file}:{line}: kernel instantiation [[host_name(\"{host}\")]] does not name a "
+                f'{file}:{line}: kernel instantiation [[host_name("{host}")]] does not name a '
                 "function the simulator can find."
             )
         if not _is_kernel(function):
-            pattern = next((f for f in collected.by_name.get(function.qualified, [])
-                            if f.is_pattern), None)
+            pattern = next(
+                (f for f in collected.by_name.get(function.qualified, []) if f.is_pattern), None
+            )
             if pattern is None or not _is_kernel(pattern):
                 raise MetalCompileError(
-                    f"{file}:{line}: [[host_name(\"{host}\")]] instantiates "
+                    f'{file}:{line}: [[host_name("{host}")]] instantiates '
                     f"'{function.qualified}', which is not declared [[kernel]]."
                 )
-            function = _Function(function.name, function.qualified, pattern.annotations,
-                                 function.parameters, function.file, function.line, False)
-        kernels.append(Kernel(host, variable, _parameters(function, host), file, line,
-                              _max_threads(function)))
+            function = _Function(
+                function.name,
+                function.qualified,
+                pattern.annotations,
+                function.parameters,
+                function.file,
+                function.line,
+                False,
+            )
+        kernels.append(
+            Kernel(host, variable, _parameters(function, host), file, line, _max_threads(function))
+        )
     names = [k.host_name for k in kernels]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

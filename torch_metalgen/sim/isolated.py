@@ -56,8 +56,19 @@ def _summarize(report: str, kernel: str) -> str:
     )
 
 
-def launch_in_subprocess(library, kernel, buffers, bytes_args, threadgroup_memory, grid3,
-                         group3, dispatch, order, seed, inactive_lanes) -> None:
+def launch_in_subprocess(
+    library,
+    kernel,
+    buffers,
+    bytes_args,
+    threadgroup_memory,
+    grid3,
+    group3,
+    dispatch,
+    order,
+    seed,
+    inactive_lanes,
+) -> None:
     executable = Path(library.artifact.binary)
     ordered = [(index, _tensor_bytes(t)) for index, t in sorted(buffers.items())]
     ordered += [(index, bytes(data)) for index, data in sorted(bytes_args.items())]
@@ -66,8 +77,15 @@ def launch_in_subprocess(library, kernel, buffers, bytes_args, threadgroup_memor
         lengths[index] = length
     name = kernel.encode()
     header = b"MSIMREQ1" + struct.pack("<I", len(name)) + name
-    header += struct.pack("<3I3IiiQi", *grid3, *group3, 1 if dispatch == "threadgroups" else 0,
-                          ORDERS[order], seed & (2**64 - 1), 1 if inactive_lanes == "poison" else 0)
+    header += struct.pack(
+        "<3I3IiiQi",
+        *grid3,
+        *group3,
+        1 if dispatch == "threadgroups" else 0,
+        ORDERS[order],
+        seed & (2**64 - 1),
+        1 if inactive_lanes == "poison" else 0,
+    )
     header += struct.pack("<31I", *lengths)
     with tempfile.TemporaryDirectory(prefix="metalsim-asan-") as tmp:
         request, response = Path(tmp) / "request", Path(tmp) / "response"
@@ -79,8 +97,14 @@ def launch_in_subprocess(library, kernel, buffers, bytes_args, threadgroup_memor
         env = dict(os.environ, ASAN_OPTIONS=ASAN_OPTIONS)
         if symbolizer():
             env["ASAN_SYMBOLIZER_PATH"] = symbolizer()
-        run = subprocess.run([str(executable), str(request), str(response)], capture_output=True,
-                             text=True, env=env, timeout=900, check=False)
+        run = subprocess.run(
+            [str(executable), str(request), str(response)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+            check=False,
+        )
         if "ERROR: AddressSanitizer" in run.stderr or run.returncode == ASAN_EXIT:
             raise OutOfBoundsError(_summarize(run.stderr, kernel))
         if run.returncode != 0 or not response.exists():
@@ -91,14 +115,14 @@ def launch_in_subprocess(library, kernel, buffers, bytes_args, threadgroup_memor
         data = response.read_bytes()
     kind, length = struct.unpack_from("<iI", data, 0)
     offset = 8
-    message = data[offset:offset + length].decode(errors="replace")
+    message = data[offset : offset + length].decode(errors="replace")
     offset += length
     tensors = dict(buffers)
     for index, _ in ordered:
         (size,) = struct.unpack_from("<Q", data, offset)
         offset += 8
         if index in tensors:
-            _write_back(tensors[index], data[offset:offset + size])
+            _write_back(tensors[index], data[offset : offset + size])
         offset += size
     if kind:
         raise ERROR_BY_KIND.get(kind, SimulatorError)(message)

@@ -27,8 +27,11 @@ SCALAR_BUILTINS = {
     "dispatch_simdgroups_per_threadgroup": "simdgroups_per_threadgroup",
 }
 _VECTOR_ALIASES = {"dispatch_threads_per_threadgroup": "threads_per_threadgroup"}
-_KIND_CODES = {"buffer": "METALSIM_PARAM_BUFFER", "threadgroup": "METALSIM_PARAM_THREADGROUP",
-               "builtin": "METALSIM_PARAM_BUILTIN"}
+_KIND_CODES = {
+    "buffer": "METALSIM_PARAM_BUFFER",
+    "threadgroup": "METALSIM_PARAM_THREADGROUP",
+    "builtin": "METALSIM_PARAM_BUILTIN",
+}
 
 
 def _c_string(text: str) -> str:
@@ -56,10 +59,17 @@ def _argument(kernel: Kernel, position: int) -> str:
 
 
 def unsupported_builtins(kernels: list[Kernel]) -> list[tuple[Kernel, str]]:
-    known = VECTOR_BUILTINS | set(SCALAR_BUILTINS) | {
-        "thread_index_in_quadgroup", "quadgroup_index_in_threadgroup"}
-    return [(k, p.builtin) for k in kernels for p in k.parameters
-            if p.kind == "builtin" and p.builtin not in known]
+    known = (
+        VECTOR_BUILTINS
+        | set(SCALAR_BUILTINS)
+        | {"thread_index_in_quadgroup", "quadgroup_index_in_threadgroup"}
+    )
+    return [
+        (k, p.builtin)
+        for k in kernels
+        for p in k.parameters
+        if p.kind == "builtin" and p.builtin not in known
+    ]
 
 
 def generate_launcher(kernels: list[Kernel], main_include: str) -> str:

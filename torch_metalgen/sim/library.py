@@ -111,8 +111,11 @@ class Library:
             count = ctypes.c_int.in_dll(self._dll, "metalsim_kernel_count").value
             table = (_KernelInfo * max(count, 1)).in_dll(self._dll, "metalsim_kernels")
             for info in table[:count]:
-                params = (ctypes.cast(info.params, ctypes.POINTER(_ParamInfo))[: info.num_params]
-                          if info.num_params else [])
+                params = (
+                    ctypes.cast(info.params, ctypes.POINTER(_ParamInfo))[: info.num_params]
+                    if info.num_params
+                    else []
+                )
                 self._entries[info.host_name.decode()] = (info.entry, list(params))
 
     def __repr__(self) -> str:
@@ -165,10 +168,12 @@ class Library:
             raise LaunchArgumentError(f"order must be one of {list(ORDERS)}, got {order!r}")
         if dispatch not in DISPATCHES:
             raise LaunchArgumentError(
-                f"dispatch must be 'threads' or 'threadgroups', got {dispatch!r}")
+                f"dispatch must be 'threads' or 'threadgroups', got {dispatch!r}"
+            )
         if inactive_lanes not in ("error", "poison"):
             raise LaunchArgumentError(
-                f"inactive_lanes must be 'error' or 'poison', got {inactive_lanes!r}")
+                f"inactive_lanes must be 'error' or 'poison', got {inactive_lanes!r}"
+            )
         grid3 = _triple(grid, "grid")
         group3 = _triple(threadgroup, "threadgroup")
         per_group = group3[0] * group3[1] * group3[2]
@@ -191,11 +196,33 @@ class Library:
             if self.artifact.asan:
                 from .isolated import launch_in_subprocess
 
-                launch_in_subprocess(self, kernel, buffers, bytes_args, threadgroup_memory,
-                                     grid3, group3, dispatch, run_order, seed, inactive_lanes)
+                launch_in_subprocess(
+                    self,
+                    kernel,
+                    buffers,
+                    bytes_args,
+                    threadgroup_memory,
+                    grid3,
+                    group3,
+                    dispatch,
+                    run_order,
+                    seed,
+                    inactive_lanes,
+                )
             else:
-                self._launch_here(info, buffers, bytes_args, threadgroup_memory, grid3, group3,
-                                  dispatch, run_order, seed, inactive_lanes, num_threads)
+                self._launch_here(
+                    info,
+                    buffers,
+                    bytes_args,
+                    threadgroup_memory,
+                    grid3,
+                    group3,
+                    dispatch,
+                    run_order,
+                    seed,
+                    inactive_lanes,
+                    num_threads,
+                )
 
         if check_orders:
             run_in_two_orders(kernel, buffers, order, run)
@@ -247,8 +274,20 @@ class Library:
                         "a multiple of 16."
                     )
 
-    def _launch_here(self, info, buffers, bytes_args, threadgroup_memory, grid3, group3,
-                     dispatch, order, seed, inactive_lanes, num_threads) -> None:
+    def _launch_here(
+        self,
+        info,
+        buffers,
+        bytes_args,
+        threadgroup_memory,
+        grid3,
+        group3,
+        dispatch,
+        order,
+        seed,
+        inactive_lanes,
+        num_threads,
+    ) -> None:
         runtime = _load_runtime()
         entry, _ = self._entries[info.host_name]
         desc = _LaunchDesc()

@@ -33,7 +33,7 @@ def _planner(op_name: str):
 def _positional(func, args, kwargs) -> list:
     """The op's arguments in schema order (plan_<op> takes them positionally)."""
     values = list(args)
-    for argument in func._schema.arguments[len(args):]:
+    for argument in func._schema.arguments[len(args) :]:
         if argument.name in kwargs:
             values.append(kwargs[argument.name])
         elif argument.has_default_value():
@@ -57,8 +57,13 @@ class simulate(TorchDispatchMode):  # noqa: N801 - used as a function-like conte
     Ops of other namespaces, and metalgen ops on non-CPU tensors, run as usual.
     """
 
-    def __init__(self, order: str = "forward", check_unwritten: bool = True,
-                 check_orders: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        order: str = "forward",
+        check_unwritten: bool = True,
+        check_orders: bool = False,
+        seed: int = 0,
+    ):
         super().__init__()
         self.order = order
         self.check_unwritten = check_unwritten
@@ -75,7 +80,12 @@ class simulate(TorchDispatchMode):  # noqa: N801 - used as a function-like conte
             return func(*args, **kwargs)
         op_name = func._schema.name.split("::", 1)[1]
         plan, outputs = _planner(op_name)(*values)
-        run_plan(plan, order=self.order, seed=self.seed, check_unwritten=self.check_unwritten,
-                 check_orders=self.check_orders)
+        run_plan(
+            plan,
+            order=self.order,
+            seed=self.seed,
+            check_unwritten=self.check_unwritten,
+            check_orders=self.check_orders,
+        )
         self.launches.append(plan.kernel)
         return outputs

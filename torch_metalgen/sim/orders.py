@@ -14,8 +14,11 @@ _BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 def _bits(tensor: torch.Tensor) -> torch.Tensor:
     flat = tensor.reshape(-1)
-    return flat.view(torch.uint8) if tensor.dtype == torch.bool else flat.view(
-        _BITS[tensor.element_size()])
+    return (
+        flat.view(torch.uint8)
+        if tensor.dtype == torch.bool
+        else flat.view(_BITS[tensor.element_size()])
+    )
 
 
 def _difference(index: int, first: torch.Tensor, second: torch.Tensor) -> str | None:
@@ -25,12 +28,15 @@ def _difference(index: int, first: torch.Tensor, second: torch.Tensor) -> str | 
     if differs.numel() == 0:
         return None
     i = int(differs[0])
-    return (f"buffer({index}): {differs.numel()} of {first.numel()} elements differ, first at "
-            f"flat index {i}: {first.reshape(-1)[i].item()!r} vs {second.reshape(-1)[i].item()!r}")
+    return (
+        f"buffer({index}): {differs.numel()} of {first.numel()} elements differ, first at "
+        f"flat index {i}: {first.reshape(-1)[i].item()!r} vs {second.reshape(-1)[i].item()!r}"
+    )
 
 
-def run_in_two_orders(kernel: str, buffers: Mapping[int, torch.Tensor], order: str,
-                      run: Callable[[str], None]) -> None:
+def run_in_two_orders(
+    kernel: str, buffers: Mapping[int, torch.Tensor], order: str, run: Callable[[str], None]
+) -> None:
     """Runs `run(order)` and `run(other order)` from the same buffer contents."""
     before = {index: tensor.clone() for index, tensor in buffers.items()}
     run(order)
@@ -39,8 +45,9 @@ def run_in_two_orders(kernel: str, buffers: Mapping[int, torch.Tensor], order: s
         tensor.copy_(before[index])
     other = "reverse" if order != "reverse" else "forward"
     run(other)
-    differences = [d for index, tensor in buffers.items()
-                   if (d := _difference(index, first[index], tensor))]
+    differences = [
+        d for index, tensor in buffers.items() if (d := _difference(index, first[index], tensor))
+    ]
     if differences:
         raise OrderDependenceError(
             f"kernel '{kernel}' gives different results when its threads run in {order} and "

@@ -46,8 +46,13 @@ def check_written(tensor: torch.Tensor, kernel: str, index: int) -> None:
     if not count:
         return
     # Runs of unwritten indices, from the starts and ends of the mask's 1-runs.
-    padded = torch.cat([torch.zeros(1, dtype=torch.int8), unwritten.to(torch.int8),
-                        torch.zeros(1, dtype=torch.int8)])
+    padded = torch.cat(
+        [
+            torch.zeros(1, dtype=torch.int8),
+            unwritten.to(torch.int8),
+            torch.zeros(1, dtype=torch.int8),
+        ]
+    )
     edges = torch.diff(padded)
     starts = torch.nonzero(edges == 1).reshape(-1)[:9].tolist()
     ends = (torch.nonzero(edges == -1).reshape(-1)[:9] - 1).tolist()

@@ -23,8 +23,15 @@ def metal_source_dir() -> Path:
     )
 
 
-def run_plan(plan, *, order: str = "forward", seed: int = 0, check_unwritten: bool = True,
-             check_orders: bool = False, asan: bool = False) -> None:
+def run_plan(
+    plan,
+    *,
+    order: str = "forward",
+    seed: int = 0,
+    check_unwritten: bool = True,
+    check_orders: bool = False,
+    asan: bool = False,
+) -> None:
     """Executes a LaunchPlan: compiles metal/<plan.library>.metal and launches
     plan.kernel on the plan's tensors (outputs are written in place).
 
@@ -41,8 +48,9 @@ def run_plan(plan, *, order: str = "forward", seed: int = 0, check_unwritten: bo
     library = compile_library(source, include_dirs=(source_dir,), asan=asan)
     # A None tensor is an optional argument the plan leaves unbound.
     buffers = {int(index): tensor for index, tensor, _ in plan.buffers if tensor is not None}
-    outputs = [int(index) for index, tensor, is_output in plan.buffers
-               if is_output and tensor is not None]
+    outputs = [
+        int(index) for index, tensor, is_output in plan.buffers if is_output and tensor is not None
+    ]
     arguments = dict(
         buffers=buffers,
         bytes={int(index): bytes(data) for index, data in plan.bytes},

@@ -42,9 +42,26 @@ BUILTINS = (
 )
 _BINDING_ATTRIBUTES = ("buffer", "threadgroup")
 _UNSUPPORTED_ATTRIBUTES = (
-    "texture", "sampler", "stage_in", "function_constant", "visible", "stitchable", "vertex",
-    "fragment", "position", "user", "color", "raster_order_group", "payload", "mesh", "object",
-    "imageblock_data", "intersection", "indirect_return", "vertex_id", "instance_id",
+    "texture",
+    "sampler",
+    "stage_in",
+    "function_constant",
+    "visible",
+    "stitchable",
+    "vertex",
+    "fragment",
+    "position",
+    "user",
+    "color",
+    "raster_order_group",
+    "payload",
+    "mesh",
+    "object",
+    "imageblock_data",
+    "intersection",
+    "indirect_return",
+    "vertex_id",
+    "instance_id",
 )
 _SCALARS = "float|half|bfloat|int|uint|short|ushort|char|uchar|long|ulong|bool"
 
@@ -62,9 +79,7 @@ _FLOAT_LITERAL = re.compile(
     r"(?<![\w.])((?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)([fFhH]?)(?![\w.])"
 )
 # String and character literals and comments, which the literal rewrite must skip.
-_NON_CODE = re.compile(
-    r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S
-)
+_NON_CODE = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
 
 
 def _split_top_level(text: str, sep: str = ",") -> list[str]:
@@ -185,7 +200,7 @@ def _rewrite_code(text: str) -> str:
 
     out, position = [], 0
     for match in _NON_CODE.finditer(text):
-        out.append(code(text[position:match.start()]))
+        out.append(code(text[position : match.start()]))
         out.append(match.group(0))
         position = match.end()
     out.append(code(text[position:]))

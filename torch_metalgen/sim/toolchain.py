@@ -26,9 +26,9 @@ INSTALL_HINT = (
 @dataclass(frozen=True)
 class Toolchain:
     command: tuple[str, ...]  # argv prefix that runs the C++ compiler
-    version: str              # first line of `--version`
+    version: str  # first line of `--version`
     major: int
-    kind: str                 # "clang" or "zig"
+    kind: str  # "clang" or "zig"
 
     @property
     def identity(self) -> str:
@@ -108,7 +108,10 @@ def _links(toolchain: Toolchain, flags: list[str], source: str) -> bool:
         src.write_text(source)
         out = subprocess.run(
             [*toolchain.command, *flags, str(src), "-o", str(Path(tmp) / "probe")],
-            capture_output=True, text=True, timeout=300, check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         return out.returncode == 0
 
@@ -135,8 +138,12 @@ def has_asan(toolchain: Toolchain) -> bool:
 @functools.cache
 def symbolizer() -> str | None:
     """llvm-symbolizer for readable AddressSanitizer reports (.metal file:line)."""
-    for name in ("llvm-symbolizer-19", "llvm-symbolizer-20", "llvm-symbolizer-18",
-                 "llvm-symbolizer"):
+    for name in (
+        "llvm-symbolizer-19",
+        "llvm-symbolizer-20",
+        "llvm-symbolizer-18",
+        "llvm-symbolizer",
+    ):
         path = shutil.which(name)
         if path:
             return path

@@ -19,7 +19,8 @@ namespace {
 
 struct Reader {
   FILE* f;
-  template <class T> T get() {
+  template <class T>
+  T get() {
     T v{};
     if (std::fread(&v, sizeof v, 1, f) != 1) fail("truncated request");
     return v;

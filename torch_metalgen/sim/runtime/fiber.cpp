@@ -103,12 +103,12 @@ void* prepare_context(const FiberStack& stack, void (*fn)(void*), void* arg) {
   // Popped by metalsim_switch: r15 r14 r13 r12 rbx rbp, then `ret` to the trampoline
   // with rsp 16-byte aligned, so the call in the trampoline enters fn as the ABI expects.
   uint64_t* frame = reinterpret_cast<uint64_t*>(top - 56);
-  frame[0] = 0;                              // r15
-  frame[1] = 0;                              // r14
-  frame[2] = reinterpret_cast<uint64_t>(fn);   // r13
-  frame[3] = reinterpret_cast<uint64_t>(arg);  // r12
-  frame[4] = 0;                              // rbx
-  frame[5] = 0;                              // rbp
+  frame[0] = 0;                                                       // r15
+  frame[1] = 0;                                                       // r14
+  frame[2] = reinterpret_cast<uint64_t>(fn);                          // r13
+  frame[3] = reinterpret_cast<uint64_t>(arg);                         // r12
+  frame[4] = 0;                                                       // rbx
+  frame[5] = 0;                                                       // rbp
   frame[6] = reinterpret_cast<uint64_t>(&metalsim_fiber_trampoline);  // return address
   return frame;
 }

@@ -21,8 +21,8 @@ namespace metalsim {
 struct FiberStack {
   char* mapping = nullptr;  // start of the mmap, guard page included
   size_t mapping_size = 0;
-  char* low = nullptr;      // lowest usable byte (just above the guard page)
-  size_t size = 0;          // usable bytes
+  char* low = nullptr;  // lowest usable byte (just above the guard page)
+  size_t size = 0;      // usable bytes
 };
 FiberStack allocate_stack(size_t usable_bytes);
 void free_stack(FiberStack& stack);
@@ -38,7 +38,7 @@ void fiber_started();
 // ---- one launch (launch.cpp) ---------------------------------------------------
 struct Launch {
   metalsim_launch_desc* desc;
-  uint32_t groups[3];         // threadgroups per grid
+  uint32_t groups[3];  // threadgroups per grid
   uint32_t total_groups;
   uint32_t dynamic_threadgroup_bytes;
   void* buffers[METALSIM_MAX_BINDINGS];
@@ -62,7 +62,7 @@ struct GpuThread {
   metalsim_thread_builtins builtins{};
   metalsim_thread_args args{};
   ThreadState state = ThreadState::Runnable;
-  metalsim_call* call = nullptr;   // while InCollective
+  metalsim_call* call = nullptr;    // while InCollective
   const char* wait_file = nullptr;  // while AtBarrier
   int wait_line = 0;
   uint32_t linear = 0;
@@ -71,10 +71,10 @@ struct GpuThread {
 };
 
 struct SimdGroup {
-  uint32_t first = 0;   // linear index of lane 0
-  uint32_t count = 0;   // lanes present (the last SIMD-group may be partial)
-  int running = 0;      // lanes neither blocked nor finished
-  int waiting = 0;      // lanes blocked in a collective
+  uint32_t first = 0;  // linear index of lane 0
+  uint32_t count = 0;  // lanes present (the last SIMD-group may be partial)
+  int running = 0;     // lanes neither blocked nor finished
+  int waiting = 0;     // lanes blocked in a collective
 };
 
 struct TgAllocation {
@@ -85,8 +85,8 @@ struct TgAllocation {
 struct Worker {
   std::vector<GpuThread> threads;  // grows to the largest threadgroup, stacks reused
   std::vector<SimdGroup> simdgroups;
-  std::vector<uint32_t> queue;     // ring buffer of runnable threads
-  std::vector<uint32_t> scratch;   // thread ids being woken together
+  std::vector<uint32_t> queue;    // ring buffer of runnable threads
+  std::vector<uint32_t> scratch;  // thread ids being woken together
   uint32_t queue_head = 0, queue_count = 0;
   void* scheduler_sp = nullptr;
   const void* scheduler_stack_low = nullptr;
@@ -94,7 +94,7 @@ struct Worker {
   Launch* launch = nullptr;
   uint32_t group_position[3] = {0, 0, 0};
   uint32_t thread_count = 0;
-  int live = 0;        // threads not finished
+  int live = 0;  // threads not finished
   int finished = 0;
   int at_barrier = 0;
   bool aborted = false;

@@ -214,7 +214,8 @@ extern "C" int metalsim_launch(metalsim_launch_desc* d) {
     return d->error_kind;
   }
   uint64_t dynamic = 0;
-  for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i) dynamic += (d->threadgroup_lengths[i] + 15) & ~15u;
+  for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i)
+    dynamic += (d->threadgroup_lengths[i] + 15) & ~15u;
   if (dynamic > METALSIM_THREADGROUP_MEMORY_LIMIT) {
     d->error_kind = METALSIM_ERR_RESOURCE_LIMIT;
     std::snprintf(d->error, sizeof(d->error),

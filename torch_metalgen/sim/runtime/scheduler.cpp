@@ -134,7 +134,7 @@ void resolve_collective(Worker& w, SimdGroup& sg) {
     std::vector<uint32_t> ids;
     for (uint32_t lane = 0; lane < sg.count; ++lane)
       if (mask >> lane & 1u) ids.push_back(sg.first + lane);
-    const char* what = diag.kind == METALSIM_ERR_NON_UNIFORM ? "non-uniform argument"
+    const char* what = diag.kind == METALSIM_ERR_NON_UNIFORM          ? "non-uniform argument"
                        : diag.kind == METALSIM_ERR_INACTIVE_LANE_READ ? "read of an inactive lane"
                                                                       : "SIMD-group error";
     abort_threadgroup(w, diag.kind,
@@ -169,7 +169,8 @@ void after_block(Worker& w, SimdGroup& sg) {
   for (uint32_t i = 0; i < w.thread_count; ++i) {
     const GpuThread& t = w.threads[i];
     if (t.state != ThreadState::AtBarrier) continue;
-    if (!first) first = &t;
+    if (!first)
+      first = &t;
     else if (t.wait_line != first->wait_line ||
              (t.wait_file != first->wait_file && std::strcmp(t.wait_file, first->wait_file) != 0))
       same = false;
@@ -193,15 +194,17 @@ void after_block(Worker& w, SimdGroup& sg) {
     std::string where = t.state == ThreadState::Finished
                             ? "already returned"
                             : "wait at barrier " + site_text(t.wait_file, t.wait_line);
-    auto it = std::find_if(groups.begin(), groups.end(),
-                           [&](const auto& g) { return g.first == where; });
-    if (it == groups.end()) groups.push_back({where, {i}});
-    else it->second.push_back(i);
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == where; });
+    if (it == groups.end())
+      groups.push_back({where, {i}});
+    else
+      it->second.push_back(i);
   }
   std::string message = "barrier divergence in threadgroup " + group_text(w) + ":";
   for (size_t g = 0; g < groups.size(); ++g) {
-    message += (g ? "; threads " : " threads ") + format_ranges(groups[g].second) + " " +
-               groups[g].first;
+    message +=
+        (g ? "; threads " : " threads ") + format_ranges(groups[g].second) + " " + groups[g].first;
   }
   message += w.finished > 0
                  ? ". Every thread of a threadgroup must reach each threadgroup_barrier: move "

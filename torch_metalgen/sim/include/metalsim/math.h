@@ -12,7 +12,8 @@
 namespace metalsim {
 
 // Applies f element-wise, computing in float for half/bfloat.
-template <class T, class F> inline T map_float(T x, F f) {
+template <class T, class F>
+inline T map_float(T x, F f) {
   using E = element_t<T>;
   if constexpr (is_vector_v<T>) {
     T r;
@@ -22,7 +23,8 @@ template <class T, class F> inline T map_float(T x, F f) {
     return static_cast<T>(f(static_cast<float>(x)));
   }
 }
-template <class T, class F> inline T map_float2(T x, T y, F f) {
+template <class T, class F>
+inline T map_float2(T x, T y, F f) {
   using E = element_t<T>;
   if constexpr (is_vector_v<T>) {
     T r;
@@ -33,7 +35,8 @@ template <class T, class F> inline T map_float2(T x, T y, F f) {
     return static_cast<T>(f(static_cast<float>(x), static_cast<float>(y)));
   }
 }
-template <class T, class F> inline T map_float3(T x, T y, T z, F f) {
+template <class T, class F>
+inline T map_float3(T x, T y, T z, F f) {
   using E = element_t<T>;
   if constexpr (is_vector_v<T>) {
     T r;
@@ -45,7 +48,8 @@ template <class T, class F> inline T map_float3(T x, T y, T z, F f) {
     return static_cast<T>(f(static_cast<float>(x), static_cast<float>(y), static_cast<float>(z)));
   }
 }
-template <class T, class F> inline T map_any(T x, F f) {
+template <class T, class F>
+inline T map_any(T x, F f) {
   if constexpr (is_vector_v<T>) {
     T r;
     for (int i = 0; i < vec_size_v<T>; ++i) r[i] = f(x[i]);
@@ -54,7 +58,8 @@ template <class T, class F> inline T map_any(T x, F f) {
     return f(x);
   }
 }
-template <class T, class F> inline T map_any2(T x, T y, F f) {
+template <class T, class F>
+inline T map_any2(T x, T y, F f) {
   if constexpr (is_vector_v<T>) {
     T r;
     for (int i = 0; i < vec_size_v<T>; ++i) r[i] = f(x[i], y[i]);
@@ -64,14 +69,21 @@ template <class T, class F> inline T map_any2(T x, T y, F f) {
   }
 }
 // Widens a scalar argument to the vector type of the other argument (min(v, 0.0f)).
-template <class T, class U> inline T widen(U u) {
-  if constexpr (std::is_same_v<T, U>) return u;
-  else if constexpr (is_vector_v<U>) return __builtin_convertvector(u, T);
-  else return make_vec<T>(static_cast<element_t<T>>(u));
+template <class T, class U>
+inline T widen(U u) {
+  if constexpr (std::is_same_v<T, U>)
+    return u;
+  else if constexpr (is_vector_v<U>)
+    return __builtin_convertvector(u, T);
+  else
+    return make_vec<T>(static_cast<element_t<T>>(u));
 }
-template <class T> constexpr bool float_like = is_float_v<element_t<T>>;
-template <class T> constexpr bool int_like = std::is_integral_v<element_t<T>>;
-template <class T> using bool_result_t = typename make_vector<bool, vec_size_v<T>>::type;
+template <class T>
+constexpr bool float_like = is_float_v<element_t<T>>;
+template <class T>
+constexpr bool int_like = std::is_integral_v<element_t<T>>;
+template <class T>
+using bool_result_t = typename make_vector<bool, vec_size_v<T>>::type;
 
 }  // namespace metalsim
 
@@ -80,9 +92,9 @@ namespace metal {
 #define METALSIM_FLOAT_T template <class T, std::enable_if_t<metalsim::float_like<T>, int> = 0>
 #define METALSIM_INT_T template <class T, std::enable_if_t<metalsim::int_like<T>, int> = 0>
 
-#define METALSIM_UNARY(name, expr)                                         \
+#define METALSIM_UNARY(name, expr)                                        \
   METALSIM_FLOAT_T inline T name(T x) {                                   \
-    return metalsim::map_float(x, [](float v) -> float { return expr; });  \
+    return metalsim::map_float(x, [](float v) -> float { return expr; }); \
   }
 METALSIM_UNARY(acos, __builtin_acosf(v))
 METALSIM_UNARY(acosh, __builtin_acoshf(v))
@@ -118,16 +130,16 @@ METALSIM_UNARY(saturate, __builtin_fminf(__builtin_fmaxf(v, 0.0f), 1.0f))
 METALSIM_UNARY(sign, v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v == v ? 0.0f * v : 0.0f)
 #undef METALSIM_UNARY
 
-#define METALSIM_BINARY(name, expr)                                                        \
-  METALSIM_FLOAT_T inline T name(T x, T y) {                                              \
-    return metalsim::map_float2(x, y, [](float a, float b) -> float { return expr; });     \
-  }                                                                                        \
-  template <class T, class U,                                                              \
-            std::enable_if_t<metalsim::float_like<T> && metalsim::is_vector_v<T> &&       \
-                                 !metalsim::is_vector_v<U>,                                \
-                             int> = 0>                                                     \
-  inline T name(T x, U y) {                                                                \
-    return name(x, metalsim::widen<T>(y));                                                 \
+#define METALSIM_BINARY(name, expr)                                                    \
+  METALSIM_FLOAT_T inline T name(T x, T y) {                                           \
+    return metalsim::map_float2(x, y, [](float a, float b) -> float { return expr; }); \
+  }                                                                                    \
+  template <class T, class U,                                                          \
+            std::enable_if_t<metalsim::float_like<T> && metalsim::is_vector_v<T> &&    \
+                                 !metalsim::is_vector_v<U>,                            \
+                             int> = 0>                                                 \
+  inline T name(T x, U y) {                                                            \
+    return name(x, metalsim::widen<T>(y));                                             \
   }
 METALSIM_BINARY(atan2, __builtin_atan2f(a, b))
 METALSIM_BINARY(copysign, __builtin_copysignf(a, b))
@@ -142,11 +154,14 @@ METALSIM_BINARY(step, b < a ? 0.0f : 1.0f)
 #undef METALSIM_BINARY
 
 METALSIM_FLOAT_T inline T fma(T a, T b, T c) {
-  return metalsim::map_float3(a, b, c, [](float x, float y, float z) { return __builtin_fmaf(x, y, z); });
+  return metalsim::map_float3(a, b, c,
+                              [](float x, float y, float z) { return __builtin_fmaf(x, y, z); });
 }
 METALSIM_FLOAT_T inline T mix(T x, T y, T a) { return x + (y - x) * a; }
-template <class T, class U, std::enable_if_t<metalsim::float_like<T> && metalsim::is_vector_v<T> &&
-                                                 !metalsim::is_vector_v<U>, int> = 0>
+template <
+    class T, class U,
+    std::enable_if_t<
+        metalsim::float_like<T> && metalsim::is_vector_v<T> && !metalsim::is_vector_v<U>, int> = 0>
 inline T mix(T x, T y, U a) {
   return mix(x, y, metalsim::widen<T>(a));
 }
@@ -158,7 +173,8 @@ METALSIM_FLOAT_T inline T smoothstep(T e0, T e1, T x) {
 }
 
 // min / max / clamp / abs for floats (fmin semantics) and integers.
-template <class T, class U = T, std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+template <class T, class U = T,
+          std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
 inline T max(T x, U y) {
   T b = metalsim::widen<T>(y);
   if constexpr (metalsim::float_like<T>)
@@ -166,7 +182,8 @@ inline T max(T x, U y) {
   else
     return metalsim::map_any2(x, b, [](auto p, auto q) { return p < q ? q : p; });
 }
-template <class T, class U = T, std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+template <class T, class U = T,
+          std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
 inline T min(T x, U y) {
   T b = metalsim::widen<T>(y);
   if constexpr (metalsim::float_like<T>)
@@ -189,8 +206,8 @@ METALSIM_INT_T inline T absdiff(T x, T y) {
 }
 METALSIM_INT_T inline T popcount(T x) {
   return metalsim::map_any(x, [](auto v) {
-    return static_cast<decltype(v)>(__builtin_popcountll(static_cast<uint64_t>(
-        static_cast<std::make_unsigned_t<decltype(v)>>(v))));
+    return static_cast<decltype(v)>(__builtin_popcountll(
+        static_cast<uint64_t>(static_cast<std::make_unsigned_t<decltype(v)>>(v))));
   });
 }
 METALSIM_INT_T inline T clz(T x) {
@@ -210,25 +227,27 @@ METALSIM_INT_T inline T ctz(T x) {
 METALSIM_INT_T inline T mulhi(T x, T y) {
   return metalsim::map_any2(x, y, [](auto a, auto b) {
     using E = decltype(a);
-    if constexpr (sizeof(E) == 8) return static_cast<E>((static_cast<__int128>(a) * b) >> 64);
-    else return static_cast<E>((static_cast<int64_t>(a) * b) >> (sizeof(E) * 8));
+    if constexpr (sizeof(E) == 8)
+      return static_cast<E>((static_cast<__int128>(a) * b) >> 64);
+    else
+      return static_cast<E>((static_cast<int64_t>(a) * b) >> (sizeof(E) * 8));
   });
 }
 
 // Relational functions return bool (scalars) or boolN (vectors).
-#define METALSIM_PREDICATE(name, expr)                                              \
-  METALSIM_FLOAT_T inline auto name(T x) {                                          \
-    if constexpr (metalsim::is_vector_v<T>) {                                       \
-      metalsim::bool_result_t<T> r;                                                 \
-      for (int i = 0; i < metalsim::vec_size_v<T>; ++i) {                           \
-        float v = static_cast<float>(x[i]);                                         \
-        r[i] = (expr);                                                              \
-      }                                                                             \
-      return r;                                                                     \
-    } else {                                                                        \
-      float v = static_cast<float>(x);                                              \
-      return static_cast<bool>(expr);                                               \
-    }                                                                               \
+#define METALSIM_PREDICATE(name, expr)                    \
+  METALSIM_FLOAT_T inline auto name(T x) {                \
+    if constexpr (metalsim::is_vector_v<T>) {             \
+      metalsim::bool_result_t<T> r;                       \
+      for (int i = 0; i < metalsim::vec_size_v<T>; ++i) { \
+        float v = static_cast<float>(x[i]);               \
+        r[i] = (expr);                                    \
+      }                                                   \
+      return r;                                           \
+    } else {                                              \
+      float v = static_cast<float>(x);                    \
+      return static_cast<bool>(expr);                     \
+    }                                                     \
   }
 METALSIM_PREDICATE(isnan, __builtin_isnan(v))
 METALSIM_PREDICATE(isinf, __builtin_isinf(v))
@@ -239,19 +258,25 @@ METALSIM_PREDICATE(signbit, __builtin_signbit(v))
 
 inline bool all(bool b) { return b; }
 inline bool any(bool b) { return b; }
-template <class T, std::enable_if_t<metalsim::is_vector_v<T>, int> = 0> inline bool all(T v) {
+template <class T, std::enable_if_t<metalsim::is_vector_v<T>, int> = 0>
+inline bool all(T v) {
   for (int i = 0; i < metalsim::vec_size_v<T>; ++i)
     if (!v[i]) return false;
   return true;
 }
-template <class T, std::enable_if_t<metalsim::is_vector_v<T>, int> = 0> inline bool any(T v) {
+template <class T, std::enable_if_t<metalsim::is_vector_v<T>, int> = 0>
+inline bool any(T v) {
   for (int i = 0; i < metalsim::vec_size_v<T>; ++i)
     if (v[i]) return true;
   return false;
 }
 // select(a, b, c): c ? b : a, element-wise for vectors.
-template <class T> inline T select(T a, T b, bool c) { return c ? b : a; }
-template <class T, class C, std::enable_if_t<metalsim::is_vector_v<T> && metalsim::is_vector_v<C>, int> = 0>
+template <class T>
+inline T select(T a, T b, bool c) {
+  return c ? b : a;
+}
+template <class T, class C,
+          std::enable_if_t<metalsim::is_vector_v<T> && metalsim::is_vector_v<C>, int> = 0>
 inline T select(T a, T b, C c) {
   static_assert(metalsim::vec_size_v<T> == metalsim::vec_size_v<C>, "select: mask size differs");
   T r;
@@ -286,23 +311,58 @@ inline T cross(T a, T b) {
 #undef METALSIM_INT_T
 
 namespace fast {
-using metal::acos; using metal::asin; using metal::atan; using metal::atan2; using metal::ceil;
-using metal::clamp; using metal::cos; using metal::cosh; using metal::divide; using metal::exp;
-using metal::exp10; using metal::exp2; using metal::fabs; using metal::abs; using metal::floor;
-using metal::fmax; using metal::fmin; using metal::fmod; using metal::fract; using metal::log;
-using metal::log10; using metal::log2; using metal::max; using metal::min; using metal::pow;
-using metal::powr; using metal::rint; using metal::round; using metal::rsqrt; using metal::saturate;
-using metal::sin; using metal::sinh; using metal::sqrt; using metal::tan; using metal::tanh;
-using metal::trunc; using metal::normalize; using metal::length; using metal::distance;
-using metal::sinpi; using metal::cospi; using metal::tanpi;
+using metal::abs;
+using metal::acos;
+using metal::asin;
+using metal::atan;
+using metal::atan2;
+using metal::ceil;
+using metal::clamp;
+using metal::cos;
+using metal::cosh;
+using metal::cospi;
+using metal::distance;
+using metal::divide;
+using metal::exp;
+using metal::exp10;
+using metal::exp2;
+using metal::fabs;
+using metal::floor;
+using metal::fmax;
+using metal::fmin;
+using metal::fmod;
+using metal::fract;
+using metal::length;
+using metal::log;
+using metal::log10;
+using metal::log2;
+using metal::max;
+using metal::min;
+using metal::normalize;
+using metal::pow;
+using metal::powr;
+using metal::rint;
+using metal::round;
+using metal::rsqrt;
+using metal::saturate;
+using metal::sin;
+using metal::sinh;
+using metal::sinpi;
+using metal::sqrt;
+using metal::tan;
+using metal::tanh;
+using metal::tanpi;
+using metal::trunc;
 }  // namespace fast
 namespace precise {
 using namespace fast;
 }  // namespace precise
 
 // numeric_limits with half and bfloat.
-template <class T> struct numeric_limits;
-template <> struct numeric_limits<float> {
+template <class T>
+struct numeric_limits;
+template <>
+struct numeric_limits<float> {
   static constexpr float min() { return 0x1p-126f; }
   static constexpr float max() { return 0x1.fffffep127f; }
   static constexpr float lowest() { return -0x1.fffffep127f; }
@@ -312,7 +372,8 @@ template <> struct numeric_limits<float> {
   static constexpr bool is_signed = true;
   static constexpr int digits = 24;
 };
-template <> struct numeric_limits<half> {
+template <>
+struct numeric_limits<half> {
   static constexpr half min() { return static_cast<half>(0x1p-14f); }
   static constexpr half max() { return static_cast<half>(65504.0f); }
   static constexpr half lowest() { return static_cast<half>(-65504.0f); }
@@ -322,7 +383,8 @@ template <> struct numeric_limits<half> {
   static constexpr bool is_signed = true;
   static constexpr int digits = 11;
 };
-template <> struct numeric_limits<bfloat> {
+template <>
+struct numeric_limits<bfloat> {
   static constexpr bfloat min() { return static_cast<bfloat>(0x1p-126f); }
   static constexpr bfloat max() { return static_cast<bfloat>(0x1.fep127f); }
   static constexpr bfloat lowest() { return static_cast<bfloat>(-0x1.fep127f); }
@@ -332,12 +394,13 @@ template <> struct numeric_limits<bfloat> {
   static constexpr bool is_signed = true;
   static constexpr int digits = 8;
 };
-#define METALSIM_INT_LIMITS(T, LO, HI)                          \
-  template <> struct numeric_limits<T> {                        \
-    static constexpr T min() { return LO; }                     \
-    static constexpr T max() { return HI; }                     \
-    static constexpr T lowest() { return LO; }                  \
-    static constexpr bool is_signed = (LO) != 0;                \
+#define METALSIM_INT_LIMITS(T, LO, HI)           \
+  template <>                                    \
+  struct numeric_limits<T> {                     \
+    static constexpr T min() { return LO; }      \
+    static constexpr T max() { return HI; }      \
+    static constexpr T lowest() { return LO; }   \
+    static constexpr bool is_signed = (LO) != 0; \
   };
 METALSIM_INT_LIMITS(int, INT32_MIN, INT32_MAX)
 METALSIM_INT_LIMITS(uint, 0u, UINT32_MAX)

@@ -46,15 +46,16 @@ inline bool matrix_uniform(metalsim_call* const* lanes, metalsim_diag* d, const 
   return true;
 }
 
-template <class T> inline size_t matrix_offset(const metalsim_call* c, int row, int column) {
+template <class T>
+inline size_t matrix_offset(const metalsim_call* c, int row, int column) {
   const int64_t stride = c->arg2;
   const int64_t ox = c->arg3 & 0xFFFFFFFF, oy = c->arg3 >> 32;
   if (c->arg4) return static_cast<size_t>((oy + column) * stride + ox + row);
   return static_cast<size_t>((oy + row) * stride + ox + column);
 }
 
-template <class T> void resolve_matrix_load(metalsim_call* const* lanes, uint32_t mask,
-                                            metalsim_diag* d) {
+template <class T>
+void resolve_matrix_load(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* d) {
   if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_load")) return;
   if (!matrix_uniform(lanes, d, "simdgroup_load")) return;
   const T* src = static_cast<const T*>(lanes[0]->ptr);
@@ -67,8 +68,8 @@ template <class T> void resolve_matrix_load(metalsim_call* const* lanes, uint32_
   }
 }
 
-template <class T> void resolve_matrix_store(metalsim_call* const* lanes, uint32_t mask,
-                                             metalsim_diag* d) {
+template <class T>
+void resolve_matrix_store(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* d) {
   if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_store")) return;
   if (!matrix_uniform(lanes, d, "simdgroup_store")) return;
   T* dst = static_cast<T*>(const_cast<void*>(lanes[0]->ptr));
@@ -82,8 +83,8 @@ template <class T> void resolve_matrix_store(metalsim_call* const* lanes, uint32
 }
 
 // D = A * B + C, accumulated in float, rounded once to T.
-template <class T> void resolve_matrix_mma(metalsim_call* const* lanes, uint32_t mask,
-                                           metalsim_diag* d) {
+template <class T>
+void resolve_matrix_mma(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* d) {
   if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_multiply_accumulate")) return;
   float a[8][8], b[8][8], c[8][8];
   for (int lane = 0; lane < 32; ++lane) {
@@ -114,7 +115,8 @@ template <class T> void resolve_matrix_mma(metalsim_call* const* lanes, uint32_t
 
 namespace metal {
 
-template <class T, int Rows, int Cols> struct simdgroup_matrix {
+template <class T, int Rows, int Cols>
+struct simdgroup_matrix {
   static_assert(Rows == 8 && Cols == 8, "the simulator supports 8x8 simdgroup matrices only");
   static_assert(metalsim::is_float_v<T>, "simdgroup_matrix holds float, half or bfloat");
   using storage_type = typename metalsim::make_vector<T, 2>::type;
@@ -135,7 +137,8 @@ typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
 typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
 typedef simdgroup_matrix<bfloat, 8, 8> simdgroup_bfloat8x8;
 
-template <class T, int R, int C> inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
+template <class T, int R, int C>
+inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
   simdgroup_matrix<T, R, C> m;
   m.elements[0] = value;
   m.elements[1] = value;

@@ -43,7 +43,7 @@ typedef struct metalsim_thread_builtins {
 
 // What a generated kernel entry receives for one GPU thread.
 typedef struct metalsim_thread_args {
-  void* const* buffers;            // [[buffer(i)]] addresses, METALSIM_MAX_BINDINGS
+  void* const* buffers;              // [[buffer(i)]] addresses, METALSIM_MAX_BINDINGS
   void* const* threadgroup_buffers;  // [[threadgroup(i)]] addresses of this threadgroup
   const metalsim_thread_builtins* builtins;
 } metalsim_thread_args;
@@ -55,9 +55,9 @@ typedef void (*metalsim_entry_fn)(const metalsim_thread_args*);
 // together; `resolve` computes every participating lane's `out`.
 struct metalsim_call;
 typedef struct metalsim_diag {
-  int kind;           // metalsim_error_kind, 0 when the resolver succeeded
+  int kind;             // metalsim_error_kind, 0 when the resolver succeeded
   int poison_inactive;  // 1: reads of inactive lanes give poison instead of an error
-  char message[512];  // what went wrong, without kernel/threadgroup (the runtime adds those)
+  char message[512];    // what went wrong, without kernel/threadgroup (the runtime adds those)
 } metalsim_diag;
 typedef void (*metalsim_resolve_fn)(struct metalsim_call* const* lanes, uint32_t active_mask,
                                     metalsim_diag* diag);
@@ -68,12 +68,12 @@ typedef struct metalsim_call {
   metalsim_resolve_fn resolve;
   const void* in;
   void* out;
-  int64_t arg;       // lane / delta / mask argument
-  const void* ptr;   // memory operand of simdgroup_load / simdgroup_store
-  int64_t arg2;      // elements per row
-  int64_t arg3;      // packed origin
-  int64_t arg4;      // transpose flag
-  uint32_t lane;     // filled in by the runtime
+  int64_t arg;      // lane / delta / mask argument
+  const void* ptr;  // memory operand of simdgroup_load / simdgroup_store
+  int64_t arg2;     // elements per row
+  int64_t arg3;     // packed origin
+  int64_t arg4;     // transpose flag
+  uint32_t lane;    // filled in by the runtime
 } metalsim_call;
 
 // Runtime entry points used by kernel code.
@@ -92,9 +92,9 @@ enum metalsim_param_kind {
 };
 typedef struct metalsim_param_info {
   int kind;
-  int index;          // binding index for buffer/threadgroup parameters
+  int index;              // binding index for buffer/threadgroup parameters
   uint64_t pointee_size;  // sizeof the pointed-to/referenced type
-  int is_reference;   // `constant Params& p` rather than a pointer
+  int is_reference;       // `constant Params& p` rather than a pointer
   const char* name;
   const char* type;
 } metalsim_param_info;
@@ -118,7 +118,7 @@ typedef struct metalsim_launch_desc {
   int dispatch_threadgroups;  // 0: grid counts threads; 1: grid counts threadgroups
   int order;                  // 0 forward, 1 reverse, 2 random
   uint64_t seed;
-  int num_workers;            // OS threads; 0 = default
+  int num_workers;  // OS threads; 0 = default
   int poison_inactive;
   int error_kind;
   char error[4096];

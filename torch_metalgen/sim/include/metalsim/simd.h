@@ -12,14 +12,15 @@
 
 #include "math.h"
 
-#define METALSIM_SITE                                                           \
+#define METALSIM_SITE                                                                 \
   const char *metalsim_file = __builtin_FILE(), int metalsim_line = __builtin_LINE(), \
              int metalsim_column = __builtin_COLUMN()
 #define METALSIM_SITE_ARGS metalsim_file, metalsim_line, metalsim_column
 
 namespace metalsim {
 
-template <class T> inline T poison() {
+template <class T>
+inline T poison() {
   T v;
   memset(&v, 0xFF, sizeof v);
   return v;
@@ -60,7 +61,8 @@ inline bool check_uniform(metalsim_call* const* lanes, uint32_t mask, metalsim_d
   d->kind = METALSIM_ERR_NON_UNIFORM;
   int n = snprintf(d->message, sizeof d->message,
                    "%s: argument '%s' must be the same in every active lane of the SIMD-group, "
-                   "but lanes ", function, argument);
+                   "but lanes ",
+                   function, argument);
   n += format_lanes(d->message + n, sizeof d->message - n, same);
   n += snprintf(d->message + n, sizeof d->message - n, " pass %lld and lanes ",
                 static_cast<long long>(first_value));
@@ -79,16 +81,54 @@ inline bool inactive_read(metalsim_diag* d, const char* function, int reader, in
   return false;
 }
 
-template <class T> inline T load_in(const metalsim_call* c) { return *static_cast<const T*>(c->in); }
+template <class T>
+inline T load_in(const metalsim_call* c) {
+  return *static_cast<const T*>(c->in);
+}
 
 // ---- reductions -----------------------------------------------------------------
-struct OpSum { template <class T> T operator()(T a, T b) const { return a + b; } };
-struct OpProduct { template <class T> T operator()(T a, T b) const { return a * b; } };
-struct OpMin { template <class T> T operator()(T a, T b) const { return metal::min(a, b); } };
-struct OpMax { template <class T> T operator()(T a, T b) const { return metal::max(a, b); } };
-struct OpAnd { template <class T> T operator()(T a, T b) const { return a & b; } };
-struct OpOr { template <class T> T operator()(T a, T b) const { return a | b; } };
-struct OpXor { template <class T> T operator()(T a, T b) const { return a ^ b; } };
+struct OpSum {
+  template <class T>
+  T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+struct OpProduct {
+  template <class T>
+  T operator()(T a, T b) const {
+    return a * b;
+  }
+};
+struct OpMin {
+  template <class T>
+  T operator()(T a, T b) const {
+    return metal::min(a, b);
+  }
+};
+struct OpMax {
+  template <class T>
+  T operator()(T a, T b) const {
+    return metal::max(a, b);
+  }
+};
+struct OpAnd {
+  template <class T>
+  T operator()(T a, T b) const {
+    return a & b;
+  }
+};
+struct OpOr {
+  template <class T>
+  T operator()(T a, T b) const {
+    return a | b;
+  }
+};
+struct OpXor {
+  template <class T>
+  T operator()(T a, T b) const {
+    return a ^ b;
+  }
+};
 
 // Pairwise tree over lane slots (within groups of `width` lanes): the hardware order
 // is undocumented; a tree is closer to it than a sequential sum.
@@ -128,16 +168,27 @@ void resolve_prefix(metalsim_call* const* lanes, uint32_t mask, metalsim_diag*) 
 
 // ---- shuffles ---------------------------------------------------------------------
 enum ShuffleKind {
-  kShuffle, kShuffleUp, kShuffleDown, kShuffleXor, kRotateUp, kRotateDown, kBroadcast,
-  kBroadcastFirst, kQuadShuffle, kQuadShuffleUp, kQuadShuffleDown, kQuadShuffleXor,
+  kShuffle,
+  kShuffleUp,
+  kShuffleDown,
+  kShuffleXor,
+  kRotateUp,
+  kRotateDown,
+  kBroadcast,
+  kBroadcastFirst,
+  kQuadShuffle,
+  kQuadShuffleUp,
+  kQuadShuffleDown,
+  kQuadShuffleXor,
   kQuadBroadcast,
 };
 constexpr const char* shuffle_name(int k) {
   constexpr const char* names[] = {
-      "simd_shuffle", "simd_shuffle_up", "simd_shuffle_down", "simd_shuffle_xor",
-      "simd_shuffle_rotate_up", "simd_shuffle_rotate_down", "simd_broadcast",
-      "simd_broadcast_first", "quad_shuffle", "quad_shuffle_up", "quad_shuffle_down",
-      "quad_shuffle_xor", "quad_broadcast"};
+      "simd_shuffle",     "simd_shuffle_up",        "simd_shuffle_down",
+      "simd_shuffle_xor", "simd_shuffle_rotate_up", "simd_shuffle_rotate_down",
+      "simd_broadcast",   "simd_broadcast_first",   "quad_shuffle",
+      "quad_shuffle_up",  "quad_shuffle_down",      "quad_shuffle_xor",
+      "quad_broadcast"};
   return names[k];
 }
 
@@ -158,19 +209,45 @@ void resolve_shuffle(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* 
     const int quad = i & ~3;
     int64_t src = i;
     switch (kind) {
-      case kShuffle: src = a; break;
-      case kShuffleUp: src = i >= a ? i - a : i; break;
-      case kShuffleDown: src = i + a < 32 ? i + a : i; break;
-      case kShuffleXor: src = i ^ a; break;
-      case kRotateUp: src = ((i - a) % 32 + 32) % 32; break;
-      case kRotateDown: src = (i + a) % 32; break;
-      case kBroadcast: src = a; break;
-      case kBroadcastFirst: src = first_active; break;
-      case kQuadShuffle: src = quad + (a & 3); break;
-      case kQuadShuffleUp: src = (i & 3) >= a ? i - a : i; break;
-      case kQuadShuffleDown: src = (i & 3) + a < 4 ? i + a : i; break;
-      case kQuadShuffleXor: src = quad + ((i & 3) ^ (a & 3)); break;
-      case kQuadBroadcast: src = quad + (a & 3); break;
+      case kShuffle:
+        src = a;
+        break;
+      case kShuffleUp:
+        src = i >= a ? i - a : i;
+        break;
+      case kShuffleDown:
+        src = i + a < 32 ? i + a : i;
+        break;
+      case kShuffleXor:
+        src = i ^ a;
+        break;
+      case kRotateUp:
+        src = ((i - a) % 32 + 32) % 32;
+        break;
+      case kRotateDown:
+        src = (i + a) % 32;
+        break;
+      case kBroadcast:
+        src = a;
+        break;
+      case kBroadcastFirst:
+        src = first_active;
+        break;
+      case kQuadShuffle:
+        src = quad + (a & 3);
+        break;
+      case kQuadShuffleUp:
+        src = (i & 3) >= a ? i - a : i;
+        break;
+      case kQuadShuffleDown:
+        src = (i & 3) + a < 4 ? i + a : i;
+        break;
+      case kQuadShuffleXor:
+        src = quad + ((i & 3) ^ (a & 3));
+        break;
+      case kQuadBroadcast:
+        src = quad + (a & 3);
+        break;
     }
     if (src < 0 || src >= 32 || !(mask >> src & 1u)) {
       if (!inactive_read(d, name, i, static_cast<int>(src))) return;
@@ -214,10 +291,11 @@ struct simd_vote {
   bool any() const { return v != 0; }
 };
 
-#define METALSIM_REDUCTION(name, Op, width)                                                \
-  template <class T> inline T name(T x, METALSIM_SITE) {                                  \
+#define METALSIM_REDUCTION(name, Op, width)                                                    \
+  template <class T>                                                                           \
+  inline T name(T x, METALSIM_SITE) {                                                          \
     return metalsim::collective<T, T>(x, &metalsim::resolve_reduce<T, metalsim::Op, width>, 0, \
-                                      METALSIM_SITE_ARGS);                                 \
+                                      METALSIM_SITE_ARGS);                                     \
   }
 METALSIM_REDUCTION(simd_sum, OpSum, 32)
 METALSIM_REDUCTION(simd_product, OpProduct, 32)
@@ -235,10 +313,11 @@ METALSIM_REDUCTION(quad_or, OpOr, 4)
 METALSIM_REDUCTION(quad_xor, OpXor, 4)
 #undef METALSIM_REDUCTION
 
-#define METALSIM_PREFIX(name, Op, inclusive)                                                 \
-  template <class T> inline T name(T x, METALSIM_SITE) {                                    \
-    return metalsim::collective<T, T>(x, &metalsim::resolve_prefix<T, metalsim::Op, inclusive>, \
-                                      0, METALSIM_SITE_ARGS);                                \
+#define METALSIM_PREFIX(name, Op, inclusive)                                                       \
+  template <class T>                                                                               \
+  inline T name(T x, METALSIM_SITE) {                                                              \
+    return metalsim::collective<T, T>(x, &metalsim::resolve_prefix<T, metalsim::Op, inclusive>, 0, \
+                                      METALSIM_SITE_ARGS);                                         \
   }
 METALSIM_PREFIX(simd_prefix_inclusive_sum, OpSum, true)
 METALSIM_PREFIX(simd_prefix_exclusive_sum, OpSum, false)
@@ -246,10 +325,11 @@ METALSIM_PREFIX(simd_prefix_inclusive_product, OpProduct, true)
 METALSIM_PREFIX(simd_prefix_exclusive_product, OpProduct, false)
 #undef METALSIM_PREFIX
 
-#define METALSIM_SHUFFLE(name, kind)                                                       \
-  template <class T> inline T name(T x, ushort arg, METALSIM_SITE) {                      \
+#define METALSIM_SHUFFLE(name, kind)                                                         \
+  template <class T>                                                                         \
+  inline T name(T x, ushort arg, METALSIM_SITE) {                                            \
     return metalsim::collective<T, T>(x, &metalsim::resolve_shuffle<T, metalsim::kind>, arg, \
-                                      METALSIM_SITE_ARGS);                                 \
+                                      METALSIM_SITE_ARGS);                                   \
   }
 METALSIM_SHUFFLE(simd_shuffle, kShuffle)
 METALSIM_SHUFFLE(simd_shuffle_up, kShuffleUp)
@@ -265,9 +345,10 @@ METALSIM_SHUFFLE(quad_shuffle_xor, kQuadShuffleXor)
 METALSIM_SHUFFLE(quad_broadcast, kQuadBroadcast)
 #undef METALSIM_SHUFFLE
 
-template <class T> inline T simd_broadcast_first(T x, METALSIM_SITE) {
-  return metalsim::collective<T, T>(
-      x, &metalsim::resolve_shuffle<T, metalsim::kBroadcastFirst>, 0, METALSIM_SITE_ARGS);
+template <class T>
+inline T simd_broadcast_first(T x, METALSIM_SITE) {
+  return metalsim::collective<T, T>(x, &metalsim::resolve_shuffle<T, metalsim::kBroadcastFirst>, 0,
+                                    METALSIM_SITE_ARGS);
 }
 
 namespace detail {
@@ -298,8 +379,8 @@ inline void resolve_nothing(metalsim_call* const*, uint32_t, metalsim_diag*) {}
 }  // namespace detail
 
 inline simd_vote simd_ballot(bool predicate, METALSIM_SITE) {
-  return simd_vote(metalsim::collective<bool, ulong>(predicate, &detail::resolve_ballot, 0,
-                                                     METALSIM_SITE_ARGS));
+  return simd_vote(
+      metalsim::collective<bool, ulong>(predicate, &detail::resolve_ballot, 0, METALSIM_SITE_ARGS));
 }
 inline simd_vote simd_active_threads_mask(METALSIM_SITE) {
   return simd_vote(

@@ -20,9 +20,9 @@ typedef unsigned long ulong;
 typedef _Float16 half;
 typedef __bf16 bfloat;
 
-#define METALSIM_VECTORS(S)                                  \
-  typedef S S##2 __attribute__((ext_vector_type(2)));        \
-  typedef S S##3 __attribute__((ext_vector_type(3)));        \
+#define METALSIM_VECTORS(S)                           \
+  typedef S S##2 __attribute__((ext_vector_type(2))); \
+  typedef S S##3 __attribute__((ext_vector_type(3))); \
   typedef S S##4 __attribute__((ext_vector_type(4)));
 
 METALSIM_VECTORS(float)
@@ -43,16 +43,33 @@ typedef signed char bool2 __attribute__((ext_vector_type(2)));
 typedef signed char bool3 __attribute__((ext_vector_type(3)));
 typedef signed char bool4 __attribute__((ext_vector_type(4)));
 
-template <class T, int N> struct metalsim_packed_vec;
+template <class T, int N>
+struct metalsim_packed_vec;
 
 namespace metalsim {
 
 // vec_traits<V>::size is 1 for scalars; ::element is the scalar type.
-template <class T> struct vec_traits { using element = T; static constexpr int size = 1; };
-#define METALSIM_VEC_TRAITS(S)                                                        \
-  template <> struct vec_traits<S##2> { using element = S; static constexpr int size = 2; }; \
-  template <> struct vec_traits<S##3> { using element = S; static constexpr int size = 3; }; \
-  template <> struct vec_traits<S##4> { using element = S; static constexpr int size = 4; };
+template <class T>
+struct vec_traits {
+  using element = T;
+  static constexpr int size = 1;
+};
+#define METALSIM_VEC_TRAITS(S)     \
+  template <>                      \
+  struct vec_traits<S##2> {        \
+    using element = S;             \
+    static constexpr int size = 2; \
+  };                               \
+  template <>                      \
+  struct vec_traits<S##3> {        \
+    using element = S;             \
+    static constexpr int size = 3; \
+  };                               \
+  template <>                      \
+  struct vec_traits<S##4> {        \
+    using element = S;             \
+    static constexpr int size = 4; \
+  };
 METALSIM_VEC_TRAITS(float)
 METALSIM_VEC_TRAITS(half)
 METALSIM_VEC_TRAITS(bfloat)
@@ -67,21 +84,38 @@ METALSIM_VEC_TRAITS(ulong)
 METALSIM_VEC_TRAITS(bool)
 #undef METALSIM_VEC_TRAITS
 
-template <class T, int N> struct vec_traits<metalsim_packed_vec<T, N>> {
+template <class T, int N>
+struct vec_traits<metalsim_packed_vec<T, N>> {
   using element = T;
   static constexpr int size = N;
 };
 
-template <class T> using element_t = typename vec_traits<std::remove_cv_t<T>>::element;
-template <class T> constexpr int vec_size_v = vec_traits<std::remove_cv_t<T>>::size;
-template <class T> constexpr bool is_vector_v = vec_size_v<T> > 1;
+template <class T>
+using element_t = typename vec_traits<std::remove_cv_t<T>>::element;
+template <class T>
+constexpr int vec_size_v = vec_traits<std::remove_cv_t<T>>::size;
+template <class T>
+constexpr bool is_vector_v = vec_size_v<T> > 1;
 
-template <class T, int N> struct make_vector;
-#define METALSIM_MAKE_VECTOR(S)                                      \
-  template <> struct make_vector<S, 1> { using type = S; };         \
-  template <> struct make_vector<S, 2> { using type = S##2; };      \
-  template <> struct make_vector<S, 3> { using type = S##3; };      \
-  template <> struct make_vector<S, 4> { using type = S##4; };
+template <class T, int N>
+struct make_vector;
+#define METALSIM_MAKE_VECTOR(S) \
+  template <>                   \
+  struct make_vector<S, 1> {    \
+    using type = S;             \
+  };                            \
+  template <>                   \
+  struct make_vector<S, 2> {    \
+    using type = S##2;          \
+  };                            \
+  template <>                   \
+  struct make_vector<S, 3> {    \
+    using type = S##3;          \
+  };                            \
+  template <>                   \
+  struct make_vector<S, 4> {    \
+    using type = S##4;          \
+  };
 METALSIM_MAKE_VECTOR(float)
 METALSIM_MAKE_VECTOR(half)
 METALSIM_MAKE_VECTOR(bfloat)
@@ -97,18 +131,22 @@ METALSIM_MAKE_VECTOR(bool)
 #undef METALSIM_MAKE_VECTOR
 
 template <class T>
-constexpr bool is_float_v = std::is_same_v<std::remove_cv_t<T>, float> ||
-                            std::is_same_v<std::remove_cv_t<T>, half> ||
-                            std::is_same_v<std::remove_cv_t<T>, bfloat>;
+constexpr bool is_float_v =
+    std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, half> ||
+    std::is_same_v<std::remove_cv_t<T>, bfloat>;
 
 // Element conversion that treats bool as Metal does (non-zero -> true).
-template <class E, class S> inline E convert_element(S s) {
-  if constexpr (std::is_same_v<E, bool>) return s != S(0);
-  else return static_cast<E>(s);
+template <class E, class S>
+inline E convert_element(S s) {
+  if constexpr (std::is_same_v<E, bool>)
+    return s != S(0);
+  else
+    return static_cast<E>(s);
 }
 
 // Appends the components of one constructor argument (scalar or vector).
-template <class E, int N, class A> inline void append_components(E (&out)[N], int& at, A a) {
+template <class E, int N, class A>
+inline void append_components(E (&out)[N], int& at, A a) {
   if constexpr (is_vector_v<A>) {
     for (int i = 0; i < vec_size_v<A>; ++i) out[at++] = convert_element<E>(a[i]);
   } else {
@@ -116,12 +154,16 @@ template <class E, int N, class A> inline void append_components(E (&out)[N], in
   }
 }
 
-template <class... A> constexpr int total_components() { return (0 + ... + vec_size_v<A>); }
+template <class... A>
+constexpr int total_components() {
+  return (0 + ... + vec_size_v<A>);
+}
 
 // Metal vector constructors: float4(), float4(s) (splat), float4(int4) (convert),
 // float4(a, b, c, d), float4(v.xy, 1, 2). The source rewrite turns `float4(` into
 // `::metalsim::make_vec<float4>(` because clang has no multi-argument form.
-template <class V, class... A> inline V make_vec(A... args) {
+template <class V, class... A>
+inline V make_vec(A... args) {
   using E = element_t<V>;
   constexpr int N = vec_size_v<V>;
   if constexpr (sizeof...(A) == 0) {
@@ -146,7 +188,8 @@ template <class V, class... A> inline V make_vec(A... args) {
 }  // namespace metalsim
 
 // Packed vectors: no padding, 4-byte (element) alignment.
-template <class T, int N> struct metalsim_packed_vec {
+template <class T, int N>
+struct metalsim_packed_vec {
   using vector_type = typename metalsim::make_vector<T, N>::type;
   T elements[N];
   metalsim_packed_vec() = default;
@@ -161,9 +204,9 @@ template <class T, int N> struct metalsim_packed_vec {
   T& operator[](int i) { return elements[i]; }
   T operator[](int i) const { return elements[i]; }
 };
-#define METALSIM_PACKED(S)                                   \
-  typedef metalsim_packed_vec<S, 2> packed_##S##2;          \
-  typedef metalsim_packed_vec<S, 3> packed_##S##3;          \
+#define METALSIM_PACKED(S)                         \
+  typedef metalsim_packed_vec<S, 2> packed_##S##2; \
+  typedef metalsim_packed_vec<S, 3> packed_##S##3; \
   typedef metalsim_packed_vec<S, 4> packed_##S##4;
 METALSIM_PACKED(float)
 METALSIM_PACKED(half)
@@ -177,16 +220,18 @@ METALSIM_PACKED(uchar)
 #undef METALSIM_PACKED
 
 namespace metal {
-using ::uint;
-using ::ushort;
-using ::uchar;
-using ::ulong;
-using ::half;
 using ::bfloat;
-template <class T, int N> using vec = typename metalsim::make_vector<T, N>::type;
+using ::half;
+using ::uchar;
+using ::uint;
+using ::ulong;
+using ::ushort;
+template <class T, int N>
+using vec = typename metalsim::make_vector<T, N>::type;
 
 // Reinterpret the bits of a value (MSL as_type<T>).
-template <class T, class S> inline T as_type(S s) {
+template <class T, class S>
+inline T as_type(S s) {
   static_assert(sizeof(T) == sizeof(S), "as_type: source and destination sizes differ");
   return __builtin_bit_cast(T, s);
 }
@@ -196,6 +241,7 @@ using std::conditional;
 using std::conditional_t;
 using std::enable_if;
 using std::enable_if_t;
+using std::false_type;
 using std::integral_constant;
 using std::is_integral;
 using std::is_integral_v;
@@ -212,10 +258,14 @@ using std::make_unsigned_t;
 using std::remove_const_t;
 using std::remove_cv_t;
 using std::true_type;
-using std::false_type;
-template <class T> struct is_floating_point : std::bool_constant<metalsim::is_float_v<T>> {};
-template <class T> constexpr bool is_floating_point_v = metalsim::is_float_v<T>;
-template <class T> constexpr bool is_arithmetic_v = is_integral_v<T> || is_floating_point_v<T>;
-template <class T> constexpr bool is_scalar_v = is_arithmetic_v<T>;
-template <class T> constexpr bool is_vector_v = metalsim::is_vector_v<T>;
+template <class T>
+struct is_floating_point : std::bool_constant<metalsim::is_float_v<T>> {};
+template <class T>
+constexpr bool is_floating_point_v = metalsim::is_float_v<T>;
+template <class T>
+constexpr bool is_arithmetic_v = is_integral_v<T> || is_floating_point_v<T>;
+template <class T>
+constexpr bool is_scalar_v = is_arithmetic_v<T>;
+template <class T>
+constexpr bool is_vector_v = metalsim::is_vector_v<T>;
 }  // namespace metal
