@@ -20,8 +20,7 @@ from .errors import (
     ToolchainMissingError,
     UnwrittenOutputError,
 )
-from .isolated import run_isolated
-from .library import Library, compile_library
+from .library import Library, compile_library, run_isolated
 from .mode import simulate
 from .plan import metal_source_dir, run_plan
 from .toolchain import toolchain_info

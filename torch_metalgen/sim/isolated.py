@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 from .errors import ERROR_BY_KIND, OutOfBoundsError, SimulatorError
+from .request import MAX_BINDINGS, ORDERS, LaunchRequest
 from .toolchain import symbolizer
 
-ORDERS = {"forward": 0, "reverse": 1, "random": 2}
 ASAN_OPTIONS = (
     # Fibers switch stacks: the fake-stack mode for use-after-return would be ~50x slower.
     "detect_stack_use_after_return=0:detect_leaks=0:halt_on_error=1:abort_on_error=0:"
@@ -56,49 +56,45 @@ def _summarize(report: str, kernel: str) -> str:
     )
 
 
-def launch_in_subprocess(
-    library,
-    kernel,
-    buffers,
-    bytes_args,
-    threadgroup_memory,
-    grid3,
-    group3,
-    dispatch,
-    order,
-    seed,
-    inactive_lanes,
-) -> None:
-    executable = Path(library.artifact.binary)
-    ordered = [(index, _tensor_bytes(t)) for index, t in sorted(buffers.items())]
-    ordered += [(index, bytes(data)) for index, data in sorted(bytes_args.items())]
-    lengths = [0] * 31
-    for index, length in threadgroup_memory.items():
-        lengths[index] = length
-    name = kernel.encode()
-    header = b"MSIMREQ1" + struct.pack("<I", len(name)) + name
-    header += struct.pack(
-        "<3I3IiiQi",
-        *grid3,
-        *group3,
-        1 if dispatch == "threadgroups" else 0,
-        ORDERS[order],
-        seed & (2**64 - 1),
-        1 if inactive_lanes == "poison" else 0,
-    )
-    header += struct.pack("<31I", *lengths)
+def _request_bytes(request: LaunchRequest, order: str) -> tuple[bytes, list[int]]:
+    """The request file asan_driver.cpp reads, and the buffer indices in its order."""
+    ordered = [(index, _tensor_bytes(t)) for index, t in sorted(request.buffers.items())]
+    ordered += [(index, bytes(data)) for index, data in sorted(request.bytes_args.items())]
+    name = request.kernel.encode()
+    parts = [
+        b"MSIMREQ1",
+        struct.pack("<I", len(name)),
+        name,
+        struct.pack(
+            "<3I3IiiQi",
+            *request.grid,
+            *request.threadgroup,
+            int(request.dispatch_threadgroups),
+            ORDERS[order],
+            request.seed,
+            int(request.poison_inactive),
+        ),
+        struct.pack(f"<{MAX_BINDINGS}I", *request.threadgroup_lengths()),
+        struct.pack("<I", len(ordered)),
+    ]
+    for index, data in ordered:
+        parts += [struct.pack("<IQ", index, len(data)), data]
+    return b"".join(parts), [index for index, _ in ordered]
+
+
+def launch_in_subprocess(executable: Path, request: LaunchRequest, order: str) -> None:
+    """Runs one launch in the ASan executable and copies the buffers back into the
+    request's tensors (setBytes copies are not copied back)."""
+    kernel = request.kernel
+    payload, indices = _request_bytes(request, order)
     with tempfile.TemporaryDirectory(prefix="metalsim-asan-") as tmp:
-        request, response = Path(tmp) / "request", Path(tmp) / "response"
-        with open(request, "wb") as handle:
-            handle.write(header + struct.pack("<I", len(ordered)))
-            for index, data in ordered:
-                handle.write(struct.pack("<IQ", index, len(data)))
-                handle.write(data)
+        request_file, response = Path(tmp) / "request", Path(tmp) / "response"
+        request_file.write_bytes(payload)
         env = dict(os.environ, ASAN_OPTIONS=ASAN_OPTIONS)
         if symbolizer():
             env["ASAN_SYMBOLIZER_PATH"] = symbolizer()
         run = subprocess.run(
-            [str(executable), str(request), str(response)],
+            [str(executable), str(request_file), str(response)],
             capture_output=True,
             text=True,
             env=env,
@@ -117,20 +113,11 @@ def launch_in_subprocess(
     offset = 8
     message = data[offset : offset + length].decode(errors="replace")
     offset += length
-    tensors = dict(buffers)
-    for index, _ in ordered:
+    for index in indices:
         (size,) = struct.unpack_from("<Q", data, offset)
         offset += 8
-        if index in tensors:
-            _write_back(tensors[index], data[offset : offset + size])
+        if index in request.buffers:
+            _write_back(request.buffers[index], data[offset : offset + size])
         offset += size
     if kind:
         raise ERROR_BY_KIND.get(kind, SimulatorError)(message)
-
-
-def run_isolated(source_path, kernel: str, include_dirs=(), **launch_arguments) -> None:
-    """Compiles `source_path` with AddressSanitizer and runs one launch in a subprocess.
-    Takes Library.launch's keyword arguments; raises OutOfBoundsError on an ASan report."""
-    from .library import compile_library
-
-    compile_library(source_path, include_dirs, asan=True).launch(kernel, **launch_arguments)

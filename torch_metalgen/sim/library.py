@@ -14,11 +14,17 @@ from . import outputs as output_checks
 from .build import Artifact, build_library, build_runtime
 from .errors import ERROR_BY_KIND, LaunchArgumentError, SimulatorError
 from .frontend import Kernel
+from .isolated import launch_in_subprocess
 from .orders import run_in_two_orders
-
-MAX_BINDINGS = 31
-ORDERS = {"forward": 0, "reverse": 1, "random": 2}
-DISPATCHES = ("threads", "threadgroups")
+from .request import (
+    DISPATCHES,
+    INACTIVE_LANES,
+    MAX_BINDINGS,
+    ORDERS,
+    LaunchRequest,
+    check_choice,
+    triple,
+)
 
 
 class _LaunchDesc(ctypes.Structure):
@@ -69,6 +75,8 @@ _runtime: ctypes.CDLL | None = None
 def _load_runtime() -> ctypes.CDLL:
     """The fiber runtime, loaded once with RTLD_GLOBAL so kernel libraries link to it."""
     global _runtime
+    if _runtime is not None:  # every launch asks: no lock once it is loaded
+        return _runtime
     with _runtime_lock:
         if _runtime is None:
             path = build_runtime(asan=False) / "libmetalsim.so"
@@ -79,24 +87,6 @@ def _load_runtime() -> ctypes.CDLL:
         return _runtime
 
 
-def _triple(value: Iterable[int], name: str) -> tuple[int, int, int]:
-    items = tuple(int(v) for v in value)
-    if len(items) > 3 or not items or any(v < 0 or v >= 2**32 for v in items):
-        raise LaunchArgumentError(f"{name} must be 1 to 3 non-negative sizes, got {value!r}")
-    return (*items, *(1,) * (3 - len(items)))  # type: ignore[return-value]
-
-
-def _format_indices(indices: list[int]) -> str:
-    ranges, start = [], None
-    for i, value in enumerate(indices):
-        if start is None:
-            start = value
-        if i + 1 == len(indices) or indices[i + 1] != value + 1:
-            ranges.append(str(start) if start == value else f"{start}-{value}")
-            start = None
-    return "[" + ", ".join(ranges) + "]"
-
-
 class Library:
     """Kernels of one .metal file. Use compile_library() to get one."""
 
@@ -104,19 +94,24 @@ class Library:
         self.source = source
         self.artifact = artifact
         self.kernels: dict[str, Kernel] = {k.host_name: k for k in artifact.kernels}
-        self._entries: dict[str, tuple[int, list[_ParamInfo]]] = {}
+        # host_name -> entry point (in-process build only; the ASan build runs elsewhere).
+        self._entries: dict[str, int] = {}
+        # host_name -> {parameter name: bytes a setBytes argument must hold}, from the
+        # launcher's table (sizeof the struct a `constant T&` parameter reads).
+        self._bytes_needed: dict[str, dict[str, int]] = {}
         if not artifact.asan:
             _load_runtime()
             self._dll = ctypes.CDLL(str(artifact.binary), mode=os.RTLD_NOW | os.RTLD_LOCAL)
             count = ctypes.c_int.in_dll(self._dll, "metalsim_kernel_count").value
             table = (_KernelInfo * max(count, 1)).in_dll(self._dll, "metalsim_kernels")
             for info in table[:count]:
-                params = (
-                    ctypes.cast(info.params, ctypes.POINTER(_ParamInfo))[: info.num_params]
-                    if info.num_params
-                    else []
-                )
-                self._entries[info.host_name.decode()] = (info.entry, list(params))
+                name = info.host_name.decode()
+                params = ctypes.cast(info.params, ctypes.POINTER(_ParamInfo))
+                self._entries[name] = info.entry
+                self._bytes_needed[name] = {
+                    p.name.decode(): p.pointee_size if p.is_reference else 0
+                    for p in (params[: info.num_params] if info.num_params else [])
+                }
 
     def __repr__(self) -> str:
         return f"Library({str(self.source)!r}, kernels={sorted(self.kernels)})"
@@ -149,39 +144,51 @@ class Library:
     ) -> None:
         """Runs `kernel` once, like encoding one dispatch and waiting for it.
 
-        buffers: buffer index -> CPU tensor bound at its data_ptr() (setBuffer).
+        buffers: buffer index -> CPU tensor bound at its data_ptr() (setBuffer); the
+            kernel writes into it in place.
         bytes: buffer index -> bytes copied for the launch (setBytes).
-        threadgroup_memory: [[threadgroup(i)]] index -> length in bytes.
+        threadgroup_memory: [[threadgroup(i)]] index -> length in bytes (a multiple of 16).
         grid: threads (dispatch="threads", dispatchThreads) or threadgroups
-            (dispatch="threadgroups", dispatchThreadgroups).
-        order: "forward", "reverse" or "random" (seeded) scheduling of threads.
+            (dispatch="threadgroups", dispatchThreadgroups), 1 to 3 dimensions.
+        threadgroup: threads per threadgroup, 1 to 3 dimensions (at most 1024 in all).
+        order: "forward", "reverse" or "random" (seeded by `seed`) scheduling of threads.
         outputs: buffer indices poisoned before the launch and checked for unwritten
             elements after it (UnwrittenOutputError).
         inactive_lanes: "error" (InactiveLaneReadError) or "poison" (NaN / 0xFF bytes).
+        num_threads: OS threads that run threadgroups (default METALGEN_SIM_THREADS, else
+            all CPUs); ignored by the AddressSanitizer build.
         check_orders: also run in a second order from the same inputs and require
             bit-identical buffers (OrderDependenceError).
+
+        Raises LaunchArgumentError for a malformed launch (before anything runs), and the
+        SimulatorError subclass of whatever the kernel did wrong.
         """
         info = self._kernel(kernel)
         bytes_args = dict(bytes or {})
         threadgroup_memory = dict(threadgroup_memory or {})
-        if order not in ORDERS:
-            raise LaunchArgumentError(f"order must be one of {list(ORDERS)}, got {order!r}")
-        if dispatch not in DISPATCHES:
-            raise LaunchArgumentError(
-                f"dispatch must be 'threads' or 'threadgroups', got {dispatch!r}"
-            )
-        if inactive_lanes not in ("error", "poison"):
-            raise LaunchArgumentError(
-                f"inactive_lanes must be 'error' or 'poison', got {inactive_lanes!r}"
-            )
-        grid3 = _triple(grid, "grid")
-        group3 = _triple(threadgroup, "threadgroup")
-        per_group = group3[0] * group3[1] * group3[2]
+        check_choice("order", order, ORDERS)
+        check_choice("dispatch", dispatch, DISPATCHES)
+        check_choice("inactive_lanes", inactive_lanes, INACTIVE_LANES)
+        request = LaunchRequest(
+            kernel=kernel,
+            buffers=buffers,
+            bytes_args=bytes_args,
+            threadgroup_memory=threadgroup_memory,
+            grid=triple(grid, "grid"),
+            threadgroup=triple(threadgroup, "threadgroup"),
+            dispatch_threadgroups=dispatch == "threadgroups",
+            seed=seed & (2**64 - 1),
+            poison_inactive=inactive_lanes == "poison",
+            num_threads=num_threads or 0,
+        )
+        group = request.threadgroup
+        per_group = group[0] * group[1] * group[2]
         limit = info.max_total_threads_per_threadgroup
         if limit and per_group > limit:
             raise LaunchArgumentError(
                 f"kernel '{kernel}' declares [[max_total_threads_per_threadgroup({limit})]] but "
-                f"the launch uses a threadgroup of {per_group} threads {group3}."
+                f"the launch uses a threadgroup of {per_group} threads {group}; launch at most "
+                f"{limit} threads per threadgroup."
             )
         self._check_bindings(info, buffers, bytes_args, threadgroup_memory)
         outputs = tuple(outputs)
@@ -192,42 +199,11 @@ class Library:
                 )
             output_checks.poison(buffers[index])
 
-        def run(run_order: str) -> None:
-            if self.artifact.asan:
-                from .isolated import launch_in_subprocess
-
-                launch_in_subprocess(
-                    self,
-                    kernel,
-                    buffers,
-                    bytes_args,
-                    threadgroup_memory,
-                    grid3,
-                    group3,
-                    dispatch,
-                    run_order,
-                    seed,
-                    inactive_lanes,
-                )
-            else:
-                self._launch_here(
-                    info,
-                    buffers,
-                    bytes_args,
-                    threadgroup_memory,
-                    grid3,
-                    group3,
-                    dispatch,
-                    run_order,
-                    seed,
-                    inactive_lanes,
-                    num_threads,
-                )
-
+        run = self._run_isolated if self.artifact.asan else self._run_here
         if check_orders:
-            run_in_two_orders(kernel, buffers, order, run)
+            run_in_two_orders(kernel, buffers, order, lambda other: run(request, other))
         else:
-            run(order)
+            run(request, order)
         for index in outputs:
             output_checks.check_written(buffers[index], kernel, index)
 
@@ -235,16 +211,22 @@ class Library:
         kernel = info.host_name
         for index in (*buffers, *bytes_args, *threadgroup_memory):
             if not isinstance(index, int) or not 0 <= index < MAX_BINDINGS:
-                raise LaunchArgumentError(f"binding index {index!r} is not in 0..30")
+                raise LaunchArgumentError(
+                    f"binding index {index!r} is not an int in 0..{MAX_BINDINGS - 1} "
+                    "(Metal's [[buffer(i)]] / [[threadgroup(i)]] range)"
+                )
         for index in set(buffers) & set(bytes_args):
-            raise LaunchArgumentError(f"buffer({index}) is bound both as a tensor and as bytes")
+            raise LaunchArgumentError(
+                f"buffer({index}) is bound both as a tensor and as bytes; pass it in one of "
+                "`buffers` or `bytes`"
+            )
         for index, tensor in buffers.items():
             if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu":
                 raise LaunchArgumentError(
                     f"buffers[{index}] must be a CPU torch.Tensor, got "
                     f"{getattr(tensor, 'device', type(tensor))}"
                 )
-        native = {p.name.decode(): p for p in self._entries.get(kernel, (0, []))[1]}
+        bytes_needed = self._bytes_needed.get(kernel, {})
         for p in info.parameters:
             where = f"kernel '{kernel}' parameter '{p.name}' ({p.type}) at {info.file}"
             if p.kind == "buffer":
@@ -253,8 +235,7 @@ class Library:
                         f"{where} reads buffer({p.index}), but the launch binds no tensor or "
                         f"bytes at index {p.index}."
                     )
-                table = native.get(p.name)
-                needed = table.pointee_size if table and table.is_reference else 0
+                needed = bytes_needed.get(p.name, 0)
                 if p.index in bytes_args and len(bytes_args[p.index]) < needed:
                     raise LaunchArgumentError(
                         f"{where} needs {needed} bytes, but bytes[{p.index}] has "
@@ -274,45 +255,33 @@ class Library:
                         "a multiple of 16."
                     )
 
-    def _launch_here(
-        self,
-        info,
-        buffers,
-        bytes_args,
-        threadgroup_memory,
-        grid3,
-        group3,
-        dispatch,
-        order,
-        seed,
-        inactive_lanes,
-        num_threads,
-    ) -> None:
+    def _run_isolated(self, request: LaunchRequest, order: str) -> None:
+        launch_in_subprocess(self.artifact.binary, request, order)
+
+    def _run_here(self, request: LaunchRequest, order: str) -> None:
         runtime = _load_runtime()
-        entry, _ = self._entries[info.host_name]
         desc = _LaunchDesc()
-        name = info.host_name.encode()
+        name = request.kernel.encode()
         desc.kernel_name = name
-        desc.entry = entry
+        desc.entry = self._entries[request.kernel]
         keep_alive = []
-        for index, tensor in buffers.items():
+        for index, tensor in request.buffers.items():
             desc.buffers[index] = tensor.data_ptr() if tensor.numel() else 0
-        for index, data in bytes_args.items():
+        for index, data in request.bytes_args.items():
             # 16-byte aligned copy, as Metal's setBytes gives an aligned buffer.
             storage = torch.zeros(max(len(data), 16), dtype=torch.uint8)
             if data:
                 storage[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
             keep_alive.append(storage)
             desc.buffers[index] = storage.data_ptr()
-        for index, length in threadgroup_memory.items():
-            desc.threadgroup_lengths[index] = length
-        desc.grid[:] = grid3
-        desc.threadgroup[:] = group3
-        desc.dispatch_threadgroups = 1 if dispatch == "threadgroups" else 0
+        desc.threadgroup_lengths[:] = request.threadgroup_lengths()
+        desc.grid[:] = request.grid
+        desc.threadgroup[:] = request.threadgroup
+        desc.dispatch_threadgroups = int(request.dispatch_threadgroups)
         desc.order = ORDERS[order]
-        desc.seed = seed & (2**64 - 1)
-        desc.num_workers = num_threads or 0
-        desc.poison_inactive = 1 if inactive_lanes == "poison" else 0
+        desc.seed = request.seed
+        desc.num_workers = request.num_threads
+        desc.poison_inactive = int(request.poison_inactive)
         kind = runtime.metalsim_launch(ctypes.byref(desc))
         del keep_alive
         if kind:
@@ -353,3 +322,11 @@ def compile_library(source_path, include_dirs=(), asan: bool = False) -> Library
         library = Library(source, artifact)
         _libraries[key] = (library, _mtimes(artifact.dependencies))
         return library
+
+
+def run_isolated(source_path, kernel: str, include_dirs=(), **launch_arguments) -> None:
+    """Compiles `source_path` with AddressSanitizer and runs one launch of `kernel` in a
+    subprocess. Takes Library.launch's keyword arguments (buffers are written back in
+    place); raises OutOfBoundsError with the ASan report on an out-of-bounds access and
+    SimulatorError if the subprocess crashes."""
+    compile_library(source_path, include_dirs, asan=True).launch(kernel, **launch_arguments)
