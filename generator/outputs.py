@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from generator.model import OpSpec
-from generator.render import render_metal, render_op_cpp, render_op_mm, render_shared
+from generator.render import render_op, render_shared
 
 
 def generated_files(specs: list[OpSpec]) -> dict[str, str]:
     files: dict[str, str] = {}
     for spec in specs:
-        files[f"metal/{spec.name}.metal"] = render_metal(spec)
-        files[f"csrc/ops/{spec.name}.cpp"] = render_op_cpp(spec)
-        files[f"csrc/mps/{spec.name}.mm"] = render_op_mm(spec)
+        files[f"metal/{spec.name}.metal"] = render_op(f"{spec.name}.metal.j2", spec)
+        files[f"csrc/ops/{spec.name}.cpp"] = render_op("op.cpp.j2", spec)
+        files[f"csrc/mps/{spec.name}.mm"] = render_op("op.mm.j2", spec)
     files["csrc/ops/all_ops.h"] = render_shared("all_ops.h.j2", specs, "//")
     files["csrc/registration.cpp"] = render_shared("registration.cpp.j2", specs, "//")
     files["csrc/plan_bindings.cpp"] = render_shared("plan_bindings.cpp.j2", specs, "//")

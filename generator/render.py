@@ -101,9 +101,16 @@ class OpContext:
         source = textwrap.dedent(inspect.getsource(self.spec.torch_reference)).strip()
         return re.sub(r"^def \w+\(", f"def {self.spec.name}(", source, count=1)
 
+    @property
     def kernel_table(self) -> list[list[str]]:
+        """kKernels[variant][dtype] rows for the host."""
         return [list(row.values()) for row in self.kernel_names.values()]
 
+    @property
+    def dtypes(self) -> list[dict[str, str]]:
+        return [{"name": d, "aten": ATEN_SCALAR_TYPE[d]} for d in self.spec.dtypes]
+
+    @property
     def params(self) -> list[dict[str, str]]:
         return [
             {
@@ -115,7 +122,9 @@ class OpContext:
             for p in self.spec.params
         ]
 
+    @property
     def buffers(self) -> list[dict]:
+        """Buffer bindings as C++ expressions; absent optionals bind their fallback."""
         bound = []
         for buffer in self.spec.buffers:
             optional = any(t == "Tensor?" and n == buffer.tensor for t, n in self.spec.arguments)
@@ -127,7 +136,15 @@ class OpContext:
             bound.append({"index": buffer.index, "binding": binding, "output": buffer.output})
         return bound
 
-    def checks(self, early: bool) -> list[str]:
+    @property
+    def early_checks(self) -> list[str]:
+        return self._checks(early=True)
+
+    @property
+    def late_checks(self) -> list[str]:
+        return self._checks(early=False)
+
+    def _checks(self, early: bool) -> list[str]:
         rendered = []
         for check in self.spec.checks:
             if check.before_sizes != early:
@@ -143,66 +160,33 @@ class OpContext:
             rendered.append(statement)
         return rendered
 
+    # The pieces the op's Metal template is filled with.
+    @property
+    def metal_params_struct(self) -> str:
+        fields = [f"  {p['metal_type']} {p['name']};" for p in self.params]
+        return "\n".join([f"struct {self.spec.params_struct} {{", *fields, "};"])
 
-def render_metal(spec: OpSpec) -> str:
-    op = OpContext(spec)
-    environment = _environment()
-    params = op.params()
-    struct = "\n".join(
-        [f"struct {spec.params_struct} {{"]
-        + [f"  {p['metal_type']} {p['name']};" for p in params]
-        + ["};"]
-    )
-    constants = "\n".join(
-        f"constant constexpr uint {name} = {value};" for name, value in spec.tuning
-    )
-    instantiations = "\n".join(
-        f'instantiate_kernel("{name}", {spec.name}_{variant}, {METAL_TYPE[dtype]})'
-        for variant, dtype, name in spec.kernel_names()
-    )
-    return environment.get_template(f"{spec.name}.metal.j2").render(
-        banner=banner(op.source, f"{spec.name}.metal.j2", "//"),
-        spec=spec,
-        params_struct=struct,
-        tuning_constants=constants,
-        instantiations=instantiations,
-    )
+    @property
+    def metal_tuning_constants(self) -> str:
+        return "\n".join(
+            f"constant constexpr uint {name} = {value};" for name, value in self.spec.tuning
+        )
+
+    @property
+    def metal_instantiations(self) -> str:
+        return "\n".join(
+            f'instantiate_kernel("{name}", {self.spec.name}_{variant}, {METAL_TYPE[dtype]})'
+            for variant, dtype, name in self.spec.kernel_names()
+        )
 
 
-def render_op_cpp(spec: OpSpec) -> str:
+def render_op(template: str, spec: OpSpec) -> str:
+    """A file generated from one spec (its kernel, plan, MPS impl)."""
     op = OpContext(spec)
     return (
         _environment()
-        .get_template("op.cpp.j2")
-        .render(
-            banner=banner(op.source, "op.cpp.j2", "//"),
-            spec=spec,
-            params=op.params(),
-            buffers=op.buffers(),
-            kernel_table=op.kernel_table(),
-            dtypes=[{"name": d, "aten": ATEN_SCALAR_TYPE[d]} for d in spec.dtypes],
-            signature=op.signature,
-            argument_names=op.argument_names,
-            contiguous_argument_names=op.contiguous_argument_names,
-            tensor_arguments=op.tensor_arguments,
-            early_checks=op.checks(early=True),
-            late_checks=op.checks(early=False),
-            cpu_reference=spec.cpu_reference,
-        )
-    )
-
-
-def render_op_mm(spec: OpSpec) -> str:
-    op = OpContext(spec)
-    return (
-        _environment()
-        .get_template("op.mm.j2")
-        .render(
-            banner=banner(op.source, "op.mm.j2", "//"),
-            spec=spec,
-            signature=op.signature,
-            argument_names=op.argument_names,
-        )
+        .get_template(template)
+        .render(banner=banner(op.source, template, "//"), spec=spec, op=op)
     )
 
 

@@ -92,11 +92,11 @@ LaunchPlan plan_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& w
   const int64_t rows = n == 0 ? 0 : x.numel() / n;
   int chosen = -1;
   if (variant.empty()) {
-    if (chosen < 0 && (n <= SIMD_ROW_MAX)) {
+    if (n <= SIMD_ROW_MAX) {
       chosen = 0;
-    } else if (chosen < 0 && (n <= SINGLE_ROW_MAX)) {
+    } else if (n <= SINGLE_ROW_MAX) {
       chosen = 1;
-    } else if (chosen < 0 && (true)) {
+    } else if (true) {
       chosen = 2;
     }
   } else {
@@ -106,6 +106,8 @@ LaunchPlan plan_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& w
     TORCH_CHECK_VALUE(chosen >= 0, "rms_norm: unknown variant '", variant,
                       "'; expected one of simd_rows, single_row, looped");
   }
+  // The spec's `when` conditions must cover every shape; this is a spec bug otherwise.
+  TORCH_CHECK(chosen >= 0, "rms_norm: no kernel variant accepts shape ", x.sizes());
 
   LaunchPlan plan;
   plan.library = "rms_norm";
