@@ -26,6 +26,7 @@ from torch_metalgen import _ops
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
 
+KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # Probe tolerances: the module's own forward in its dtype against the float64 reference.
 PROBE_TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 6e-2}
 
@@ -70,9 +71,9 @@ class PatchHandle:
 class RMSNormLayout:
     """How one family of RMSNorm modules stores what the op needs."""
 
-    epsilon_attribute: str
     # Returns the epsilon for an input, or None when this module can't be served.
     epsilon: Callable[[torch.nn.Module, torch.Tensor], float | None]
+    hidden_size: int
 
 
 def _float_attribute(module: torch.nn.Module, name: str) -> float | None:
@@ -93,16 +94,15 @@ def _rms_norm_layout(module: torch.nn.Module) -> tuple[RMSNormLayout | None, str
                 f"normalizes over {len(module.normalized_shape)} trailing dims; the kernel "
                 "normalizes over the last one only"
             )
-        return RMSNormLayout("eps", _torch_epsilon), ""
+        return RMSNormLayout(_torch_epsilon, module.normalized_shape[0]), ""
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.dim() != 1:
         return None, "no 1-D weight"
     # HF's Llama family says variance_epsilon; others (Gemma, many ports) say eps.
     for attribute in ("variance_epsilon", "eps"):
         if _float_attribute(module, attribute) is not None:
-            return RMSNormLayout(
-                attribute, lambda m, x, name=attribute: _float_attribute(m, name)
-            ), ""
+            epsilon = lambda m, x, name=attribute: _float_attribute(m, name)  # noqa: E731
+            return RMSNormLayout(epsilon, weight.numel()), ""
     return None, "no float variance_epsilon or eps attribute"
 
 
@@ -120,18 +120,21 @@ def _known_classes() -> set[str]:
     return {t["qualname"] for t in OPS["rms_norm"]["patch_targets"]}
 
 
-def _module_device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
-    for tensor in list(module.parameters()) + list(module.buffers()):
+def _device_dtype(
+    module: torch.nn.Module, default: tuple[torch.device, torch.dtype]
+) -> tuple[torch.device, torch.dtype]:
+    """The module's first parameter's (a weightless norm: the model's, passed as default)."""
+    for tensor in module.parameters():
         return tensor.device, tensor.dtype
-    return torch.device("cpu"), torch.float32
+    return default
 
 
-def _probe(module: torch.nn.Module, layout: RMSNormLayout) -> str:
+def _probe(
+    module: torch.nn.Module, layout: RMSNormLayout, device: torch.device, dtype: torch.dtype
+) -> str:
     """Empty string if the module's forward computes RMSNorm, else why not."""
-    device, dtype = _module_device_dtype(module)
-    hidden = module.weight.numel() if getattr(module, "weight", None) is not None else 16
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(3, hidden, generator=generator).to(device=device, dtype=dtype)
+    x = torch.randn(3, layout.hidden_size, generator=generator).to(device=device, dtype=dtype)
     eps = layout.epsilon(module, x)
     with torch.no_grad():
         try:
@@ -161,6 +164,7 @@ def _make_forward(original: Callable, layout: RMSNormLayout) -> Callable:
         servable = (
             not args
             and not kwargs
+            and hidden_states.dtype in KERNEL_DTYPES
             and eps is not None
             and eps > 0
             and (
@@ -193,6 +197,7 @@ def patch(model: torch.nn.Module, *, dry_run: bool = False, force: bool = False)
     handle = PatchHandle(dry_run=dry_run)
     native = _ops.mps_kernels_available()
     known = _known_classes()
+    model_device_dtype = _device_dtype(model, default=(torch.device("cpu"), torch.float32))
     for name, module in model.named_modules():
         if not _is_candidate(module):
             continue
@@ -202,14 +207,14 @@ def patch(model: torch.nn.Module, *, dry_run: bool = False, force: bool = False)
         if layout is None:
             handle.skipped.append(PatchRecord(label, cls, reason))
             continue
-        device, _ = _module_device_dtype(module)
+        device, dtype = _device_dtype(module, default=model_device_dtype)
         if not force and not (native and device.type == "mps"):
             where = "this build has no MPS kernels" if not native else f"it is on {device}"
             handle.skipped.append(
                 PatchRecord(label, cls, f"no native Metal kernel: {where} (force=True swaps it)")
             )
             continue
-        reason = _probe(module, layout)
+        reason = _probe(module, layout, device, dtype)
         if reason:
             handle.skipped.append(PatchRecord(label, cls, reason))
             continue

@@ -127,12 +127,10 @@ SPEC = OpSpec(
     ),
     torch_reference=torch_reference,
     patch_targets=(
-        PatchTarget("torch.nn.RMSNorm", epsilon_attribute="eps"),
-        PatchTarget("transformers.models.llama.modeling_llama.LlamaRMSNorm", "variance_epsilon"),
-        PatchTarget(
-            "transformers.models.mistral.modeling_mistral.MistralRMSNorm", "variance_epsilon"
-        ),
-        PatchTarget("transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm", "variance_epsilon"),
-        PatchTarget("transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm", "variance_epsilon"),
+        PatchTarget("torch.nn.RMSNorm"),
+        PatchTarget("transformers.models.llama.modeling_llama.LlamaRMSNorm"),
+        PatchTarget("transformers.models.mistral.modeling_mistral.MistralRMSNorm"),
+        PatchTarget("transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"),
+        PatchTarget("transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"),
     ),
 )

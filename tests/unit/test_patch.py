@@ -167,3 +167,13 @@ def test_every_registry_patch_target_is_exercised():
 def test_patch_rejects_non_modules():
     with pytest.raises(TypeError, match="model"):
         torch_metalgen.patch("not a model")
+
+
+def test_weightless_norm_is_probed_at_its_own_size_and_float64_falls_back():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(24, 24), torch.nn.RMSNorm(24, eps=1e-5, elementwise_affine=False)
+    )
+    handle = torch_metalgen.patch(model, force=True)
+    assert [r.name for r in handle.swapped] == ["1"], handle.report()
+    x = torch.randn(2, 24, dtype=torch.float64)  # no float64 kernel: the original serves it
+    torch.testing.assert_close(model[1](x), torch.nn.functional.rms_norm(x, (24,), eps=1e-5))

@@ -14,11 +14,11 @@ OPS = {
         "kernels": {'simd_rows': {'float32': 'rms_norm_simd_rows_float32', 'float16': 'rms_norm_simd_rows_float16', 'bfloat16': 'rms_norm_simd_rows_bfloat16'}, 'single_row': {'float32': 'rms_norm_single_row_float32', 'float16': 'rms_norm_single_row_float16', 'bfloat16': 'rms_norm_single_row_bfloat16'}, 'looped': {'float32': 'rms_norm_looped_float32', 'float16': 'rms_norm_looped_float16', 'bfloat16': 'rms_norm_looped_bfloat16'}},
         "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
         "patch_targets": [
-            {"qualname": "torch.nn.RMSNorm", "epsilon_attribute": "eps"},
-            {"qualname": "transformers.models.llama.modeling_llama.LlamaRMSNorm", "epsilon_attribute": "variance_epsilon"},
-            {"qualname": "transformers.models.mistral.modeling_mistral.MistralRMSNorm", "epsilon_attribute": "variance_epsilon"},
-            {"qualname": "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm", "epsilon_attribute": "variance_epsilon"},
-            {"qualname": "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm", "epsilon_attribute": "variance_epsilon"},
+            {"qualname": "torch.nn.RMSNorm"},
+            {"qualname": "transformers.models.llama.modeling_llama.LlamaRMSNorm"},
+            {"qualname": "transformers.models.mistral.modeling_mistral.MistralRMSNorm"},
+            {"qualname": "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"},
+            {"qualname": "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"},
         ],
     },
 }
