@@ -55,3 +55,18 @@ def test_lane_layout_and_transposed_load(library):
         assert out[2 * lane].item() == row * 8 + column
         assert out[2 * lane + 1].item() == row * 8 + column + 1
     np.testing.assert_array_equal(transposed.view(8, 8).numpy(), a.view(8, 8).T.numpy())
+
+
+def test_multiply_without_accumulator_and_diagonal_constructor(library):
+    lib = library("matrix")
+    a, b = torch.randn(8, 8), torch.randn(8, 8)
+    out = torch.empty(8, 8)
+    lib.launch(
+        "multiply_diagonal",
+        buffers={0: a, 1: b, 2: out},
+        grid=(1,),
+        threadgroup=(32,),
+        dispatch="threadgroups",
+        outputs=(2,),
+    )
+    torch.testing.assert_close(out.double(), (a.double() @ b.double()) * 2, rtol=1e-5, atol=1e-5)

@@ -36,3 +36,15 @@ kernel void lane_layout(device const float* a [[buffer(0)]],
   simdgroup_load(t, a, 8, ulong2(0, 0), true);
   simdgroup_store(t, transposed, 8);
 }
+
+// simdgroup_multiply (no accumulator) and the diagonal constructor: out = (a * b) * 2I.
+kernel void multiply_diagonal(device const float* a [[buffer(0)]],
+                              device const float* b [[buffer(1)]],
+                              device float* out [[buffer(2)]]) {
+  simdgroup_float8x8 ma, mb, product;
+  simdgroup_load(ma, a, 8);
+  simdgroup_load(mb, b, 8);
+  simdgroup_multiply(product, ma, mb);
+  simdgroup_multiply(product, product, simdgroup_float8x8(2.0f));
+  simdgroup_store(product, out, 8);
+}

@@ -46,7 +46,6 @@ inline bool matrix_uniform(metalsim_call* const* lanes, metalsim_diag* d, const 
   return true;
 }
 
-template <class T>
 inline size_t matrix_offset(const metalsim_call* c, int row, int column) {
   const int64_t stride = c->arg2;
   const int64_t ox = c->arg3 & 0xFFFFFFFF, oy = c->arg3 >> 32;
@@ -63,8 +62,8 @@ void resolve_matrix_load(metalsim_call* const* lanes, uint32_t mask, metalsim_di
     int row, column;
     matrix_lane_position(lane, row, column);
     T* out = static_cast<T*>(lanes[lane]->out);
-    out[0] = src[matrix_offset<T>(lanes[0], row, column)];
-    out[1] = src[matrix_offset<T>(lanes[0], row, column + 1)];
+    out[0] = src[matrix_offset(lanes[0], row, column)];
+    out[1] = src[matrix_offset(lanes[0], row, column + 1)];
   }
 }
 
@@ -77,8 +76,8 @@ void resolve_matrix_store(metalsim_call* const* lanes, uint32_t mask, metalsim_d
     int row, column;
     matrix_lane_position(lane, row, column);
     const T* in = static_cast<const T*>(lanes[lane]->in);
-    dst[matrix_offset<T>(lanes[0], row, column)] = in[0];
-    dst[matrix_offset<T>(lanes[0], row, column + 1)] = in[1];
+    dst[matrix_offset(lanes[0], row, column)] = in[0];
+    dst[matrix_offset(lanes[0], row, column + 1)] = in[1];
   }
 }
 
@@ -109,6 +108,19 @@ void resolve_matrix_mma(metalsim_call* const* lanes, uint32_t mask, metalsim_dia
       out[j] = static_cast<T>(acc);
     }
   }
+}
+
+// The call of simdgroup_load / simdgroup_store: the memory operand travels in ptr,
+// arg2 (elements per row), arg3 (origin x | y << 32) and arg4 (transpose).
+inline metalsim_call matrix_memory_call(metalsim_resolve_fn fn, const void* memory,
+                                        ulong elements_per_row, ulong2 origin, bool transpose,
+                                        const char* file, int line, int column) {
+  metalsim_call c = site_call(fn, file, line, column);
+  c.ptr = memory;
+  c.arg2 = static_cast<int64_t>(elements_per_row);
+  c.arg3 = static_cast<int64_t>(origin.x) | (static_cast<int64_t>(origin.y) << 32);
+  c.arg4 = transpose;
+  return c;
 }
 
 }  // namespace metalsim
@@ -150,16 +162,10 @@ inline void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elemen
                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
                            METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_load: pointer and matrix element types differ");
-  metalsim_call c{};
-  c.file = metalsim_file;
-  c.line = metalsim_line;
-  c.column = metalsim_column;
-  c.resolve = &metalsim::resolve_matrix_load<T>;
+  metalsim_call c = metalsim::matrix_memory_call(
+      &metalsim::resolve_matrix_load<T>, (const void*)source, elements_per_row, matrix_origin,
+      transpose_matrix, METALSIM_SITE_ARGS);
   c.out = &d.elements;
-  c.ptr = (const void*)source;
-  c.arg2 = static_cast<int64_t>(elements_per_row);
-  c.arg3 = static_cast<int64_t>(matrix_origin.x) | (static_cast<int64_t>(matrix_origin.y) << 32);
-  c.arg4 = transpose_matrix;
   metalsim_collective(&c);
 }
 
@@ -168,53 +174,43 @@ inline void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong e
                             ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
                             METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_store: pointer and matrix element types differ");
-  metalsim_call c{};
-  c.file = metalsim_file;
-  c.line = metalsim_line;
-  c.column = metalsim_column;
-  c.resolve = &metalsim::resolve_matrix_store<T>;
+  metalsim_call c = metalsim::matrix_memory_call(
+      &metalsim::resolve_matrix_store<T>, (const void*)destination, elements_per_row, matrix_origin,
+      transpose_matrix, METALSIM_SITE_ARGS);
   c.in = &a.elements;
-  c.ptr = (const void*)destination;
-  c.arg2 = static_cast<int64_t>(elements_per_row);
-  c.arg3 = static_cast<int64_t>(matrix_origin.x) | (static_cast<int64_t>(matrix_origin.y) << 32);
-  c.arg4 = transpose_matrix;
   metalsim_collective(&c);
 }
+
+namespace detail {
+// d = a * b (+ c when c is not null); see resolve_matrix_mma.
+template <class T, int R, int C>
+inline void matrix_mma(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
+                       const simdgroup_matrix<T, R, C>& b, const simdgroup_matrix<T, R, C>* c,
+                       const char* file, int line, int column) {
+  simdgroup_matrix<T, R, C> result;
+  metalsim_call call = metalsim::site_call(&metalsim::resolve_matrix_mma<T>, file, line, column);
+  call.in = &a.elements;
+  call.ptr = &b.elements;
+  call.arg = c ? reinterpret_cast<int64_t>(&c->elements) : 0;
+  call.out = &result.elements;
+  metalsim_collective(&call);
+  d = result;  // after the call: d may alias a, b or c
+}
+}  // namespace detail
 
 template <class T, int R, int C>
 inline void simdgroup_multiply_accumulate(simdgroup_matrix<T, R, C>& d,
                                           const simdgroup_matrix<T, R, C>& a,
                                           const simdgroup_matrix<T, R, C>& b,
                                           const simdgroup_matrix<T, R, C>& c, METALSIM_SITE) {
-  simdgroup_matrix<T, R, C> result;
-  metalsim_call call{};
-  call.file = metalsim_file;
-  call.line = metalsim_line;
-  call.column = metalsim_column;
-  call.resolve = &metalsim::resolve_matrix_mma<T>;
-  call.in = &a.elements;
-  call.ptr = &b.elements;
-  call.arg = reinterpret_cast<int64_t>(&c.elements);
-  call.out = &result.elements;
-  metalsim_collective(&call);
-  d = result;
+  detail::matrix_mma(d, a, b, &c, METALSIM_SITE_ARGS);
 }
 
 template <class T, int R, int C>
 inline void simdgroup_multiply(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
                                const simdgroup_matrix<T, R, C>& b, METALSIM_SITE) {
-  simdgroup_matrix<T, R, C> result;
-  metalsim_call call{};
-  call.file = metalsim_file;
-  call.line = metalsim_line;
-  call.column = metalsim_column;
-  call.resolve = &metalsim::resolve_matrix_mma<T>;
-  call.in = &a.elements;
-  call.ptr = &b.elements;
-  call.arg = 0;
-  call.out = &result.elements;
-  metalsim_collective(&call);
-  d = result;
+  detail::matrix_mma(d, a, b, static_cast<const simdgroup_matrix<T, R, C>*>(nullptr),
+                     METALSIM_SITE_ARGS);
 }
 
 }  // namespace metal

@@ -260,15 +260,22 @@ void resolve_shuffle(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* 
     if (mask >> i & 1u) *static_cast<T*>(lanes[i]->out) = results[i];
 }
 
-template <class T, class R>
-inline R collective(const T& x, metalsim_resolve_fn fn, int64_t arg, const char* file, int line,
-                    int column) {
-  R out;
+// A call resolved by `fn`, made at a kernel's source position (METALSIM_SITE_ARGS): lanes
+// at the same position and resolver execute it together.
+inline metalsim_call site_call(metalsim_resolve_fn fn, const char* file, int line, int column) {
   metalsim_call c{};
   c.file = file;
   c.line = line;
   c.column = column;
   c.resolve = fn;
+  return c;
+}
+
+template <class T, class R>
+inline R collective(const T& x, metalsim_resolve_fn fn, int64_t arg, const char* file, int line,
+                    int column) {
+  R out;
+  metalsim_call c = site_call(fn, file, line, column);
   c.in = &x;
   c.out = &out;
   c.arg = arg;
