@@ -7,26 +7,28 @@ import json
 
 from .frontend import Kernel
 
-# Builtins that Metal declares as 3-vectors (uint, uint2 or uint3 allowed) and scalars.
-VECTOR_BUILTINS = {
-    "thread_position_in_grid",
-    "thread_position_in_threadgroup",
-    "threadgroup_position_in_grid",
-    "threads_per_threadgroup",
-    "threadgroups_per_grid",
-    "threads_per_grid",
-    "dispatch_threads_per_threadgroup",
+# Simulated builtins -> (binder, value from the thread's metalsim_thread_builtins).
+# Vector builtins may be declared uint, uint2 or uint3 (builtin_vector keeps the
+# leading components). rewrite.BUILTINS also lists Metal builtins not simulated here,
+# so that they reach unsupported_builtins() and get a clear error.
+_BUILTINS = {
+    "thread_position_in_grid": ("builtin_vector", "thread_position_in_grid"),
+    "thread_position_in_threadgroup": ("builtin_vector", "thread_position_in_threadgroup"),
+    "threadgroup_position_in_grid": ("builtin_vector", "threadgroup_position_in_grid"),
+    "threads_per_threadgroup": ("builtin_vector", "threads_per_threadgroup"),
+    "dispatch_threads_per_threadgroup": ("builtin_vector", "threads_per_threadgroup"),
+    "threadgroups_per_grid": ("builtin_vector", "threadgroups_per_grid"),
+    "threads_per_grid": ("builtin_vector", "threads_per_grid"),
+    "thread_index_in_threadgroup": ("builtin_scalar", "thread_index_in_threadgroup"),
+    "thread_index_in_simdgroup": ("builtin_scalar", "thread_index_in_simdgroup"),
+    "simdgroup_index_in_threadgroup": ("builtin_scalar", "simdgroup_index_in_threadgroup"),
+    "threads_per_simdgroup": ("builtin_scalar", "threads_per_simdgroup"),
+    "thread_execution_width": ("builtin_scalar", "threads_per_simdgroup"),
+    "simdgroups_per_threadgroup": ("builtin_scalar", "simdgroups_per_threadgroup"),
+    "dispatch_simdgroups_per_threadgroup": ("builtin_scalar", "simdgroups_per_threadgroup"),
+    "thread_index_in_quadgroup": ("builtin_scalar", "thread_index_in_simdgroup % 4"),
+    "quadgroup_index_in_threadgroup": ("builtin_scalar", "thread_index_in_threadgroup / 4"),
 }
-SCALAR_BUILTINS = {
-    "thread_index_in_threadgroup": "thread_index_in_threadgroup",
-    "thread_index_in_simdgroup": "thread_index_in_simdgroup",
-    "simdgroup_index_in_threadgroup": "simdgroup_index_in_threadgroup",
-    "threads_per_simdgroup": "threads_per_simdgroup",
-    "thread_execution_width": "threads_per_simdgroup",
-    "simdgroups_per_threadgroup": "simdgroups_per_threadgroup",
-    "dispatch_simdgroups_per_threadgroup": "simdgroups_per_threadgroup",
-}
-_VECTOR_ALIASES = {"dispatch_threads_per_threadgroup": "threads_per_threadgroup"}
 _KIND_CODES = {
     "buffer": "METALSIM_PARAM_BUFFER",
     "threadgroup": "METALSIM_PARAM_THREADGROUP",
@@ -45,30 +47,17 @@ def _argument(kernel: Kernel, position: int) -> str:
         return f"::metalsim::bind_buffer<{p_type}>(a, {parameter.index})"
     if parameter.kind == "threadgroup":
         return f"::metalsim::bind_threadgroup<{p_type}>(a, {parameter.index})"
-    name = parameter.builtin
-    if name in VECTOR_BUILTINS:
-        field = _VECTOR_ALIASES.get(name, name)
-        return f"::metalsim::builtin_vector<{p_type}>(a->builtins->{field})"
-    if name in SCALAR_BUILTINS:
-        return f"::metalsim::builtin_scalar<{p_type}>(a->builtins->{SCALAR_BUILTINS[name]})"
-    if name == "thread_index_in_quadgroup":
-        return f"::metalsim::builtin_scalar<{p_type}>(a->builtins->thread_index_in_simdgroup % 4)"
-    if name == "quadgroup_index_in_threadgroup":
-        return f"::metalsim::builtin_scalar<{p_type}>(a->builtins->thread_index_in_threadgroup / 4)"
-    raise ValueError(f"builtin [[{name}]] is not simulated")
+    binder, value = _BUILTINS[parameter.builtin]  # unsupported_builtins() ran first
+    return f"::metalsim::{binder}<{p_type}>(a->builtins->{value})"
 
 
 def unsupported_builtins(kernels: list[Kernel]) -> list[tuple[Kernel, str]]:
-    known = (
-        VECTOR_BUILTINS
-        | set(SCALAR_BUILTINS)
-        | {"thread_index_in_quadgroup", "quadgroup_index_in_threadgroup"}
-    )
+    """(kernel, builtin) for every builtin parameter the simulator does not provide."""
     return [
         (k, p.builtin)
         for k in kernels
         for p in k.parameters
-        if p.kind == "builtin" and p.builtin not in known
+        if p.kind == "builtin" and p.builtin not in _BUILTINS
     ]
 
 
