@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,10 +54,10 @@ def only_struct_copy_errors(diagnostics: str) -> bool:
     return all(any(_COPY_NOTE.search(n) for n in notes) for _, notes in blocks)
 
 
-def language_flags(toolchain: Toolchain) -> list[str]:
+def language_flags() -> list[str]:
     """How MSL semantics map onto clang: half/bfloat round after every operation, no
     implicit vector conversions, no exceptions, no FMA contraction the source didn't ask for."""
-    flags = [
+    return [
         "-std=c++17",
         "-fno-exceptions",
         "-fno-rtti",
@@ -74,7 +75,6 @@ def language_flags(toolchain: Toolchain) -> list[str]:
         # page (and becomes an error of the launch) instead of landing in other memory.
         "-fstack-clash-protection",
     ]
-    return flags
 
 
 def link_flags(toolchain: Toolchain) -> list[str]:
@@ -117,7 +117,7 @@ def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
 def build_runtime(asan: bool) -> Path:
     """libmetalsim.so (normal) or a directory of ASan objects; cached by source and flags."""
     toolchain = find_toolchain()
-    flags = [*language_flags(toolchain), "-I", str(INCLUDE_DIR), "-fPIC"]
+    flags = [*language_flags(), "-I", str(INCLUDE_DIR), "-fPIC"]
     flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"] if asan else ["-O2"]
     key = cache.digest("runtime", sim_fingerprint(), toolchain.identity, flags)
     final = cache.cache_root() / f"runtime-{'asan-' if asan else ''}{key}"
@@ -128,23 +128,13 @@ def build_runtime(asan: bool) -> Path:
             return final
         scratch = cache.scratch_dir("runtime-")
         sources = [str(RUNTIME_DIR / s) for s in RUNTIME_SOURCES]
-        if asan:
-            for source in [*sources, str(RUNTIME_DIR / ASAN_DRIVER)]:
-                out = _run(
-                    [
-                        *toolchain.command,
-                        *flags,
-                        "-c",
-                        source,
-                        "-o",
-                        str(scratch / (Path(source).stem + ".o")),
-                    ],
-                    "runtime build",
-                )
-                if out.returncode != 0:
-                    raise SimulatorError(f"building the simulator runtime failed:\n{out.stderr}")
+        if asan:  # objects, linked into each kernel executable with its asan_driver main()
+            commands = [
+                [*toolchain.command, *flags, "-c", src, "-o", str(scratch / f"{Path(src).stem}.o")]
+                for src in [*sources, str(RUNTIME_DIR / ASAN_DRIVER)]
+            ]
         else:
-            out = _run(
+            commands = [
                 [
                     *toolchain.command,
                     *flags,
@@ -154,11 +144,17 @@ def build_runtime(asan: bool) -> Path:
                     str(scratch / "libmetalsim.so"),
                     "-lpthread",
                     *link_flags(toolchain),
-                ],
-                "runtime build",
-            )
+                ]
+            ]
+        for command in commands:
+            out = _run(command, "runtime build")
             if out.returncode != 0:
-                raise SimulatorError(f"building the simulator runtime failed:\n{out.stderr}")
+                raise SimulatorError(
+                    f"building the simulator runtime with {' '.join(toolchain.command)} failed "
+                    "(a compiler problem, not a kernel's: check it with "
+                    "`torch_metalgen.sim.toolchain_info()` or pick another with "
+                    f"METALGEN_SIM_CXX):\n{out.stderr}"
+                )
         return cache.publish(scratch, final)
 
 
@@ -170,7 +166,7 @@ def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
     the user's declarations (28 KB instead of 28 MB of JSON for a small kernel file).
     A PCH must be built with the flags that use it, hence one per pass."""
     toolchain = find_toolchain()
-    flags = [*language_flags(toolchain), "-isystem", str(INCLUDE_DIR)]
+    flags = [*language_flags(), "-isystem", str(INCLUDE_DIR)]
     if not address_spaces:
         flags += [NO_ADDRESS_SPACES]
     if optimized:
@@ -319,8 +315,6 @@ def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> A
         try:
             dependencies = _compile(toolchain, source, include_dirs, asan, scratch)
         except BaseException:
-            import shutil
-
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         full = _full_key(first_key, [str(d) for d in dependencies])
@@ -355,7 +349,7 @@ def _compile(
 ) -> list[Path]:
     dependencies = _dependencies(toolchain, source, include_dirs)
     shadow_main = _write_shadow(dependencies, source, out_dir / "shadow")
-    flags = [*language_flags(toolchain), *_include_flags(source, include_dirs, out_dir / "shadow")]
+    flags = [*language_flags(), *_include_flags(source, include_dirs, out_dir / "shadow")]
 
     # Front end: type-check with address spaces and read the kernels from the AST.
     def front_end(address_spaces: bool) -> subprocess.CompletedProcess:
@@ -442,9 +436,7 @@ def _compile(
     if compiled.returncode != 0:
         raise MetalCompileError(f"{source} does not compile:\n{compiled.stderr.strip()}")
     manifest = {
-        "kernels": [
-            {**asdict(k), "parameters": [asdict(p) for p in k.parameters]} for k in kernels
-        ],
+        "kernels": [asdict(k) for k in kernels],
         "dependencies": [str(d) for d in dependencies],
     }
     (out_dir / "kernels.json").write_text(json.dumps(manifest, indent=1))
