@@ -7,6 +7,7 @@ import struct
 import pytest
 import torch
 
+from tests.simulator.broken import launch_early_return
 from torch_metalgen import sim
 
 pytestmark = pytest.mark.asan
@@ -65,10 +66,4 @@ def test_asan_build_computes_the_same_results(library, asan_available):
 def test_simulator_errors_cross_the_process_boundary(library, asan_available):
     lib = library("broken", asan=True)
     with pytest.raises(sim.BarrierDivergenceError, match=r"threads \[36-63\] already returned"):
-        lib.launch(
-            "early_return",
-            buffers={0: torch.randn(128), 1: torch.zeros(128)},
-            bytes={2: struct.pack("I", 100)},
-            grid=(128,),
-            threadgroup=(64,),
-        )
+        launch_early_return(lib, 100)

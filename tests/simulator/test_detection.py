@@ -8,6 +8,7 @@ import struct
 import pytest
 import torch
 
+from tests.simulator.broken import launch_early_return
 from torch_metalgen import sim
 
 
@@ -32,15 +33,8 @@ def test_missing_barrier_is_order_dependent_and_reads_poison(library):
 
 def test_early_return_before_barrier_is_barrier_divergence(library):
     lib = library("broken")
-    x, out = torch.randn(128), torch.zeros(128)
     with pytest.raises(sim.BarrierDivergenceError) as caught:
-        lib.launch(
-            "early_return",
-            buffers={0: x, 1: out},
-            bytes={2: struct.pack("I", 100)},
-            grid=(128,),
-            threadgroup=(64,),
-        )
+        launch_early_return(lib, 100)
     message = str(caught.value)
     assert "kernel 'early_return'" in message
     assert "threadgroup (1,0,0)" in message
@@ -116,21 +110,9 @@ def test_threadgroup_memory_limit(library):
 def test_errors_do_not_poison_later_launches(library):
     lib = library("broken")
     with pytest.raises(sim.BarrierDivergenceError):
-        lib.launch(
-            "early_return",
-            buffers={0: torch.randn(128), 1: torch.zeros(128)},
-            bytes={2: struct.pack("I", 100)},
-            grid=(128,),
-            threadgroup=(64,),
-        )
+        launch_early_return(lib, 100)
     x, out = torch.randn(128), torch.zeros(128)
-    lib.launch(
-        "early_return",
-        buffers={0: x, 1: out},
-        bytes={2: struct.pack("I", 128)},
-        grid=(128,),
-        threadgroup=(64,),
-    )
+    launch_early_return(lib, 128, x, out)
     assert torch.equal(out, x)
 
 
@@ -147,13 +129,7 @@ def test_stack_overflow_is_an_error_not_a_crash(library):
                 threadgroup=(32,),
             )
     x, y = torch.randn(128), torch.zeros(128)
-    lib.launch(
-        "early_return",
-        buffers={0: x, 1: y},
-        bytes={2: struct.pack("I", 128)},
-        grid=(128,),
-        threadgroup=(64,),
-    )
+    launch_early_return(lib, 128, x, y)
     assert torch.equal(x, y)
 
 

@@ -216,8 +216,20 @@ def test_assorted_features_and_namespaced_kernel(library):
         threadgroup=(2,),
         outputs=(0,),
     )
-    # Hand-evaluated from features.metal for threads 0 and 1.
-    assert out.tolist() == [87.5, 91.5]
+    # features.metal, term by term (all exact in float32); thread i reads pk[i].z and i.
+    per_thread = packed[:, 2] + torch.arange(2)
+    terms = {
+        "select(0, 1, m.y), m.y false": 0.0,
+        "h.w": 0.25,
+        "abs(a.y) + b.y + t.v[3]": 4 + 5 + 3,
+        "isinf(INFINITY), numeric_limits<float>::max() > 1e30": 1 + 1,
+        "popcount(7u) + clz(1u)": 3 + 31,
+        "p.a.w + p.b.y + p.n": 7 + 8 + 9,
+        "v4.x + v4.y after v4.xy = (2, 3); v4 *= 2": 4 + 6,
+        "fast::divide(1, 4) + precise::sqrt(4)": 0.25 + 2,
+    }
+    constant = sum(terms.values())
+    assert out.tolist() == (per_thread + constant).tolist()
 
 
 def test_struct_copies_across_address_spaces(library):
