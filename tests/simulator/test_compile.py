@@ -116,3 +116,14 @@ def test_toolchain_info_reports_the_compiler():
     info = sim.toolchain_info()
     assert info["available"], info.get("error")
     assert "clang" in info["version"] or info["kind"] == "zig"
+
+
+@pytest.mark.parametrize("system,machine", [("darwin", "arm64"), ("linux", "aarch64")])
+def test_other_platforms_are_told_why_not(monkeypatch, system, machine):
+    from torch_metalgen.sim import toolchain
+
+    assert toolchain.unsupported_platform() is None  # this suite runs on x86-64 Linux
+    monkeypatch.setattr(toolchain.sys, "platform", system)
+    monkeypatch.setattr(toolchain.platform, "machine", lambda: machine)
+    message = toolchain.unsupported_platform()
+    assert message and "x86-64 Linux only" in message and machine in message

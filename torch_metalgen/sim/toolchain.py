@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -68,9 +69,28 @@ def _zig_toolchain() -> Toolchain | None:
     return Toolchain(tuple(command), found[0], found[1], "zig")
 
 
+def unsupported_platform() -> str | None:
+    """Why this machine cannot run the simulator, or None. The fiber context switch is
+    x86-64 assembly, and the runtime uses Linux interfaces (pthread_getattr_np, guard
+    pages recovered through SIGSEGV on an alternate signal stack)."""
+    machine = platform.machine().lower()
+    if sys.platform.startswith("linux") and machine in ("x86_64", "amd64"):
+        return None
+    return (
+        f"The MSL simulator runs on x86-64 Linux only; this is {sys.platform} {machine}. On a "
+        "Mac, run the ops on the real GPU (device 'mps') instead; elsewhere use an x86-64 "
+        "Linux machine or container."
+    )
+
+
 @functools.cache
 def find_toolchain() -> Toolchain:
-    """The compiler to use: METALGEN_SIM_CXX, else clang++-19..16 / clang++, else ziglang."""
+    """The compiler to use: METALGEN_SIM_CXX, else clang++-19..16 / clang++, else ziglang.
+    Raises ToolchainMissingError when there is none, or on a platform other than x86-64
+    Linux."""
+    problem = unsupported_platform()
+    if problem:
+        raise ToolchainMissingError(problem)
     override = os.environ.get("METALGEN_SIM_CXX")
     if override:
         command = shlex.split(override)
@@ -151,7 +171,14 @@ def symbolizer() -> str | None:
 
 
 def toolchain_info() -> dict:
-    """Compiler path, version and capabilities, for `python -m torch_metalgen doctor`."""
+    """What the simulator would build with, for `python -m torch_metalgen doctor` and for
+    skipping tests. Never raises.
+
+    {"available": False, "error": <what to install, or why this platform cannot run it>}
+    or {"available": True, "compiler": <command>, "kind": "clang" | "zig", "version":
+    <first line of --version>, "asan": <asan=True works>, "compiler_rt": <links with
+    -rtlib=compiler-rt>, "symbolizer": <llvm-symbolizer path or None>}.
+    """
     try:
         tc = find_toolchain()
     except ToolchainMissingError as error:
