@@ -122,7 +122,9 @@ def test_toolchain_info_reports_the_compiler():
 def test_other_platforms_are_told_why_not(monkeypatch, system, machine):
     from torch_metalgen.sim import toolchain
 
-    assert toolchain.unsupported_platform() is None  # this suite runs on x86-64 Linux
+    monkeypatch.setattr(toolchain.sys, "platform", "linux")
+    monkeypatch.setattr(toolchain.platform, "machine", lambda: "x86_64")
+    assert toolchain.unsupported_platform() is None
     monkeypatch.setattr(toolchain.sys, "platform", system)
     monkeypatch.setattr(toolchain.platform, "machine", lambda: machine)
     message = toolchain.unsupported_platform()
