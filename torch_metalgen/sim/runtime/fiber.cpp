@@ -60,14 +60,20 @@ metalsim_fiber_trampoline:
 namespace metalsim {
 
 size_t default_stack_bytes() {
-  size_t kib = 0;
-  if (const char* env = std::getenv("METALGEN_SIM_STACK_KIB")) kib = std::strtoul(env, nullptr, 10);
+  // Read once: stacks are pooled across launches, so a later change of the variable could
+  // not apply to the stacks that already exist.
+  static const size_t bytes = [] {
+    size_t kib = 0;
+    if (const char* env = std::getenv("METALGEN_SIM_STACK_KIB"))
+      kib = std::strtoul(env, nullptr, 10);
 #ifdef METALSIM_ASAN
-  if (kib == 0) kib = 512;  // redzones around every stack array
+    if (kib == 0) kib = 512;  // redzones around every stack array
 #else
-  if (kib == 0) kib = 128;
+    if (kib == 0) kib = 128;
 #endif
-  return kib * 1024;
+    return kib * 1024;
+  }();
+  return bytes;
 }
 
 FiberStack allocate_stack(size_t usable_bytes) {

@@ -248,11 +248,11 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
     size[k] = std::min(d.threadgroup[k], grid_threads[k] - group_position[k] * d.threadgroup[k]);
   }
   thread_count = size[0] * size[1] * size[2];
-  const size_t stack_bytes = default_stack_bytes();
   if (threads.size() < thread_count) {
     const size_t old = threads.size();
     threads.resize(thread_count);
-    for (size_t i = old; i < thread_count; ++i) threads[i].stack = allocate_stack(stack_bytes);
+    for (size_t i = old; i < thread_count; ++i)
+      threads[i].stack = allocate_stack(default_stack_bytes());
   }
   if (queue.size() < thread_count) queue.resize(thread_count);
   if (scratch.size() < thread_count) scratch.resize(thread_count);
