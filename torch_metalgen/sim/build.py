@@ -18,7 +18,7 @@ from pathlib import Path
 from . import cache
 from .errors import MetalCompileError, SimulatorError, ToolchainMissingError
 from .frontend import Kernel, Parameter, kernels_from_ast
-from .launcher import generate_launcher, unsupported_builtins
+from .launcher import SIMULATED_BUILTINS, generate_launcher, unsupported_builtins
 from .rewrite import rewrite_metal
 from .toolchain import Toolchain, find_toolchain, has_asan, has_compiler_rt
 
@@ -386,7 +386,8 @@ def _compile(
         kernel, builtin = missing[0]
         raise MetalCompileError(
             f"{kernel.file}:{kernel.line}: kernel '{kernel.host_name}' uses builtin "
-            f"[[{builtin}]], which the simulator does not provide."
+            f"[[{builtin}]], which the simulator does not provide; it provides "
+            f"{', '.join(sorted(SIMULATED_BUILTINS))} (docs/simulator.md, Supported MSL)."
         )
     launcher = out_dir / "launcher.cpp"
     launcher.write_text(generate_launcher(kernels, str(shadow_main)))

@@ -29,6 +29,7 @@ _BUILTINS = {
     "thread_index_in_quadgroup": ("builtin_scalar", "thread_index_in_simdgroup % 4"),
     "quadgroup_index_in_threadgroup": ("builtin_scalar", "thread_index_in_threadgroup / 4"),
 }
+SIMULATED_BUILTINS = frozenset(_BUILTINS)
 _KIND_CODES = {
     "buffer": "METALSIM_PARAM_BUFFER",
     "threadgroup": "METALSIM_PARAM_THREADGROUP",
@@ -57,7 +58,7 @@ def unsupported_builtins(kernels: list[Kernel]) -> list[tuple[Kernel, str]]:
         (k, p.builtin)
         for k in kernels
         for p in k.parameters
-        if p.kind == "builtin" and p.builtin not in _BUILTINS
+        if p.kind == "builtin" and p.builtin not in SIMULATED_BUILTINS
     ]
 
 
