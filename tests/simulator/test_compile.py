@@ -97,9 +97,8 @@ def test_cache_reuses_builds_and_tracks_headers(tmp_path, monkeypatch):
     x = torch.ones(4)
     first.launch("scaled", buffers={0: x}, grid=(4,), threadgroup=(4,))
     assert x.tolist() == [2.0] * 4
-    start = time.perf_counter()
-    again = sim.compile_library(source)
-    assert again is first and time.perf_counter() - start < 0.05
+    # The same object back proves no rebuild (a wall-clock bound would flake on busy CI).
+    assert sim.compile_library(source) is first
     # A changed header is a different build, in this process and from the disk cache.
     header.write_text("constant constexpr float SCALE = 3.0;\n")
     os.utime(header, ns=(time.time_ns(), time.time_ns() + 10**9))
