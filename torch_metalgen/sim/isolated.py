@@ -16,6 +16,9 @@ from .errors import ERROR_BY_KIND, OutOfBoundsError, SimulatorError
 from .request import MAX_BINDINGS, ORDERS, LaunchRequest
 from .toolchain import symbolizer
 
+# ASan runs are ~2-5x slower than plain ones; a launch still running after this hangs.
+ISOLATED_TIMEOUT_S = 900
+
 ASAN_OPTIONS = (
     # Fibers switch stacks: the fake-stack mode for use-after-return would be ~50x slower.
     "detect_stack_use_after_return=0:detect_leaks=0:halt_on_error=1:abort_on_error=0:"
@@ -93,14 +96,23 @@ def launch_in_subprocess(executable: Path, request: LaunchRequest, order: str) -
         env = dict(os.environ, ASAN_OPTIONS=ASAN_OPTIONS)
         if symbolizer():
             env["ASAN_SYMBOLIZER_PATH"] = symbolizer()
-        run = subprocess.run(
-            [str(executable), str(request_file), str(response)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=900,
-            check=False,
-        )
+        try:
+            run = subprocess.run(
+                [str(executable), str(request_file), str(response)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=ISOLATED_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            # A hang (e.g. a spin on device memory no other threadgroup will write) is a
+            # report too, not a stuck test run.
+            raise SimulatorError(
+                f"kernel '{kernel}': the AddressSanitizer run did not finish within "
+                f"{ISOLATED_TIMEOUT_S} s; look for a loop that waits on another threadgroup, "
+                "or launch a smaller grid"
+            ) from error
         if "ERROR: AddressSanitizer" in run.stderr or run.returncode == ASAN_EXIT:
             raise OutOfBoundsError(_summarize(run.stderr, kernel))
         if run.returncode != 0 or not response.exists():
