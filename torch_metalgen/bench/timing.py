@@ -21,7 +21,6 @@ BATCH = 25
 @dataclass
 class Timing:
     samples_ms: list[float] = field(default_factory=list)
-    warmup: int = 0
     input_sets: int = 1
     flushed: bool = False
     outputs: dict[int, Any] = field(default_factory=dict)  # last output of each input set
@@ -74,7 +73,7 @@ def time_function(
 ) -> Timing:
     """Time ``fn(*inputs)`` rotating over ``input_sets``; a flush buffer is written before
     each sample when ``flush_bytes`` (rotation alone does not exceed the cache)."""
-    timing = Timing(warmup=warmup, input_sets=len(input_sets), flushed=flush_bytes > 0)
+    timing = Timing(input_sets=len(input_sets), flushed=flush_bytes > 0)
     flush = (
         torch.empty(flush_bytes // 4, dtype=torch.float32, device=device) if flush_bytes else None
     )

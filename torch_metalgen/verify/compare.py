@@ -17,12 +17,7 @@ NEAR_CONSTANT_FRACTION = 0.7  # METR's filter: more than 70% of elements within 
 class Errors:
     max_scaled: float  # max |out - ref| / (atol + rtol * |ref|) over elements finite in both
     rel_norm: float  # ||out - ref|| / ||ref|| over elements finite in both
-    max_abs: float
     nonfinite_mismatch: torch.Tensor  # bool mask: NaN/inf pattern differs from the reference
-
-    @property
-    def n_nonfinite_mismatch(self) -> int:
-        return int(self.nonfinite_mismatch.sum())
 
 
 def as64(t: torch.Tensor) -> torch.Tensor:
@@ -58,7 +53,6 @@ def errors(out: torch.Tensor, ref: torch.Tensor, atol: float, rtol: float) -> Er
     return Errors(
         max_scaled=float(scaled.max()) if scaled.numel() else 0.0,
         rel_norm=rel_norm,
-        max_abs=float(diff.abs().max()) if diff.numel() else 0.0,
         nonfinite_mismatch=mismatch,
     )
 

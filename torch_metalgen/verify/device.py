@@ -178,19 +178,6 @@ def restore_regime(regime: dict[str, object]) -> None:
             pass
 
 
-def lowered_float32_precision(regime: dict[str, object]) -> list[str]:
-    """Which flags of ``regime`` allow float32 math below IEEE float32 (TF32 and the like)."""
-    bad = []
-    if regime.get("float32_matmul_precision") not in ("highest", None):
-        bad.append(f"float32 matmul precision {regime['float32_matmul_precision']!r}")
-    if regime.get("cuda.matmul.allow_tf32"):
-        bad.append("torch.backends.cuda.matmul.allow_tf32 = True")
-    for key, value in regime.items():
-        if key.endswith("fp32_precision") and value not in ("none", "ieee"):
-            bad.append(f"torch.backends.{key} = {value!r}")
-    return bad
-
-
 @contextlib.contextmanager
 def strict_float32() -> Iterator[None]:
     """IEEE float32 for matmuls and convolutions while verifying or timing (restored after):

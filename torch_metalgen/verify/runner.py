@@ -18,6 +18,7 @@ passes once its rule is off, so every rule is shown to be load-bearing.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -168,11 +169,11 @@ def verify_problem(
 ) -> ProblemReport:
     """Run every case of ``problem`` for ``candidate``; see the module docstring."""
     report = ProblemReport(problem.name, candidate.name)
-    _BUILT.clear()
-    context = strict_float32() if config.strict_float32 else _null()
+    models = _Models(problem, candidate, config, report)
+    context = strict_float32() if config.strict_float32 else contextlib.nullcontext()
     with context, torch.no_grad():
         for case in _cases(problem, config, report):
-            result = _run_case(problem, candidate, config, report, *case)
+            result = _run_case(problem, candidate, config, models, *case)
             report.cases.append(result)
             if progress:
                 progress(result)
@@ -180,14 +181,6 @@ def verify_problem(
                 break
     report.notes += [n for n in candidate.notes if n not in report.notes]
     return report
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
@@ -215,20 +208,26 @@ def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
                 yield shape, dtype, dist
 
 
-_BUILT: dict[tuple, tuple] = {}  # (id(problem), id(candidate), shape, dtype) -> models
+class _Models:
+    """The float64 reference, eager and candidate models of one shape x dtype, built once
+    for all of its distributions; building the next pair drops the last (models can be large)."""
 
+    def __init__(
+        self, problem: Problem, candidate: Candidate, config: VerifyConfig, report: ProblemReport
+    ) -> None:
+        self.problem, self.candidate, self.config, self.report = problem, candidate, config, report
+        self.key: tuple | None = None
+        self.models: tuple = ()
 
-def _models(
-    problem: Problem,
-    candidate: Candidate,
-    config: VerifyConfig,
-    shape: Shape,
-    dtype: torch.dtype,
-    report: ProblemReport,
-):
-    key = (id(problem), id(candidate), id(config), shape.name, dtype)
-    if key not in _BUILT:
-        _BUILT.clear()  # one shape x dtype at a time: models can be large
+    def get(self, shape: Shape, dtype: torch.dtype) -> tuple:
+        if self.key != (shape.name, dtype):
+            self.models = ()  # free the previous shape's models before building these
+            self.models = self._build(shape, dtype)
+            self.key = (shape.name, dtype)
+        return self.models
+
+    def _build(self, shape: Shape, dtype: torch.dtype) -> tuple:
+        problem, config, report = self.problem, self.config, self.report
         init = problem.init_inputs(shape, config.seed)
         model = problem.new_model(init, config.seed)
         if config.randomize_weights:
@@ -239,19 +238,17 @@ def _models(
                     report.notes.append(note)
         model64 = copy.deepcopy(model).to(torch.float64).eval()
         eager = copy.deepcopy(model).to(config.device, dtype).eval()
-        built = candidate.build(problem, model, init, config.seed)
-        built = built.to(config.device, dtype) if isinstance(built, torch.nn.Module) else built
+        built = self.candidate.build(problem, model, init, config.seed)
         if isinstance(built, torch.nn.Module):
-            built.eval()
-        _BUILT[key] = (model64, eager, built)
-    return _BUILT[key]
+            built = built.to(config.device, dtype).eval()
+        return model64, eager, built
 
 
 def _run_case(
     problem: Problem,
     candidate: Candidate,
     config: VerifyConfig,
-    report: ProblemReport,
+    models: _Models,
     shape: Shape,
     dtype: torch.dtype,
     dist: str,
@@ -267,7 +264,7 @@ def _run_case(
     )
     start = time.perf_counter()
     try:
-        _check_case(problem, candidate, config, report, shape, dtype, dist, result)
+        _check_case(problem, candidate, config, models, shape, dtype, dist, result)
     except Rejected as rejection:
         result.status, result.rule, result.reason = (
             rejection.status,
@@ -292,7 +289,7 @@ def _call(
     sizes: list[int],
     use_poison: bool,
 ) -> list[torch.Tensor]:
-    context = candidate.context() if candidate is not None else _null()
+    context = candidate.context() if candidate is not None else contextlib.nullcontext()
     dispatch = candidate.dispatch_poison if candidate is not None else True
     with (
         context,
@@ -313,14 +310,14 @@ def _check_case(
     problem: Problem,
     candidate: Candidate,
     config: VerifyConfig,
-    report: ProblemReport,
+    models: _Models,
     shape: Shape,
     dtype: torch.dtype,
     dist: str,
     result: CaseResult,
 ) -> None:
     device = config.device
-    model64, eager, built = _models(problem, candidate, config, shape, dtype, report)
+    model64, eager, built = models.get(shape, dtype)
     empty_cache(device)
     seed = config.seed + 1
     raw = refill(problem.inputs(shape, seed), dist, seed + 17, problem.randomized_inputs)
