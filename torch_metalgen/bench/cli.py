@@ -10,24 +10,21 @@ from pathlib import Path
 
 import torch
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from torch_metalgen.bench import plots, results
+from torch_metalgen.bench import results
 from torch_metalgen.bench.baselines import BASELINES
 from torch_metalgen.bench.runner import BenchConfig, BenchRecord, bench_case
 from torch_metalgen.bench.speed_of_light import device_limits
-from torch_metalgen.problems import (
-    compiled_candidate,
-    eager_candidate,
-    file_candidate,
-    find_problems,
-    metalgen_candidate,
-    metalgen_ops_available,
-)
+from torch_metalgen.problems import metalgen_candidate
 from torch_metalgen.problems.problem import parse_dtype
-from torch_metalgen.verify.cli import parse_set, wide_console
-from torch_metalgen.verify.device import resolve_device
+from torch_metalgen.verify.cli import (
+    candidate_from_args,
+    progress_bar,
+    select_problems,
+    wide_console,
+)
+from torch_metalgen.verify.device import empty_cache, resolve_device
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
@@ -93,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     console = wide_console()
     device = resolve_device(args.device)
     if device.type == "cpu" and not args.cpu_dev:
@@ -104,13 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    if args.candidate:
-        candidate = file_candidate(args.candidate, args.candidate_class)
-    elif args.compile:
-        candidate = compiled_candidate()
-    elif args.eager:
-        candidate = eager_candidate()
-    else:
+    candidate = candidate_from_args(args)
+    if candidate is None:
         if device.type != "mps":
             console.print(
                 f"The project's kernels are Metal: on {device.type} its ops run an "
@@ -123,13 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if candidate.kind == "compile":
         baselines = [b for b in baselines if b.name != "compile"]
 
-    problems = find_problems(args.problems or None, levels=args.level)
-    if candidate.kind == "metalgen":
-        available = metalgen_ops_available()
-        problems = [p for p in problems if p.metalgen_ops and set(p.metalgen_ops) <= available]
-    for key, value in parse_set(args.set).items():
-        for problem in problems:
-            setattr(problem.module, key, value)
+    problems = select_problems(parser, args, console, candidate)
 
     kinds = ("bench", "held-out") if args.held_out else ("bench",)
     jobs = []
@@ -165,13 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     env = results.environment(device, limits, ["python -m torch_metalgen bench", *argv])
     started = time.monotonic()
     records: list[BenchRecord] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(console, transient=False) as progress:
         task = progress.add_task("benchmark", total=len(jobs))
         for problem, shape, dtype in jobs:
             progress.update(task, description=f"{problem.name} {shape.name} {dtype}")
@@ -205,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             records.append(record)
             results.write(records, out_dir, env)  # after each record: a killed run keeps them
             progress.advance(task)
-            _release(device)
+            empty_cache(device)
 
     console.print(
         table(
@@ -223,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     paths = results.write(records, out_dir, env)
     if not args.no_plots:
+        from torch_metalgen.bench import plots  # matplotlib: only when plots are drawn
+
         title = f"{candidate.name} on {limits.name if limits else device}"
         paths += [
             p
@@ -282,12 +265,6 @@ def _fmt(value, unit: str = "", digits: int = 3) -> str:
 def _device_slug(limits, device: torch.device) -> str:
     name = limits.name if limits else device.type
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()
-
-
-def _release(device: torch.device) -> None:
-    from torch_metalgen.verify.device import empty_cache
-
-    empty_cache(device)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,12 @@ from torch_metalgen.problems.candidate import (
     module_candidate,
 )
 from torch_metalgen.problems.problem import Problem, Shape, load_problem
-from torch_metalgen.problems.suite import SUITE_DIR, find_problems, metalgen_ops_available
+from torch_metalgen.problems.suite import (
+    SUITE_DIR,
+    find_problems,
+    metalgen_ops_available,
+    solved_by_project_ops,
+)
 
 __all__ = [
     "Candidate",
@@ -29,4 +34,5 @@ __all__ = [
     "metalgen_candidate",
     "metalgen_ops_available",
     "module_candidate",
+    "solved_by_project_ops",
 ]

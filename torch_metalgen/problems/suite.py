@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,14 +47,18 @@ def metalgen_ops_available() -> set[str]:
 
 
 def find_problems(
-    selectors: list[str] | None = None, levels: list[int] | None = None, root: Path = SUITE_DIR
+    selectors: list[str] | None = None,
+    levels: list[int] | None = None,
+    root: Path = SUITE_DIR,
+    overrides: dict[str, Any] | None = None,
 ) -> list[Problem]:
-    """Problems by path, by name (``rms_norm``, ``level1/rms_norm``) or all of some levels."""
+    """Problems by path, by name (``rms_norm``, ``level1/rms_norm``) or all of some levels;
+    ``overrides`` (``--set``) replace module globals of each, as in ``load_problem``."""
     problems: list[Problem] = []
     for selector in selectors or []:
         path = Path(selector)
         if path.suffix == ".py" and path.exists():
-            problems.append(load_problem(path))
+            problems.append(load_problem(path, overrides))
             continue
         matches = sorted(root.glob(f"level*/{selector}.py")) or sorted(root.glob(f"{selector}.py"))
         if not matches:
@@ -62,10 +67,18 @@ def find_problems(
                 f"problem {selector!r} is neither a .py file nor a suite problem "
                 f"under {root}; known: {known}"
             )
-        problems += [load_problem(m) for m in matches]
+        problems += [load_problem(m, overrides) for m in matches]
     if not selectors:
         for level in levels or [1, 2, 3]:
             for path in sorted((root / f"level{level}").glob("*.py")):
                 if not path.name.startswith("_"):
-                    problems.append(load_problem(path))
+                    problems.append(load_problem(path, overrides))
     return problems
+
+
+def solved_by_project_ops(problems: list[Problem]) -> tuple[list[Problem], list[str]]:
+    """(problems whose ``METALGEN_OPS`` are all registered now, names of the others)."""
+    available = metalgen_ops_available()
+    kept = [p for p in problems if p.metalgen_ops and set(p.metalgen_ops) <= available]
+    skipped = sorted({p.name for p in problems} - {p.name for p in kept})
+    return kept, skipped

@@ -18,20 +18,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from torch_metalgen.problems import (
+    Candidate,
+    Problem,
     compiled_candidate,
     eager_candidate,
     file_candidate,
     find_problems,
-    load_problem,
     metalgen_candidate,
     metalgen_ops_available,
+    solved_by_project_ops,
 )
 from torch_metalgen.problems.problem import parse_dtype
-from torch_metalgen.verify.device import resolve_device
+from torch_metalgen.verify.device import device_description, resolve_device
 from torch_metalgen.verify.report import print_reports, write_json
 from torch_metalgen.verify.runner import PASS, SKIP, VerifyConfig, verify_problem
 
 SIM_MAX_NUMEL = 1 << 20  # the simulator runs every GPU thread as a fiber: keep shapes small
+SHAPE_KINDS = ("check", "held-out", "bench")
 
 
 def parse_set(items: list[str]) -> dict:
@@ -102,19 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     console = wide_console()
     device = resolve_device(args.device)
-    overrides = parse_set(args.set)
+    kinds = tuple(args.shapes.split(",")) if args.shapes else None
+    if kinds and not set(kinds) <= set(SHAPE_KINDS):
+        parser.error(f"--shapes {args.shapes}: use a comma list of {', '.join(SHAPE_KINDS)}")
 
-    if args.candidate:
-        candidate = file_candidate(args.candidate, args.candidate_class)
-    elif args.eager:
-        candidate = eager_candidate()
-    elif args.compile:
-        candidate = compiled_candidate()
-    else:
-        simulate = device.type == "cpu" and not args.no_sim
+    candidate = candidate_from_args(args)
+    simulate = candidate is None and device.type == "cpu" and not args.no_sim
+    if candidate is None:
         if simulate and not _simulator_available():
             console.print(
                 "[yellow]torch_metalgen.sim.simulate is not available here, so the "
@@ -125,36 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         candidate = metalgen_candidate(simulate=simulate)
 
-    if args.problems:
-        problems = [
-            load_problem(p, overrides) if p.endswith(".py") else None for p in args.problems
-        ]
-        named = [p for p in args.problems if not p.endswith(".py")]
-        problems = (
-            [p for p in problems if p is not None] + find_problems(named) if named else problems
-        )
-    else:
-        problems = find_problems(levels=args.level)
-    if candidate.kind == "metalgen":
-        available = metalgen_ops_available()
-        kept = [p for p in problems if p.metalgen_ops and set(p.metalgen_ops) <= available]
-        skipped = sorted({p.name for p in problems} - {p.name for p in kept})
-        if skipped:
-            console.print(
-                f"no project op for: {', '.join(skipped)} (ops registered: "
-                f"{', '.join(sorted(available)) or 'none'})"
-            )
-        problems = kept
+    problems = select_problems(parser, args, console, candidate)
     if not problems:
         console.print("[yellow]no problems to verify")
         return 2
 
-    kinds = (
-        tuple(args.shapes.split(","))
-        if args.shapes
-        else (("check", "held-out") if device.type == "cpu" else ("check", "held-out", "bench"))
-    )
-    max_numel = args.max_numel or (SIM_MAX_NUMEL if candidate.name.endswith("[sim]") else None)
+    if kinds is None:  # bench shapes are too large for a float64 reference on a CPU
+        kinds = ("check", "held-out") if device.type == "cpu" else SHAPE_KINDS
+    max_numel = args.max_numel or (SIM_MAX_NUMEL if simulate else None)
     config = VerifyConfig(
         device=device,
         shape_kinds=kinds,
@@ -169,14 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         config.eager_factor = args.factor
 
     reports = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar(console, transient=True) as progress:
         task = progress.add_task("verifying", total=len(problems))
         for problem in problems:
             progress.update(task, description=f"{problem.name} ({candidate.name})")
@@ -210,6 +182,50 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def candidate_from_args(args: argparse.Namespace) -> Candidate | None:
+    """The candidate that --candidate, --eager or --compile names; None: the project's ops."""
+    if args.candidate:
+        return file_candidate(args.candidate, args.candidate_class)
+    if args.eager:
+        return eager_candidate()
+    if args.compile:
+        return compiled_candidate()
+    return None
+
+
+def select_problems(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    console: Console,
+    candidate: Candidate,
+) -> list[Problem]:
+    """The problems named on the command line (or the --level suite), with --set applied;
+    for the project's ops only those they implement (the rest are listed). A bad name, path
+    or --set is a usage error that says what is wrong."""
+    try:
+        problems = find_problems(args.problems or None, args.level, overrides=parse_set(args.set))
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    if candidate.kind == "metalgen":
+        problems, skipped = solved_by_project_ops(problems)
+        if skipped:
+            available = ", ".join(sorted(metalgen_ops_available())) or "none"
+            console.print(f"no project op for: {', '.join(skipped)} (ops registered: {available})")
+    return problems
+
+
+def progress_bar(console: Console, transient: bool) -> Progress:
+    """The progress bar both commands show: description, bar, n/m done, time elapsed."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+    )
+
+
 def wide_console() -> Console:
     """A console at least 160 columns wide when output is not a terminal (CI logs, pipes)."""
     console = Console()
@@ -225,8 +241,6 @@ def _simulator_available() -> bool:
 
 
 def _where(device: torch.device) -> str:
-    from torch_metalgen.verify.device import device_description
-
     return f"{device_description(device)}, torch {torch.__version__}, {platform.system()}"
 
 
