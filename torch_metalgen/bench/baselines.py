@@ -14,17 +14,18 @@ import torch
 from torch_metalgen.problems import Problem
 
 
+def _available(problem: Problem, device: torch.device) -> str | None:
+    return None
+
+
 @dataclass
 class Baseline:
+    """``build(problem, model, init_inputs, device, dtype)`` makes the timed callable;
+    ``unavailable(problem, device)`` says why it cannot run here, or None."""
+
     name: str
-    make: Callable[[Problem, torch.nn.Module, list, torch.device, torch.dtype], object]
-    check: Callable[[Problem, torch.device], str | None] = lambda problem, device: None
-
-    def unavailable(self, problem: Problem, device: torch.device) -> str | None:
-        return self.check(problem, device)
-
-    def build(self, problem, model, init, device, dtype):
-        return self.make(problem, model, init, device, dtype)
+    build: Callable[[Problem, torch.nn.Module, list, torch.device, torch.dtype], object]
+    unavailable: Callable[[Problem, torch.device], str | None] = _available
 
 
 def _eager(problem, model, init, device, dtype):

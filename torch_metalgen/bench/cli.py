@@ -158,12 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             progress.update(task, description=f"{problem.name} {shape.name} {dtype}")
             if args.time_budget and time.monotonic() - started > args.time_budget:
                 records.append(
-                    BenchRecord(
-                        problem.name,
-                        problem.level,
-                        shape.name,
-                        shape.kind,
-                        str(dtype).replace("torch.", ""),
+                    BenchRecord.of_case(
+                        problem,
+                        shape,
+                        dtype,
                         candidate.name,
                         status="refused",
                         why="not run: --time-budget spent",
@@ -173,12 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 record = bench_case(problem, shape, dtype, candidate, baselines, config, limits)
             except Exception as error:  # one broken problem must not lose the others' numbers
-                record = BenchRecord(
-                    problem.name,
-                    problem.level,
-                    shape.name,
-                    shape.kind,
-                    str(dtype).replace("torch.", ""),
+                record = BenchRecord.of_case(
+                    problem,
+                    shape,
+                    dtype,
                     candidate.name,
                     status="error",
                     why=f"{type(error).__name__}: {error}"[:300],

@@ -89,6 +89,16 @@ class BenchRecord:
     hard_floor_ms: float | None = None
     flags: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of_case(
+        cls, problem: Problem, shape: Shape, dtype: torch.dtype, candidate: str, **fields
+    ) -> BenchRecord:
+        """A record for ``problem`` at ``shape`` and ``dtype``; ``fields`` set the rest."""
+        dtype_name = str(dtype).replace("torch.", "")
+        return cls(
+            problem.name, problem.level, shape.name, shape.kind, dtype_name, candidate, **fields
+        )
+
     def speedup(self, baseline: str) -> float | None:
         base = self.baselines.get(baseline)
         if not (base and self.candidate):
@@ -126,14 +136,9 @@ def bench_case(
     config: BenchConfig,
     limits: DeviceLimits | None,
 ) -> BenchRecord:
-    record = BenchRecord(
-        problem.name,
-        problem.level,
-        shape.name,
-        shape.kind,
-        str(dtype).replace("torch.", ""),
-        candidate.name,
-    )
+    """Verify ``candidate`` at this shape and dtype, then time it and ``baselines`` on
+    ``config.device``; a refused record (``why`` says why) carries no times."""
+    record = BenchRecord.of_case(problem, shape, dtype, candidate.name)
     device = config.device
     # 1. Verification before timing, at this very shape and dtype.
     verdict = verify_problem(
@@ -171,16 +176,20 @@ def bench_case(
             [to_device(t, device, dtype) for t in problem.inputs(shape, config.seed + 1 + i)]
             for i in range(1, n_sets)
         ]
+
+        def timed(fn) -> Timing:  # every function on the same input sets, flush and samples
+            return time_function(
+                fn,
+                sets,
+                device,
+                flush,
+                config.warmup,
+                config.min_samples,
+                max_seconds=config.max_seconds,
+            )
+
         graphs = _compiled_graphs()
-        timing = time_function(
-            built,
-            sets,
-            device,
-            flush,
-            config.warmup,
-            config.min_samples,
-            max_seconds=config.max_seconds,
-        )
+        timing = timed(built)
         record.candidate = Measurement.of(candidate.name, timing)
         if candidate.kind == "compile" and _compiled_graphs() == graphs:
             record.flags.append("REVIEW: torch.compile captured no graph: it ran eager")
@@ -201,15 +210,7 @@ def bench_case(
                 continue
             module = baseline.build(problem, model, init, device, dtype)
             graphs = _compiled_graphs()
-            base_timing = time_function(
-                module,
-                sets,
-                device,
-                flush,
-                config.warmup,
-                config.min_samples,
-                max_seconds=config.max_seconds,
-            )
+            base_timing = timed(module)
             measurement = Measurement.of(baseline.name, base_timing)
             if baseline.name == "compile" and _compiled_graphs() == graphs:
                 record.flags.append(
