@@ -5,7 +5,6 @@ shares weights with it exactly as with a real candidate. The harness must reject
 from __future__ import annotations
 
 import threading
-import time
 
 import torch
 import torch.nn as nn
@@ -100,18 +99,33 @@ class ReadsReferenceOutput(Base):
 
 class SkipsSynchronize(Base):
     """Returns before its work is done: a background thread writes the result later (the CPU
-    stand-in for a kernel whose completion nobody waits for)."""
+    stand-in for a kernel whose completion nobody waits for). The writes wait for ``release``,
+    which a test's stand-in for a full device synchronize sets; left alone, they land a
+    second later."""
+
+    release = threading.Event()
+    pending: list[threading.Thread] = []
 
     def forward(self, x):
         out = torch.empty_like(x)
         result = self.correct(x)
 
         def late_write():
-            time.sleep(0.002)
+            self.release.wait(timeout=1.0)
             out.copy_(result)
 
-        threading.Thread(target=late_write, daemon=True).start()
+        thread = threading.Thread(target=late_write, daemon=True)
+        self.pending.append(thread)
+        thread.start()
         return out
+
+    @classmethod
+    def device_synchronize(cls, device=None) -> None:
+        """What a GPU's full synchronize does to queued work: wait until it is done."""
+        cls.release.set()
+        while cls.pending:
+            cls.pending.pop().join()
+        cls.release.clear()
 
 
 class OtherStream(Base):
@@ -175,6 +189,30 @@ class ChangesPrecisionFlags(Base):
         return self.correct(x)
 
 
+class DropsNonFinite(Base):
+    """Treats inf/NaN inputs as zeros (nan_to_num first): finite answers in rows where the
+    op defines the result as NaN."""
+
+    def forward(self, x):
+        return self.correct(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
+
+
+class LearnsAfterWarmup(Base):
+    """Right for its first calls (what a separate verification pass sees), then switches to
+    a fast path that forgets the weight: only a check of the timed runs' outputs sees it."""
+
+    def __init__(self, hidden, eps):
+        super().__init__(hidden, eps)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls <= 20:
+            return self.correct(x)
+        xf = x.float()
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+
+
 class ModifiesInput(Base):
     """Normalizes in place and returns its input: the caller's tensor is destroyed."""
 
@@ -196,12 +234,3 @@ class IgnoresWeight(Base):
     def forward(self, x):
         xf = x.float()
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
-
-
-class NaiveVariance(Base):
-    """Computes rsqrt(E[x^2]) in the storage dtype with no float32 accumulation: fine on
-    N(0, 1) in float32, off on large-offset or heavy-tailed inputs in half precision."""
-
-    def forward(self, x):
-        y = x * torch.rsqrt((x * x).mean(-1, keepdim=True) + self.eps)
-        return y * self.weight

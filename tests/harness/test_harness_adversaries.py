@@ -9,7 +9,7 @@ import pytest
 import torch
 from harness_helpers import quick_config, run
 
-from torch_metalgen.verify import FAIL, PASS
+from torch_metalgen.verify import FAIL, PASS, Tolerance, runner, tolerance_for
 from torch_metalgen.verify.device import precision_regime, restore_regime
 from torch_metalgen.verify.tolerances import KERNELBENCH_FLAT
 
@@ -66,8 +66,14 @@ def test_reading_the_reference_output_needs_candidate_first(rms_problem):
     assert report.status == PASS, "with the reference run first, the stale output is right"
 
 
-def test_skipped_synchronize_is_caught(rms_problem):
+def test_skipped_synchronize_is_caught(rms_problem, monkeypatch):
+    # On CPU the late writes land after the whole check: they show up as unwritten poison.
     rejected(run(rms_problem, bad.SkipsSynchronize), "async", "unwritten")
+    # With a full synchronize that waits for them (as a GPU's does), they land between the
+    # snapshot and the check: the output changed after the candidate returned.
+    monkeypatch.setattr(runner, "synchronize", bad.SkipsSynchronize.device_synchronize)
+    failure = rejected(run(rms_problem, bad.SkipsSynchronize), "async")
+    assert "changed after the candidate returned" in failure.reason
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA streams (a GPU)")
@@ -78,11 +84,52 @@ def test_other_stream_is_caught(rms_problem):
 
 def test_lower_precision_fails_per_dtype_tolerance(rms_problem):
     failure = rejected(run(rms_problem, bad.LowerPrecision), "tolerance")
-    assert "relative norm" in failure.reason
+    assert failure.max_scaled > 1 and failure.rel_norm > tolerance_for(torch.float32).rel_norm
     flat = quick_config(tolerance=KERNELBENCH_FLAT, distributions=("native", "normal"))
     assert run(rms_problem, bad.LowerPrecision, flat).status == PASS, (
         "KernelBench's flat 1e-2 lets a bfloat16 computation pass as float32"
     )
+
+
+def test_elementwise_and_relative_norm_bounds_each_reject(rms_problem):
+    # Either bound alone rejects the bfloat16 computation; with both off it passes.
+    only_norm = Tolerance(rtol=1.0, atol=0.0, rel_norm=1e-5, scale_atol=False)
+    only_elementwise = Tolerance(rtol=1.3e-6, atol=1e-5, rel_norm=float("inf"))
+    neither = Tolerance(rtol=1.0, atol=0.0, rel_norm=float("inf"), scale_atol=False)
+    for tolerance in (only_norm, only_elementwise):
+        config = quick_config(tolerance=tolerance, distributions=("native",))
+        rejected(run(rms_problem, bad.LowerPrecision, config), "tolerance")
+    config = quick_config(tolerance=neither, distributions=("native",))
+    assert run(rms_problem, bad.LowerPrecision, config).passed
+
+
+def test_nonfinite_results_must_match(rms_problem):
+    config = quick_config(distributions=("inf-nan",))
+    failure = rejected(run(rms_problem, bad.DropsNonFinite, config), "tolerance")
+    assert "NaN/inf" in failure.reason
+    assert run(rms_problem, bad.DropsNonFinite, quick_config(distributions=("normal",))).passed
+
+
+def test_float32_is_ieee_while_checking(rms_problem):
+    seen = []
+
+    class RecordsPrecision(bad.Correct):
+        def forward(self, x):
+            seen.append(precision_regime())
+            return super().forward(x)
+
+    saved = precision_regime()
+    torch.set_float32_matmul_precision("medium")  # TF32 on CUDA, bf16 matmuls on CPU (oneDNN)
+    try:
+        assert run(rms_problem, RecordsPrecision).passed
+        assert seen and all(
+            r["mkldnn.matmul.fp32_precision"] == "ieee" and not r["cuda.matmul.allow_tf32"]
+            for r in seen
+        ), "the harness must force IEEE float32 while the candidate runs"
+        after = precision_regime()
+        assert after["mkldnn.matmul.fp32_precision"] == "bf16", "and restore the flags after"
+    finally:
+        restore_regime(saved)
 
 
 def test_caching_across_calls_fails_on_new_inputs(rms_problem):

@@ -4,13 +4,15 @@ one, refuses unverified candidates, flags faster-than-light times, summarizes ho
 from __future__ import annotations
 
 import json
+import re
 
 import harness_adversaries as bad
 import pytest
 import torch
-from harness_helpers import DATA, RMS_NORM
+from harness_helpers import DATA, REPO, RMS_NORM
 
 from torch_metalgen.bench import cli as bench_cli
+from torch_metalgen.bench import timing as timing_module
 from torch_metalgen.bench.baselines import BASELINES
 from torch_metalgen.bench.results import fast_p, geomean_speedup
 from torch_metalgen.bench.runner import BenchConfig, BenchRecord, Measurement, _flag, bench_case
@@ -41,7 +43,18 @@ def test_unverified_candidate_gets_no_numbers():
         None,
     )
     assert record.status == "refused" and record.candidate is None
-    assert "degenerate" in record.why
+    assert record.why.startswith("verification FAIL") and "degenerate" in record.why
+
+
+def test_timed_outputs_are_rechecked():
+    # Rule 18: right during verification, wrong once timing has run it a few times.
+    problem = load_problem(RMS_NORM)
+    shape = Shape("5x1000", {"batch_size": 5, "hidden": 1000}, "check")
+    candidate = module_candidate(bad.LearnsAfterWarmup)
+    config = BenchConfig(torch.device("cpu"), min_samples=25, max_seconds=0.1)
+    record = bench_case(problem, shape, torch.float32, candidate, [], config, None)
+    assert record.status == "refused" and record.candidate is None
+    assert record.why.startswith("timed outputs fail re-check"), record.why
 
 
 def _limits():
@@ -90,16 +103,47 @@ def test_input_rotation_exceeds_the_cache_or_flushes():
     assert plan_input_sets(set_bytes=1024, cache_bytes=50 << 20) == (1, 100 << 20)
 
 
-def test_timing_takes_at_least_the_minimum_samples():
+def test_timing_takes_at_least_the_minimum_samples(monkeypatch):
+    # Every sample 1 ms: the spread has settled from the first batch on, so only the
+    # minimum keeps it sampling.
+    monkeypatch.setattr(timing_module._Clock, "elapsed_ms", staticmethod(lambda start, end: 1.0))
     x = [torch.randn(64)]
     timing = time_function(
-        torch.nn.functional.gelu, [x], torch.device("cpu"), min_samples=100, max_seconds=2.0
+        torch.nn.functional.gelu, [x], torch.device("cpu"), min_samples=100, max_seconds=60.0
     )
-    assert len(timing.samples_ms) >= 100 and timing.median_ms > 0 and timing.iqr_ms >= 0
+    assert 100 <= len(timing.samples_ms) < 1000
+    assert timing.median_ms == 1.0 and timing.iqr_ms == 0.0
 
 
+def test_timing_synchronizes_around_every_batch(monkeypatch):
+    log = []
+    monkeypatch.setattr(timing_module, "synchronize", lambda device: log.append("sync"))
+    sets = [[torch.randn(8)], [torch.randn(8)]]
+    time_function(
+        lambda x: log.append("call") or x, sets, torch.device("cpu"), warmup=3, min_samples=50
+    )
+    assert log[:4] == ["call"] * 3 + ["sync"], "warm-up, then a synchronize before timing"
+    timed = log[4:]
+    batch = ["sync"] + ["call"] * timing_module.BATCH + ["sync"]
+    assert len(timed) % len(batch) == 0 and timed == batch * (len(timed) // len(batch))
+
+
+APPLE_GPUS_MD = REPO.parent / "shared" / "reference" / "apple-gpus.md"
+
+
+@pytest.mark.skipif(not APPLE_GPUS_MD.exists(), reason=f"{APPLE_GPUS_MD} is not here")
 def test_apple_table_matches_reference():
-    assert APPLE_CHIPS["M2 Pro"] == (200, 6.8) and APPLE_CHIPS["M1 Ultra"] == (800, 21.2)
+    # Each chip's row in apple-gpus.md: "| M3 Max (30 / 40) | 300 / 400 | 14.3-16.4 |"; the
+    # harness takes the largest variant (highest bandwidth and TFLOPS) of each chip.
+    rows = {}
+    for line in APPLE_GPUS_MD.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and re.fullmatch(r"M\d( \w+)? \(.*\)", cells[0]):
+            numbers = [[float(n) for n in re.findall(r"\d+(?:\.\d+)?", c)] for c in cells[1:3]]
+            rows[cells[0].split(" (")[0]] = (max(numbers[0]), max(numbers[1]))
+    assert rows and set(rows) == set(APPLE_CHIPS)
+    for chip, (bandwidth, tflops) in APPLE_CHIPS.items():
+        assert (bandwidth, tflops) == rows[chip], chip
 
 
 def test_cpu_dev_run_writes_results(tmp_path):
