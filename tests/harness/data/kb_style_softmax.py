@@ -8,7 +8,7 @@ import torch.nn as nn
 
 class Model(nn.Module):
     """
-    Simple model that performs a Softmax activation.
+    Softmax over dim 1 (written here in the format's style, not copied from KernelBench).
     """
     def __init__(self):
         super(Model, self).__init__()
@@ -24,4 +24,4 @@ def get_inputs():
     return [x]
 
 def get_init_inputs():
-    return []  # No special initialization inputs needed
+    return []  # the constructor takes nothing
