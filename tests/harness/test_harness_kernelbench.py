@@ -10,6 +10,7 @@ import pytest
 import torch
 from harness_helpers import DATA
 
+from torch_metalgen.bench.cli import main as bench_main
 from torch_metalgen.problems import eager_candidate, file_candidate, load_problem
 from torch_metalgen.verify import BAD_PROBLEM, FAIL, PASS, VerifyConfig, verify_problem
 from torch_metalgen.verify.cli import main as verify_main
@@ -76,6 +77,22 @@ def test_verify_cli_on_kernelbench_style_file(capsys):
         == 1
     )
     assert "FAIL" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "main, argv, choice",
+    [
+        (verify_main, ["rms_norm", "--dist", "norml"], "pareto"),
+        (verify_main, ["rms_norm", "--dtype", "fp8"], "bfloat16"),
+        (bench_main, ["--verify-dists", "native,foo"], "offset100"),
+        (bench_main, ["--dtype", "float64"], "float16"),
+    ],
+)
+def test_cli_typos_are_usage_errors_naming_the_choices(main, argv, choice, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert choice in capsys.readouterr().err
 
 
 def test_suite_problems_load_and_eager_passes_quickly():

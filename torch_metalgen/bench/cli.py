@@ -17,7 +17,7 @@ from torch_metalgen.bench.baselines import BASELINES
 from torch_metalgen.bench.runner import BenchConfig, BenchRecord, bench_case
 from torch_metalgen.bench.speed_of_light import device_limits
 from torch_metalgen.problems import metalgen_candidate
-from torch_metalgen.problems.problem import parse_dtype
+from torch_metalgen.problems.problem import dtype_argument, parse_dtype
 from torch_metalgen.verify.cli import (
     candidate_from_args,
     progress_bar,
@@ -25,6 +25,7 @@ from torch_metalgen.verify.cli import (
     wide_console,
 )
 from torch_metalgen.verify.device import empty_cache, resolve_device
+from torch_metalgen.verify.distributions import distribution_argument
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dtype",
         action="append",
+        type=dtype_argument,
         help="float32, float16, bfloat16 (default: bfloat16 where the problem allows it)",
     )
     parser.add_argument("--shape", action="append", help="only these shape names")
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--verify-dists",
         default="native,normal",
+        type=lambda text: tuple(distribution_argument(name) for name in text.split(",")),
         help="input distributions verified at each timed shape first",
     )
     parser.add_argument(
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         device=device,
         min_samples=args.samples,
         max_seconds=args.max_seconds,
-        verify_distributions=tuple(args.verify_dists.split(",")),
+        verify_distributions=args.verify_dists,
         recheck_sets=args.recheck_sets,
     )
     out_dir = args.out or DEFAULT_OUT / _device_slug(limits, device)

@@ -51,6 +51,17 @@ def parse_dtype(name: str) -> torch.dtype:
         raise ValueError(f"dtype {name!r} is not one of {sorted(DTYPES)}") from None
 
 
+def dtype_argument(text: str) -> str:
+    """argparse ``type=`` for a dtype name: a typo is a usage error naming the choices."""
+    import argparse
+
+    try:
+        parse_dtype(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 @dataclass(frozen=True)
 class Shape:
     """One size setting of a problem: module globals to override before making inputs."""

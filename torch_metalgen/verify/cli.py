@@ -28,8 +28,9 @@ from torch_metalgen.problems import (
     metalgen_ops_available,
     solved_by_project_ops,
 )
-from torch_metalgen.problems.problem import parse_dtype
+from torch_metalgen.problems.problem import dtype_argument, parse_dtype
 from torch_metalgen.verify.device import device_description, resolve_device
+from torch_metalgen.verify.distributions import distribution_argument
 from torch_metalgen.verify.report import print_reports, write_json
 from torch_metalgen.verify.runner import PASS, SKIP, VerifyConfig, verify_problem
 
@@ -74,14 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="on CPU, check the project ops' "
         "ATen reference instead of simulating the Metal kernels",
     )
-    parser.add_argument("--dtype", action="append", help="float32, float16, bfloat16")
+    parser.add_argument(
+        "--dtype", action="append", type=dtype_argument, help="float32, float16, bfloat16"
+    )
     parser.add_argument(
         "--shapes",
         default=None,
         help="comma list of check, held-out, bench (default: check,held-out; all three on a GPU)",
     )
     parser.add_argument("--shape", action="append", help="only these shape names")
-    parser.add_argument("--dist", action="append", help="only these input distributions")
+    parser.add_argument(
+        "--dist",
+        action="append",
+        type=distribution_argument,
+        help="only these input distributions",
+    )
     parser.add_argument(
         "--set",
         action="append",

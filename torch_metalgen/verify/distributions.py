@@ -66,6 +66,16 @@ NONFINITE = "inf-nan"
 NATIVE = "native"  # the problem's own get_inputs() draw
 
 
+def distribution_argument(text: str) -> str:
+    """argparse ``type=`` for a distribution name: a typo is a usage error naming the choices."""
+    import argparse
+
+    known = (NATIVE, *DISTRIBUTIONS, NONFINITE)
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(known)}")
+    return text
+
+
 def all_distributions(nonfinite: bool) -> tuple[str, ...]:
     names = (NATIVE, *DISTRIBUTIONS)
     return (*names, NONFINITE) if nonfinite else names
