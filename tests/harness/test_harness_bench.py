@@ -88,6 +88,15 @@ def test_big_speedups_are_flagged_for_review():
     assert record.status == "ok" and record.flags and record.flags[0].startswith("REVIEW")
 
 
+def test_sub_millisecond_problems_get_a_rule_15_note():
+    short, realistic = _record(0.2, 0.3), _record(2.0, 3.0)
+    _flag(short)
+    _flag(realistic)
+    assert any("rule 15" in flag for flag in short.flags)
+    assert not any("rule 15" in flag for flag in realistic.flags)
+    assert short.status == "ok"  # a note, not a verdict
+
+
 def test_fast_p_and_geomean_count_failures_against():
     records = [_record(1.0, 2.0), _record(1.0, 0.5), _record(1.0, 1.0, "refused")]
     assert fast_p(records, 0.0) == pytest.approx(2 / 3)

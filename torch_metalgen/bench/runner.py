@@ -30,6 +30,8 @@ from torch_metalgen.verify.runner import (
     verify_problem,
 )
 
+# Rule 15's realistic range for one timed call on the target device.
+REALISTIC_MS = (1.0, 15.0)
 REVIEW_SPEEDUP = 2.0  # faster than the best baseline by more than this: a human looks
 
 
@@ -301,6 +303,14 @@ def _flag(record: BenchRecord) -> None:
                 "FLOPs undercounted, or the timing missed work)"
             )
             record.status = "error"
+    baseline_ms = [m.median_ms for m in record.baselines.values() if m]
+    if baseline_ms and max(baseline_ms) < REALISTIC_MS[0]:
+        # Rule 15: below ~1 ms launch overhead and clocks weigh in; the shape suits
+        # another device, or a larger one should be timed too.
+        record.flags.append(
+            f"NOTE: every baseline ran under {REALISTIC_MS[0]:g} ms (rule 15 wants "
+            f"{REALISTIC_MS[0]:g}-{REALISTIC_MS[1]:g} ms); launch overhead may dominate"
+        )
     best = record.speedup_best
     if best is not None and best > REVIEW_SPEEDUP:
         record.flags.append(
