@@ -121,13 +121,9 @@ def build_runtime(asan: bool) -> Path:
     flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"] if asan else ["-O2"]
     key = cache.digest("runtime", sim_fingerprint(), toolchain.identity, flags)
     final = cache.cache_root() / f"runtime-{'asan-' if asan else ''}{key}"
-    if final.exists():
-        return final
-    with cache.locked(f"runtime-{key}"):
-        if final.exists():
-            return final
-        scratch = cache.scratch_dir("runtime-")
-        sources = [str(RUNTIME_DIR / s) for s in RUNTIME_SOURCES]
+    sources = [str(RUNTIME_DIR / s) for s in RUNTIME_SOURCES]
+
+    def build(scratch: Path) -> None:
         if asan:  # objects, linked into each kernel executable with its asan_driver main()
             commands = [
                 [*toolchain.command, *flags, "-c", src, "-o", str(scratch / f"{Path(src).stem}.o")]
@@ -155,7 +151,8 @@ def build_runtime(asan: bool) -> Path:
                     "`torch_metalgen.sim.toolchain_info()` or pick another with "
                     f"METALGEN_SIM_CXX):\n{out.stderr}"
                 )
-        return cache.publish(scratch, final)
+
+    return cache.build_once(final, build)
 
 
 # ---- precompiled <metal_stdlib> -----------------------------------------------------
@@ -173,13 +170,8 @@ def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
         flags += ["-O2", "-fPIC"]
     key = cache.digest("pch", sim_fingerprint(), toolchain.identity, flags)
     final = cache.cache_root() / f"pch-{key}"
-    pch = final / "metal_stdlib.pch"
-    if pch.exists():
-        return pch
-    with cache.locked(f"pch-{key}"):
-        if pch.exists():
-            return pch
-        scratch = cache.scratch_dir("pch-")
+
+    def build(scratch: Path) -> None:
         out = _run(
             [
                 *toolchain.command,
@@ -194,7 +186,8 @@ def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
         )
         if out.returncode != 0:
             raise SimulatorError(f"precompiling <metal_stdlib> failed:\n{out.stderr}")
-        return cache.publish(scratch, final) / "metal_stdlib.pch"
+
+    return cache.build_once(final, build) / "metal_stdlib.pch"
 
 
 # ---- kernel libraries --------------------------------------------------------------

@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -59,6 +59,20 @@ def publish(scratch: Path, final: Path) -> Path:
             raise
         shutil.rmtree(scratch, ignore_errors=True)
     return final
+
+
+def build_once(final: Path, build: Callable[[Path], None]) -> Path:
+    """``final`` if it exists; else ``build(scratch)`` fills a private directory that is
+    published as ``final``. The lock makes parallel workers build each thing once; the
+    second existence check skips the build a worker waited for."""
+    if final.exists():
+        return final
+    with locked(final.name):
+        if final.exists():
+            return final
+        scratch = scratch_dir(final.name.split("-")[0] + "-")
+        build(scratch)
+        return publish(scratch, final)
 
 
 def write_atomic(path: Path, text: str) -> None:
