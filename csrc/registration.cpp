@@ -10,7 +10,7 @@
 #include "ops/all_ops.h"
 
 TORCH_LIBRARY(metalgen, m) {
-  m.def("rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor");
+  m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {

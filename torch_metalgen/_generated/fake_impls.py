@@ -2,7 +2,8 @@
 # Do not edit: change the spec or the template, then run `python -m generator`.
 """Fake (meta) implementations of the metalgen ops, for torch.compile and torch.export.
 
-Written in Python with torch.library.register_fake so they work on symbolic shapes.
+Written in Python with torch.library.register_fake so they work on symbolic shapes; each
+output's shape and dtype come from its spec (``Output.fake_shape``, ``Output.dtype``).
 """
 
 import torch
@@ -13,4 +14,5 @@ from torch_metalgen._checks import check_same_device
 @torch.library.register_fake("metalgen::rms_norm")
 def _rms_norm_fake(x, weight, eps):
     check_same_device("rms_norm", "x", x=x, weight=weight)
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
