@@ -9,8 +9,8 @@ namespace metalgen {
 void LaunchPlan::check_limits(uint64_t max_threads) const {
   const uint64_t threads = threads_per_threadgroup();
   const uint64_t allowed = std::min(max_threads, kMaxThreadsPerThreadgroup);
-  TORCH_CHECK(threads >= 1 && threads <= allowed, "metalgen: kernel ", kernel, " planned ",
-              threads, " threads per threadgroup; the pipeline allows 1 to ", allowed);
+  TORCH_CHECK(threads >= 1 && threads <= allowed, "metalgen: kernel ", kernel, " planned ", threads,
+              " threads per threadgroup; the pipeline allows 1 to ", allowed);
   uint64_t memory = 0;
   for (const auto& binding : threadgroup_memory) {
     TORCH_CHECK(binding.length % 16 == 0, "metalgen: kernel ", kernel,
@@ -20,8 +20,8 @@ void LaunchPlan::check_limits(uint64_t max_threads) const {
   TORCH_CHECK(memory <= kMaxThreadgroupMemoryBytes, "metalgen: kernel ", kernel, " planned ",
               memory, " bytes of threadgroup memory; the limit is ", kMaxThreadgroupMemoryBytes);
   for (const auto& binding : bytes) {
-    TORCH_CHECK(binding.data.size() < kMaxSetBytesLength, "metalgen: kernel ", kernel,
-                " passes ", binding.data.size(), " bytes with setBytes at index ", binding.index,
+    TORCH_CHECK(binding.data.size() < kMaxSetBytesLength, "metalgen: kernel ", kernel, " passes ",
+                binding.data.size(), " bytes with setBytes at index ", binding.index,
                 "; setBytes is for data under ", kMaxSetBytesLength, " bytes (use a buffer)");
   }
   for (int dim = 0; dim < 3; ++dim) {

@@ -136,7 +136,12 @@ class OpContext:
 
     @property
     def python_parameters(self) -> str:
-        return ", ".join(n for _, n in self.spec.arguments)
+        """The arguments with the schema's defaults (the dispatcher passes only those given)."""
+        defaults = self.spec.defaults
+        return ", ".join(
+            f"{n}={PYTHON_DEFAULT.get(defaults[n], defaults[n])}" if n in defaults else n
+            for _, n in self.spec.arguments
+        )
 
     # Outputs.
     @property

@@ -127,3 +127,13 @@ def test_auto_choice_uses_each_variant():
         2048: "rms_norm_single_row_float32",
         8192: "rms_norm_looped_float32",
     }
+
+
+@pytest.mark.parametrize("n", [64, 2048, 5000])
+def test_plans_under_a_small_pipeline_limit_are_correct(n):
+    # What the MPS glue re-plans with when a pipeline allows fewer threads than 1024.
+    x = torch.randn(3, n)
+    plans, out = _ops._C.plan_rms_norm(x, None, 1e-6, max_threads=64)
+    assert all(p.threadgroup[0] <= 64 for p in plans)
+    sim.run_plan(plans, check_orders=True)
+    assert_close_to_reference(out, reference64(x, None, 1e-6))

@@ -126,7 +126,7 @@ def test_typed_constants_render_in_both_languages():
     [
         ({"schema": "rms_norm(Tensor x) -> Tensor[]"}, "schema", "expected 'Tensor' or"),
         ({"schema": "other(Tensor x) -> Tensor"}, "schema", "names op 'other'"),
-        ({"schema": "rms_norm(Tensor x, float32 eps) -> Tensor"}, "schema", "argument 'float32 eps'"),
+        ({"schema": "rms_norm(Tensor x, float32 eps) -> Tensor"}, "schema", "'float32 eps'"),
         (
             {"schema": "rms_norm(Tensor x, Tensor? weight, float eps) -> (Tensor, Tensor)"},
             "outputs",

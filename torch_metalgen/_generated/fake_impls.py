@@ -12,7 +12,7 @@ from torch_metalgen._checks import check_same_device
 
 
 @torch.library.register_fake("metalgen::rms_norm")
-def _rms_norm_fake(x, weight, eps):
+def _rms_norm_fake(x, weight=None, eps=1e-06):
     check_same_device("rms_norm", "x", x=x, weight=weight)
     out = x.new_empty(x.shape, dtype=x.dtype)
     return out
