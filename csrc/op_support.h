@@ -4,6 +4,9 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
 
+#include "launch_plan.h"
+
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -21,6 +24,15 @@ bool threads_fit(int64_t max_threads, Dims... dims) {
     threads *= dim;
   }
   return threads <= max_threads;
+}
+
+// Threadgroup shape for a 2-D elementwise grid of cols x rows threads: x spans the row in
+// whole SIMD groups, up to `limit` threads; y stacks rows into the threads left over.
+inline int64_t tile_x(int64_t cols, int64_t limit) {
+  return std::max<int64_t>(1, std::min<int64_t>(round_up(cols, kSimdSize), limit));
+}
+inline int64_t tile_y(int64_t cols, int64_t rows, int64_t limit) {
+  return std::max<int64_t>(1, std::min<int64_t>(rows, limit / tile_x(cols, limit)));
 }
 
 // sizes with its last dimension replaced by `last` (outputs like a [..., 2d] -> [..., d]).

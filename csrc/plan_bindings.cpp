@@ -11,6 +11,19 @@ namespace metalgen {
 
 void register_plan_bindings(pybind11::module& m) {
   m.def(
+      "plan_gelu_and_mul",
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_gelu_and_mul(x, up, approximate_tanh, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+pybind11::arg("x"), pybind11::arg("up"), pybind11::arg("approximate_tanh"), pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::gelu_and_mul, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of vector, scalar forces it.");
+  m.def("gelu_and_mul_variants", &gelu_and_mul_variants,
+        "Kernel variants of metalgen::gelu_and_mul, in the order the plan tries them.");
+  m.def(
       "plan_rms_norm",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant, int64_t max_threads) {
         auto [plans, outputs] = prepare_rms_norm(x, weight, eps, variant, max_threads);
@@ -23,6 +36,19 @@ pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("eps"), pybind11::kw_
       "one of simd_rows, single_row, looped forces it.");
   m.def("rms_norm_variants", &rms_norm_variants,
         "Kernel variants of metalgen::rms_norm, in the order the plan tries them.");
+  m.def(
+      "plan_silu_and_mul",
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& up, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_silu_and_mul(x, up, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+pybind11::arg("x"), pybind11::arg("up"), pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::silu_and_mul, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of vector, scalar forces it.");
+  m.def("silu_and_mul_variants", &silu_and_mul_variants,
+        "Kernel variants of metalgen::silu_and_mul, in the order the plan tries them.");
 }
 
 }  // namespace metalgen

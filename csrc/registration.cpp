@@ -10,9 +10,13 @@
 #include "ops/all_ops.h"
 
 TORCH_LIBRARY(metalgen, m) {
+  m.def("gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor");
   m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor");
+  m.def("silu_and_mul(Tensor x, Tensor? up=None) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
+  m.impl("gelu_and_mul", &metalgen::gelu_and_mul_reference);
   m.impl("rms_norm", &metalgen::rms_norm_reference);
+  m.impl("silu_and_mul", &metalgen::silu_and_mul_reference);
 }

@@ -15,6 +15,19 @@
 
 namespace metalgen {
 
+// gelu_and_mul: gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
+void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
+std::vector<std::string> gelu_and_mul_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_gelu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
+
 // rms_norm: RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.
 void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
 std::vector<std::string> rms_norm_variants();
@@ -27,5 +40,18 @@ std::vector<LaunchPlan> plan_rms_norm(const at::Tensor& x, const c10::optional<a
 std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant, int64_t max_threads);
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor rms_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
+
+// silu_and_mul: silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].
+void check_silu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up);
+std::vector<std::string> silu_and_mul_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_silu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor silu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up);
 
 }  // namespace metalgen

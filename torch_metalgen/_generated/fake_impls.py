@@ -11,8 +11,22 @@ import torch
 from torch_metalgen._checks import check_same_device
 
 
+@torch.library.register_fake("metalgen::gelu_and_mul")
+def _gelu_and_mul_fake(x, up=None, approximate_tanh=False):
+    check_same_device("gelu_and_mul", "x", x=x, up=up)
+    out = x.new_empty(x.shape if up is not None else (*x.shape[:-1], x.shape[-1] // 2), dtype=x.dtype)
+    return out
+
+
 @torch.library.register_fake("metalgen::rms_norm")
 def _rms_norm_fake(x, weight=None, eps=1e-06):
     check_same_device("rms_norm", "x", x=x, weight=weight)
     out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
+
+
+@torch.library.register_fake("metalgen::silu_and_mul")
+def _silu_and_mul_fake(x, up=None):
+    check_same_device("silu_and_mul", "x", x=x, up=up)
+    out = x.new_empty(x.shape if up is not None else (*x.shape[:-1], x.shape[-1] // 2), dtype=x.dtype)
     return out

@@ -13,8 +13,37 @@ import torch
 from torch_metalgen import _ops  # noqa: F401  (registers the ops)
 
 __all__ = [
+    "gelu_and_mul",
     "rms_norm",
+    "silu_and_mul",
 ]
+
+
+def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_tanh: bool = False):
+    """gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
+
+    Args:
+        x: [..., 2d] (gate then up), or the gate [..., d] when up is given; any layout.
+        up: optional [..., d] up projection, x's shape, dtype and device.
+        approximate_tanh: True for torch's approximate='tanh' form, False for the exact one.
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"gelu_and_mul: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (up is None or isinstance(up, torch.Tensor)):
+        raise TypeError(
+            f"gelu_and_mul: up must be a torch.Tensor or None, got {type(up).__name__}"
+        )
+    if not (isinstance(approximate_tanh, bool)):
+        raise TypeError(
+            f"gelu_and_mul: approximate_tanh must be a bool, got {type(approximate_tanh).__name__}"
+        )
+    return torch.ops.metalgen.gelu_and_mul(x, up, approximate_tanh)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-06):
@@ -42,3 +71,25 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1
             f"rms_norm: eps must be a float, got {type(eps).__name__}"
         )
     return torch.ops.metalgen.rms_norm(x, weight, float(eps))
+
+
+def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None):
+    """silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].
+
+    Args:
+        x: [..., 2d] (gate then up), or the gate [..., d] when up is given; any layout.
+        up: optional [..., d] up projection, x's shape, dtype and device.
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"silu_and_mul: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (up is None or isinstance(up, torch.Tensor)):
+        raise TypeError(
+            f"silu_and_mul: up must be a torch.Tensor or None, got {type(up).__name__}"
+        )
+    return torch.ops.metalgen.silu_and_mul(x, up)

@@ -9,12 +9,35 @@ verifier and the tests compare kernels against (run them in float64).
 import torch
 
 
+def gelu_and_mul(
+    x: torch.Tensor, up: torch.Tensor | None, approximate_tanh: bool
+) -> torch.Tensor:
+    """The definition: gelu(gate) * up, in whatever dtype x has (float64 for the verifier)."""
+    if up is None:
+        gate, up = x.chunk(2, dim=-1)
+    else:
+        gate = x
+    approximate = "tanh" if approximate_tanh else "none"
+    return torch.nn.functional.gelu(gate, approximate=approximate) * up
+
+
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
     """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
     y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
     return y * weight if weight is not None else y
 
 
+def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None) -> torch.Tensor:
+    """The definition: silu(gate) * up, in whatever dtype x has (float64 for the verifier)."""
+    if up is None:
+        gate, up = x.chunk(2, dim=-1)
+    else:
+        gate = x
+    return torch.nn.functional.silu(gate) * up
+
+
 REFERENCES = {
+    "gelu_and_mul": gelu_and_mul,
     "rms_norm": rms_norm,
+    "silu_and_mul": silu_and_mul,
 }

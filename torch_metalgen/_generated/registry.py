@@ -7,6 +7,19 @@ Kept as plain data so the runtime never imports the generator.
 """
 
 OPS = {
+    "gelu_and_mul": {
+        "schema": "gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor",
+        "doc": "gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.",
+        "arguments": [('Tensor', 'x'), ('Tensor?', 'up'), ('bool', 'approximate_tanh')],
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['vector', 'scalar'],
+        "kernels": {'vector': {'float32': 'gelu_and_mul_vector_float32', 'float16': 'gelu_and_mul_vector_float16', 'bfloat16': 'gelu_and_mul_vector_bfloat16'}, 'scalar': {'float32': 'gelu_and_mul_scalar_float32', 'float16': 'gelu_and_mul_scalar_float16', 'bfloat16': 'gelu_and_mul_scalar_bfloat16'}},
+        "tuning": {'BYTES_PER_THREAD': 8, 'THREADS': 256},
+        "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
     "rms_norm": {
         "schema": "rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor",
         "doc": "RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.",
@@ -23,6 +36,19 @@ OPS = {
             {"qualname": "transformers.models.mistral.modeling_mistral.MistralRMSNorm"},
             {"qualname": "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"},
             {"qualname": "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"},
+        ],
+    },
+    "silu_and_mul": {
+        "schema": "silu_and_mul(Tensor x, Tensor? up=None) -> Tensor",
+        "doc": "silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].",
+        "arguments": [('Tensor', 'x'), ('Tensor?', 'up')],
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['vector', 'scalar'],
+        "kernels": {'vector': {'float32': 'silu_and_mul_vector_float32', 'float16': 'silu_and_mul_vector_float16', 'bfloat16': 'silu_and_mul_vector_bfloat16'}, 'scalar': {'float32': 'silu_and_mul_scalar_float32', 'float16': 'silu_and_mul_scalar_float16', 'bfloat16': 'silu_and_mul_scalar_bfloat16'}},
+        "tuning": {'BYTES_PER_THREAD': 8, 'THREADS': 256},
+        "autograd": "reference",
+        "patch_targets": [
         ],
     },
 }

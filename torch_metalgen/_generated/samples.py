@@ -8,6 +8,11 @@ the registry-driven tests that every op must pass.
 import torch
 
 
+def gelu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """A [..., 2d] input with an odd d (the scalar path's tail)."""
+    return torch.randn(3, 2, 2 * 1031, generator=generator).to(dtype), None, False
+
+
 def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """Arguments for the selftest and the registry-driven tests (an odd row length)."""
     x = torch.randn(5, 1031, generator=generator).to(dtype)
@@ -15,6 +20,13 @@ def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     return x, weight, 1e-6
 
 
+def silu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """A [..., 2d] input with an odd d (the scalar path's tail)."""
+    return torch.randn(3, 2, 2 * 1031, generator=generator).to(dtype), None
+
+
 SAMPLES = {
+    "gelu_and_mul": gelu_and_mul_samples,
     "rms_norm": rms_norm_samples,
+    "silu_and_mul": silu_and_mul_samples,
 }

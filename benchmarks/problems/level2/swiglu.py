@@ -17,6 +17,11 @@ class Model(nn.Module):
         return F.silu(gate) * up
 
 
+class ModelMetalgen(Model):
+    def forward(self, gate_up):
+        return torch.ops.metalgen.silu_and_mul(gate_up, None)
+
+
 def get_inputs():
     return [torch.randn(batch_size, 2 * intermediate)]
 
@@ -25,6 +30,7 @@ def get_init_inputs():
     return []
 
 
+METALGEN_OPS = ("silu_and_mul",)
 DTYPES = ("float32", "float16", "bfloat16")
 NONFINITE_INPUTS = True
 NEAR_CONSTANT = False
@@ -43,3 +49,8 @@ HELD_OUT_SHAPES = {"5x1001": dict(batch_size=5, intermediate=1001)}
 
 def flops(inputs):
     return 6 * inputs[0].numel() // 2
+
+
+def compulsory_bytes(inputs, outputs, params):
+    # gate_up ([rows, 2d]) read once, the [rows, d] result written once.
+    return sum(t.numel() * t.element_size() for t in (*inputs, *outputs))
