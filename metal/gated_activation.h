@@ -28,16 +28,19 @@ struct GeluTanh {
   }
 };
 
-// erfc(z) for z >= 0. Metal has no erf, so: the Chebyshev fit of Numerical Recipes (2nd ed.,
-// section 6.2, erfcc), erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), whose fractional
-// error is below 1.2e-7 for every z >= 0. exp(-z^2) is evaluated from the exactly
-// representable z*z and its fma rounding error, so float32 rounding of z^2 does not grow
-// the error with z (it would reach ~1e-5 near z = 9). Past z = 10.5, erfc(z) < 1e-49 is
-// below float32's smallest denormal (and z * z would overflow for z > 1.8e19): 0.
-inline float erfc_nonnegative(float z) {
-  if (z >= 10.5f) {
+// Phi(-|g|) = erfc(|g| / sqrt(2)) / 2, the normal distribution's small tail. Metal has no
+// erf, so: the Chebyshev fit of Numerical Recipes (2nd ed., section 6.2, erfcc),
+// erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), whose fractional error is below 1.2e-7 for
+// every z >= 0. The exponent -z^2 = -g^2 / 2 is kept exact: g * g = gg + gg_error (fma), so
+// float32 rounding of z^2 does not grow the error with |g| (it would reach ~1e-5 near
+// |g| = 13); exp(-gg / 2) is then corrected by (1 - gg_error / 2). Past |g| = 14.85 the tail
+// (< 1e-49) is below float32's smallest denormal: 0 (and g * g would overflow for huge g).
+inline float normal_tail(float g) {
+  const float a = fabs(g);
+  if (a >= 14.85f) {
     return 0.0f;
   }
+  const float z = a * 0.7071067811865476f;
   const float t = 1.0f / (1.0f + 0.5f * z);
   const float p =
       -1.26551223f +
@@ -48,16 +51,16 @@ inline float erfc_nonnegative(float z) {
                           t * (0.27886807f +
                                t * (-1.13520398f +
                                     t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-  const float zz = z * z;
-  const float zz_error = fma(z, z, -zz);  // z * z == zz + zz_error exactly
-  return t * precise::exp(-zz) * precise::exp(p) * (1.0f - zz_error);
+  const float gg = a * a;
+  const float gg_error = fma(a, a, -gg);  // a * a == gg + gg_error exactly
+  return 0.5f * t * precise::exp(-0.5f * gg) * precise::exp(p) * (1.0f - 0.5f * gg_error);
 }
 
-// gelu, exact form: g * Phi(g), Phi(g) = erfc(-g / sqrt(2)) / 2, taking the erfc tail on
-// the side where it is small so Phi keeps its relative accuracy for g << 0.
+// gelu, exact form: g * Phi(g), Phi(g) = 1 - Phi(-g), taking the tail on the side where it is
+// small so Phi keeps its relative accuracy for g << 0.
 struct GeluErf {
   static float apply(float g) {
-    const float tail = 0.5f * erfc_nonnegative(fabs(g) * 0.7071067811865476f);
+    const float tail = normal_tail(g);
     return g * (g >= 0.0f ? 1.0f - tail : tail);
   }
 };

@@ -200,6 +200,9 @@ std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::T
 
 at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh) {
   check_gelu_and_mul_args(x, up, approximate_tanh);
+  [[maybe_unused]] const int64_t d = up.has_value() ? x.size(-1) : x.size(-1) / 2;
+  [[maybe_unused]] const int64_t rows = d == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d);
+  [[maybe_unused]] const int64_t per_thread = BYTES_PER_THREAD / x.element_size();
   const auto gate = up.has_value() ? x : x.narrow(-1, 0, d);
   const auto up_half = up.has_value() ? *up : x.narrow(-1, d, d);
   const auto approximate = approximate_tanh ? "tanh" : "none";

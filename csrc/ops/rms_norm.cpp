@@ -221,6 +221,8 @@ std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_rms_norm(const at::Tenso
 
 at::Tensor rms_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps) {
   check_rms_norm_args(x, weight, eps);
+  [[maybe_unused]] const int64_t n = x.size(-1);
+  [[maybe_unused]] const int64_t rows = n == 0 ? 0 : x.numel() / n;
   auto xf = x.to(at::kFloat);
   auto y = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   if (weight.has_value()) y = y * weight->to(at::kFloat);

@@ -22,10 +22,22 @@ def mlx_activation(gated):
     return nn.gelu_approx if gated.extra[0] else nn.gelu
 
 
-# The exact form's stated accuracy (metal/gated_activation.h): erfc's fit has fractional
-# error < 1.2e-7; with float32 arithmetic, the kernel's gelu(g) is within this relative error
-# of float64 wherever |gelu(g)| is a normal float32.
-EXACT_RELATIVE_ERROR = 1e-6
+# The stated accuracy (metal/gated_activation.h), relative to float64 wherever
+# |gelu(g)| > 1e-30 (below, the kernel may flush to 0: an absolute error under 1e-30).
+# Exact form: erfc's fit has fractional error < 1.2e-7 and the exponent -g^2/2 is kept
+# exact, so a few float32 ulps (measured 5e-7 in a float32 emulation). Tanh form:
+# exp(-2u) magnifies u's float32 rounding by |2u| (up to ~87 before it overflows), as
+# torch's own float32 tanh-gelu does (measured 1e-5).
+RELATIVE_ERROR = {False: 1e-6, True: 3e-5}
+
+
+def gelu64(gate, approximate_tanh):
+    """float64 gelu; the tanh form as g * sigmoid(2u), which is torch's 0.5 g (1 + tanh(u))
+    without the cancellation that leaves float64's own 1 + tanh(u) wrong for g < -6."""
+    if not approximate_tanh:
+        return torch.nn.functional.gelu(gate, approximate="none")
+    u = (2 / torch.pi) ** 0.5 * (gate + 0.044715 * gate**3)
+    return gate * torch.sigmoid(2 * u)
 
 
 @pytest.mark.parametrize("approximate_tanh", [False, True], ids=["exact", "tanh"])
@@ -34,13 +46,11 @@ def test_activation_accuracy_over_a_dense_range(approximate_tanh):
     up = torch.ones_like(gate)
     plans, out = sim_plan(gate, up, approximate_tanh)
     sim.run_plan(plans)
-    approximate = "tanh" if approximate_tanh else "none"
-    expected = torch.nn.functional.gelu(gate.double(), approximate=approximate)
-    normal = expected.abs() > torch.finfo(torch.float32).tiny
-    relative = ((out.double() - expected).abs() / expected.abs())[normal]
-    assert relative.max().item() <= EXACT_RELATIVE_ERROR, relative.max().item()
-    # Below the normal range the result is 0 or a denormal, within float32's tiny.
-    assert (out.double() - expected)[~normal].abs().max().item() <= 2e-38
+    expected = gelu64(gate.double(), approximate_tanh)
+    large = expected.abs() > 1e-30
+    relative = ((out.double() - expected).abs() / expected.abs())[large]
+    assert relative.max().item() <= RELATIVE_ERROR[approximate_tanh], relative.max().item()
+    assert (out.double() - expected)[~large].abs().max().item() <= 1e-30
 
 
 def sim_plan(gate, up, approximate_tanh):
