@@ -27,7 +27,12 @@ def run_selftest() -> int:
             for dtype_name in info["dtypes"]:
                 dtype = getattr(torch, dtype_name)
                 args = SAMPLES[op](dtype, torch.Generator().manual_seed(0))
-                plans, outputs = plan_function(*args, variant=variant)
+                try:
+                    plans, outputs = plan_function(*args, variant=variant)
+                except ValueError as error:  # the spec's samples do not fit this variant
+                    failures += 1
+                    print(f"FAIL {op}/{variant}/{dtype_name:<9} sample not plannable: {error}")
+                    continue
                 sim.run_plan(plans)
                 expected = REFERENCES[op](*(a.double() if torch.is_tensor(a) else a for a in args))
                 problems = [

@@ -70,7 +70,8 @@ def test_separate_gate_and_up_match_float64(gated, shape, dtype):
 
 def test_both_layouts_agree(gated):
     gate, up = _randn((3, 40), 4), _randn((3, 40), 5)
-    torch.testing.assert_close(gated(torch.cat([gate, up], -1)), gated(gate, up), rtol=0, atol=0)
+    # (ATen's gelu may take a vectorized path for one layout only: float32 ulps, not bits.)
+    torch.testing.assert_close(gated(torch.cat([gate, up], -1)), gated(gate, up))
 
 
 def test_views_give_correct_results(gated):

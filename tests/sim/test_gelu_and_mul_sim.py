@@ -32,10 +32,11 @@ RELATIVE_ERROR = {False: 1e-6, True: 3e-5}
 
 
 def gelu64(gate, approximate_tanh):
-    """float64 gelu; the tanh form as g * sigmoid(2u), which is torch's 0.5 g (1 + tanh(u))
-    without the cancellation that leaves float64's own 1 + tanh(u) wrong for g < -6."""
+    """float64 gelu without cancellation: torch's 0.5 g (1 + erf(g / sqrt(2))) and
+    0.5 g (1 + tanh(u)) lose every digit in float64 for g < -8 and g < -6, so the exact form
+    as g erfc(-g / sqrt(2)) / 2 and the tanh form as g * sigmoid(2u)."""
     if not approximate_tanh:
-        return torch.nn.functional.gelu(gate, approximate="none")
+        return gate * 0.5 * torch.special.erfc(-gate / 2**0.5)
     u = (2 / torch.pi) ** 0.5 * (gate + 0.044715 * gate**3)
     return gate * torch.sigmoid(2 * u)
 

@@ -9,8 +9,9 @@ import torch
 
 
 def gelu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
-    """A [..., 2d] input with an odd d (the scalar path's tail)."""
-    return torch.randn(3, 2, 2 * 1031, generator=generator).to(dtype), None, False
+    """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
+    divides it, no larger power of two does."""
+    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False
 
 
 def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
@@ -21,8 +22,9 @@ def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 
 
 def silu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
-    """A [..., 2d] input with an odd d (the scalar path's tail)."""
-    return torch.randn(3, 2, 2 * 1031, generator=generator).to(dtype), None
+    """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
+    divides it, no larger power of two does."""
+    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None
 
 
 SAMPLES = {
