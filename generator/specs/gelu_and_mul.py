@@ -2,8 +2,9 @@
 
 ``approximate_tanh`` picks torch's ``approximate="tanh"`` form over the exact (erf) one.
 Metal has no erf: the exact form uses a Chebyshev fit of erfc whose fractional error is
-below 1.2e-7 (metal/gated_activation.h); tests/sim/test_gelu_and_mul_sim.py measures the
-kernel's error over a dense range of gates.
+below 1.2e-7 (generator/templates/gated_activation.metal.inc). Measured through the
+simulator over 65539 gates in [-13, 13] (tests/sim/test_gelu_and_mul_sim.py): max relative
+error 4.1e-7 for the exact form, 1.0e-5 for the tanh form, wherever |gelu| > 1e-30.
 
 Two input layouts: one tensor ``x = [..., 2d]`` holding gate then up (a fused gate/up
 projection, vLLM's ``gelu_and_mul``), or ``x`` = gate and a separate ``up``, both
@@ -39,7 +40,7 @@ def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 
 
 # The checks and geometry are silu_and_mul's (one spec per op); the kernel bodies are shared
-# in metal/gated_activation.h.
+# in generator/templates/gated_activation.metal.inc.
 SPEC = OpSpec(
     name="gelu_and_mul",
     schema="gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor",

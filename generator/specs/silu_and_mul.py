@@ -31,7 +31,7 @@ def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 
 
 # Checks and geometry shared with gelu_and_mul are spelled out here (one spec per op); the
-# kernel bodies are shared in metal/gated_activation.h.
+# kernel bodies are shared in generator/templates/gated_activation.metal.inc.
 SPEC = OpSpec(
     name="silu_and_mul",
     schema="silu_and_mul(Tensor x, Tensor? up=None) -> Tensor",

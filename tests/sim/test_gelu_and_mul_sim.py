@@ -22,7 +22,7 @@ def mlx_activation(gated):
     return nn.gelu_approx if gated.extra[0] else nn.gelu
 
 
-# The stated accuracy (metal/gated_activation.h), relative to float64 wherever
+# The stated accuracy (generator/templates/gated_activation.metal.inc), relative to float64 wherever
 # |gelu(g)| > 1e-30 (below, the kernel may flush to 0: an absolute error under 1e-30).
 # Exact form: erfc's fit has fractional error < 1.2e-7 and the exponent -g^2/2 is kept
 # exact, so a few float32 ulps (measured 5e-7 in a float32 emulation). Tanh form:
