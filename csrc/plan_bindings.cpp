@@ -10,6 +10,30 @@ namespace metalgen {
 
 void register_plan_bindings(pybind11::module& m) {
   m.def(
+      "plan_group_norm",
+      [](const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu, const std::string& variant) {
+        auto [plan, out] = prepare_group_norm(x, num_groups, weight, bias, eps, silu, variant);
+        return pybind11::make_tuple(std::move(plan), out);
+      },
+pybind11::arg("x"), pybind11::arg("num_groups"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("eps"), pybind11::arg("silu"), pybind11::kw_only(),
+      pybind11::arg("variant") = "",
+      "Checks the arguments of metalgen::group_norm, allocates its output and returns "
+      "(LaunchPlan, output). variant='' picks by size; one of simd_groups, looped forces it.");
+  m.def("group_norm_variants", &group_norm_variants,
+        "Kernel variants of metalgen::group_norm, in the order the plan tries them.");
+  m.def(
+      "plan_layer_norm",
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const std::string& variant) {
+        auto [plan, out] = prepare_layer_norm(x, weight, bias, eps, variant);
+        return pybind11::make_tuple(std::move(plan), out);
+      },
+pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("eps"), pybind11::kw_only(),
+      pybind11::arg("variant") = "",
+      "Checks the arguments of metalgen::layer_norm, allocates its output and returns "
+      "(LaunchPlan, output). variant='' picks by size; one of simd_rows, single_row, looped forces it.");
+  m.def("layer_norm_variants", &layer_norm_variants,
+        "Kernel variants of metalgen::layer_norm, in the order the plan tries them.");
+  m.def(
       "plan_rms_norm",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant) {
         auto [plan, out] = prepare_rms_norm(x, weight, eps, variant);
@@ -21,6 +45,18 @@ pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("eps"), pybind11::kw_
       "(LaunchPlan, output). variant='' picks by size; one of simd_rows, single_row, looped forces it.");
   m.def("rms_norm_variants", &rms_norm_variants,
         "Kernel variants of metalgen::rms_norm, in the order the plan tries them.");
+  m.def(
+      "plan_softmax",
+      [](const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log, const std::string& variant) {
+        auto [plan, out] = prepare_softmax(x, scale, mask, causal, log, variant);
+        return pybind11::make_tuple(std::move(plan), out);
+      },
+pybind11::arg("x"), pybind11::arg("scale"), pybind11::arg("mask"), pybind11::arg("causal"), pybind11::arg("log"), pybind11::kw_only(),
+      pybind11::arg("variant") = "",
+      "Checks the arguments of metalgen::softmax, allocates its output and returns "
+      "(LaunchPlan, output). variant='' picks by size; one of simd_rows, single_row, looped forces it.");
+  m.def("softmax_variants", &softmax_variants,
+        "Kernel variants of metalgen::softmax, in the order the plan tries them.");
 }
 
 }  // namespace metalgen

@@ -10,9 +10,15 @@
 #include "ops/all_ops.h"
 
 TORCH_LIBRARY(metalgen, m) {
+  m.def("group_norm(Tensor x, int num_groups, Tensor? weight, Tensor? bias, float eps, bool silu) -> Tensor");
+  m.def("layer_norm(Tensor x, Tensor? weight, Tensor? bias, float eps) -> Tensor");
   m.def("rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor");
+  m.def("softmax(Tensor x, float scale, Tensor? mask, bool causal, bool log) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
+  m.impl("group_norm", &metalgen::group_norm_reference);
+  m.impl("layer_norm", &metalgen::layer_norm_reference);
   m.impl("rms_norm", &metalgen::rms_norm_reference);
+  m.impl("softmax", &metalgen::softmax_reference);
 }

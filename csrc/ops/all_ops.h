@@ -14,6 +14,26 @@
 
 namespace metalgen {
 
+// group_norm: GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an optional fused SiLU; fp32 accumulation.
+void check_group_norm_args(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu);
+std::vector<std::string> group_norm_variants();
+// variant "" lets the plan choose by size; a name forces that variant.
+LaunchPlan plan_group_norm(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu, const at::Tensor& out, const std::string& variant);
+// Checks, makes inputs contiguous, allocates the output and plans the launch.
+std::tuple<LaunchPlan, at::Tensor> prepare_group_norm(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu, const std::string& variant);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor group_norm_reference(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu);
+
+// layer_norm: LayerNorm over the last dimension of x with optional weight and bias; fp32 accumulation.
+void check_layer_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
+std::vector<std::string> layer_norm_variants();
+// variant "" lets the plan choose by size; a name forces that variant.
+LaunchPlan plan_layer_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const at::Tensor& out, const std::string& variant);
+// Checks, makes inputs contiguous, allocates the output and plans the launch.
+std::tuple<LaunchPlan, at::Tensor> prepare_layer_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const std::string& variant);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor layer_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
+
 // rms_norm: RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.
 void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
 std::vector<std::string> rms_norm_variants();
@@ -23,5 +43,15 @@ LaunchPlan plan_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& w
 std::tuple<LaunchPlan, at::Tensor> prepare_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant);
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor rms_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
+
+// softmax: Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer.
+void check_softmax_args(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log);
+std::vector<std::string> softmax_variants();
+// variant "" lets the plan choose by size; a name forces that variant.
+LaunchPlan plan_softmax(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log, const at::Tensor& out, const std::string& variant);
+// Checks, makes inputs contiguous, allocates the output and plans the launch.
+std::tuple<LaunchPlan, at::Tensor> prepare_softmax(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log, const std::string& variant);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor softmax_reference(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log);
 
 }  // namespace metalgen

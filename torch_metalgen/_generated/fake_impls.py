@@ -10,7 +10,25 @@ import torch
 from torch_metalgen._checks import check_same_device
 
 
+@torch.library.register_fake("metalgen::group_norm")
+def _group_norm_fake(x, num_groups, weight, bias, eps, silu):
+    check_same_device("group_norm", "x", x=x, weight=weight, bias=bias)
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("metalgen::layer_norm")
+def _layer_norm_fake(x, weight, bias, eps):
+    check_same_device("layer_norm", "x", x=x, weight=weight, bias=bias)
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
 @torch.library.register_fake("metalgen::rms_norm")
 def _rms_norm_fake(x, weight, eps):
     check_same_device("rms_norm", "x", x=x, weight=weight)
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("metalgen::softmax")
+def _softmax_fake(x, scale, mask, causal, log):
+    check_same_device("softmax", "x", x=x, mask=mask)
     return torch.empty_like(x, memory_format=torch.contiguous_format)

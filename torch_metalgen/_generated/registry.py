@@ -6,6 +6,26 @@ Kept as plain data so the runtime never imports the generator.
 """
 
 OPS = {
+    "group_norm": {
+        "schema": "group_norm(Tensor x, int num_groups, Tensor? weight, Tensor? bias, float eps, bool silu) -> Tensor",
+        "doc": "GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an optional fused SiLU; fp32 accumulation.",
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['simd_groups', 'looped'],
+        "kernels": {'simd_groups': {'float32': 'group_norm_simd_groups_float32', 'float16': 'group_norm_simd_groups_float16', 'bfloat16': 'group_norm_simd_groups_bfloat16'}, 'looped': {'float32': 'group_norm_looped_float32', 'float16': 'group_norm_looped_float16', 'bfloat16': 'group_norm_looped_bfloat16'}},
+        "tuning": {'N_READS': 4, 'SIMD_GROUP_MAX': 512, 'GROUPS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "patch_targets": [
+        ],
+    },
+    "layer_norm": {
+        "schema": "layer_norm(Tensor x, Tensor? weight, Tensor? bias, float eps) -> Tensor",
+        "doc": "LayerNorm over the last dimension of x with optional weight and bias; fp32 accumulation.",
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['simd_rows', 'single_row', 'looped'],
+        "kernels": {'simd_rows': {'float32': 'layer_norm_simd_rows_float32', 'float16': 'layer_norm_simd_rows_float16', 'bfloat16': 'layer_norm_simd_rows_bfloat16'}, 'single_row': {'float32': 'layer_norm_single_row_float32', 'float16': 'layer_norm_single_row_float16', 'bfloat16': 'layer_norm_single_row_bfloat16'}, 'looped': {'float32': 'layer_norm_looped_float32', 'float16': 'layer_norm_looped_float16', 'bfloat16': 'layer_norm_looped_bfloat16'}},
+        "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "patch_targets": [
+        ],
+    },
     "rms_norm": {
         "schema": "rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor",
         "doc": "RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.",
@@ -19,6 +39,16 @@ OPS = {
             {"qualname": "transformers.models.mistral.modeling_mistral.MistralRMSNorm"},
             {"qualname": "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"},
             {"qualname": "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"},
+        ],
+    },
+    "softmax": {
+        "schema": "softmax(Tensor x, float scale, Tensor? mask, bool causal, bool log) -> Tensor",
+        "doc": "Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer.",
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['simd_rows', 'single_row', 'looped'],
+        "kernels": {'simd_rows': {'float32': 'softmax_simd_rows_float32', 'float16': 'softmax_simd_rows_float16', 'bfloat16': 'softmax_simd_rows_bfloat16'}, 'single_row': {'float32': 'softmax_single_row_float32', 'float16': 'softmax_single_row_float16', 'bfloat16': 'softmax_single_row_bfloat16'}, 'looped': {'float32': 'softmax_looped_float32', 'float16': 'softmax_looped_float16', 'bfloat16': 'softmax_looped_bfloat16'}},
+        "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "patch_targets": [
         ],
     },
 }
