@@ -86,7 +86,7 @@ struct SoftmaxRow {
 };
 
 // Adds logit l to a running (max, sum of exp(l - max)) pair. NaN reaches the sum and makes
-// the row NaN, as in torch; -inf adds nothing.
+// the row NaN, as in torch; -inf adds nothing; +inf becomes the max (softmax_output).
 inline void online_add(thread float& max_logit, thread float& sum, float l) {
   if (l > max_logit) {
     sum = sum * fast::exp(max_logit - l) + 1.0f;
@@ -107,6 +107,9 @@ inline T softmax_output(float l, float row_max, float row_sum,
                         constant SoftmaxParams& params) {
   if (row_max == -INFINITY) {  // fully masked row
     return params.log_output ? T(-INFINITY) : T(0.0f);
+  }
+  if (row_max == INFINITY) {  // as in torch, a +inf logit makes its whole row NaN
+    return T(NAN);
   }
   if (params.log_output) {
     return T(l - row_max - precise::log(row_sum));

@@ -185,8 +185,8 @@ std::tuple<LaunchPlan, at::Tensor> prepare_softmax(const at::Tensor& x, double s
 at::Tensor softmax_reference(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log) {
   check_softmax_args(x, scale, mask, causal, log);
   if (x.numel() == 0) return at::empty_like(x, at::MemoryFormat::Contiguous);
-  auto logits = x.to(at::kFloat) * scale;
-  if (mask.has_value()) logits = logits + mask->to(at::kFloat);
+  auto logits = x.to(at::kDouble) * scale;
+  if (mask.has_value()) logits = logits + mask->to(at::kDouble);
   if (causal) {
     const int64_t keys = x.size(-1);
     const int64_t queries = x.dim() >= 2 ? x.size(-2) : 1;

@@ -119,7 +119,9 @@ def test_agrees_with_mlx(variant):
     ours = run_kernel("layer_norm", (x, weight, bias, 1e-5), variant)
     arrays = [mx.array(t.numpy()) for t in (x, weight, bias)]
     theirs = torch.from_numpy(np.array(mx.fast.layer_norm(*arrays, 1e-5)))
-    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    # mlx's own float32 error is ~2.5e-5 from float64 on 7000-element rows (ours is checked
+    # against float64 above); agreement within 5e-5 still catches any wrong definition.
+    torch.testing.assert_close(ours, theirs, rtol=5e-5, atol=5e-5)
 
 
 def test_simulate_mode_routes_the_op_through_the_kernel():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.ops.test_softmax_op import assert_close_with_infinities
 from tests.sim.plan_runs import run_both_orders, run_kernel, sim, variants
 from tests.tolerances import assert_close_to_reference
 from torch_metalgen import _ops
@@ -32,7 +33,7 @@ def reference64(x, scale, mask, causal, log):
 
 def check(x, scale, mask, causal, log, variant):
     out = run_both_orders("softmax", (x, scale, mask, causal, log), variant)
-    assert_close_to_reference(out, reference64(x, scale, mask, causal, log))
+    assert_close_with_infinities(out, reference64(x, scale, mask, causal, log))
     return out
 
 
@@ -118,14 +119,18 @@ def test_fully_masked_rows_are_defined(variant, log, fill):
     assert torch.equal(tall[:2], torch.full((2, 4), fill))
 
 
+@pytest.mark.parametrize("log", [False, True])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_nan_makes_its_row_nan_like_the_reference(variant):
-    x = torch.randn(3, 40)
+def test_nan_and_inf_make_their_row_nan_like_the_reference(variant, log):
+    x = torch.randn(4, 40)
     x[0, 5] = float("nan")
-    out = run_kernel("softmax", (x, 1.0, None, False, False), variant)
-    expected = reference64(x, 1.0, None, False, False)
-    assert torch.equal(out.isnan(), expected.isnan())
-    torch.testing.assert_close(out[1:].double(), expected[1:], rtol=1e-5, atol=1e-6)
+    x[1, 0] = float("inf")
+    x[2, 7] = float("-inf")  # a hidden key: probability 0, the row stays finite
+    out = run_kernel("softmax", (x, 1.0, None, False, log), variant)
+    expected = reference64(x, 1.0, None, False, log)
+    assert out[:2].isnan().all() and expected[:2].isnan().all()
+    assert not out[2:].isnan().any()
+    torch.testing.assert_close(out[2:].double(), expected[2:], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -136,7 +141,9 @@ def test_agrees_with_mlx(variant):
     x = 5 * torch.randn(shape, generator=torch.Generator().manual_seed(18))
     ours = run_kernel("softmax", (x, 1.0, None, False, False), variant)
     theirs = torch.from_numpy(np.array(mx.softmax(mx.array(x.numpy()), axis=-1, precise=True)))
-    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    # mlx's float32 softmax is up to ~2e-5 (relative) from float64 on 7000-logit rows;
+    # ours is checked against float64 above, this checks the definitions agree.
+    torch.testing.assert_close(ours, theirs, rtol=5e-5, atol=1e-6)
 
 
 def test_simulate_mode_routes_the_op_through_the_kernel():
