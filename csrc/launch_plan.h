@@ -20,6 +20,11 @@ namespace metalgen {
 constexpr uint64_t kSimdSize = 32;
 constexpr uint64_t kMaxThreadsPerThreadgroup = 1024;
 constexpr uint64_t kMaxThreadgroupMemoryBytes = 32 * 1024;
+// setBytes:length:atIndex: is for data under 4 KiB (Apple's documentation of the call).
+constexpr uint64_t kMaxSetBytesLength = 4096;
+// Kernels index with 32-bit `uint` (thread_position_in_grid, group * size + lane): a grid
+// dimension may hold at most this many threads, so that index math cannot wrap.
+constexpr uint64_t kMaxGridThreadsPerDimension = UINT32_MAX;
 
 // [[buffer(index)]]: a tensor bound at its storage offset (MPS: setBuffer:offset:).
 struct BufferBinding {
@@ -59,8 +64,14 @@ struct LaunchPlan {
   // Nothing to launch (an empty tensor): the glue and the simulator skip the dispatch.
   bool empty() const { return grid[0] == 0 || grid[1] == 0 || grid[2] == 0; }
 
-  // Throws if the plan breaks an Apple GPU limit; a bug in the op's plan, not user input.
-  void check_limits() const;
+  uint64_t threads_per_threadgroup() const {
+    return threadgroup[0] * threadgroup[1] * threadgroup[2];
+  }
+
+  // Throws if the plan breaks an Apple GPU limit or `max_threads` (the pipeline's limit on
+  // threads per threadgroup): RuntimeError for a bug in the op's plan; ValueError when the
+  // input is too large for 32-bit grid indexing.
+  void check_limits(uint64_t max_threads = kMaxThreadsPerThreadgroup) const;
 };
 
 // Copies a params struct into a setBytes binding.

@@ -5,11 +5,30 @@
 #include <c10/util/Optional.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace metalgen {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Whether a threadgroup of dims[0] x dims[1] x ... threads fits `max_threads`.
+template <typename... Dims>
+bool threads_fit(int64_t max_threads, Dims... dims) {
+  int64_t threads = 1;
+  for (int64_t dim : {static_cast<int64_t>(dims)...}) {
+    if (dim < 1) return false;
+    threads *= dim;
+  }
+  return threads <= max_threads;
+}
+
+// sizes with its last dimension replaced by `last` (outputs like a [..., 2d] -> [..., d]).
+inline std::vector<int64_t> with_last_dim(at::IntArrayRef sizes, int64_t last) {
+  std::vector<int64_t> result = sizes.vec();
+  result.back() = last;
+  return result;
+}
 
 inline bool is_supported_dtype(at::ScalarType type) {
   return type == at::kFloat || type == at::kHalf || type == at::kBFloat16;

@@ -10,10 +10,10 @@
 #include "ops/all_ops.h"
 
 TORCH_LIBRARY(metalgen, m) {
-  m.def("group_norm(Tensor x, int num_groups, Tensor? weight, Tensor? bias, float eps, bool silu) -> Tensor");
-  m.def("layer_norm(Tensor x, Tensor? weight, Tensor? bias, float eps) -> Tensor");
-  m.def("rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor");
-  m.def("softmax(Tensor x, float scale, Tensor? mask, bool causal, bool log) -> Tensor");
+  m.def("group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor");
+  m.def("layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor");
+  m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor");
+  m.def("softmax(Tensor x, float scale=1.0, Tensor? mask=None, bool causal=False, bool log=False) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {

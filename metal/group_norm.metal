@@ -24,12 +24,12 @@ struct GroupNormParams {
   uint has_weight;
   uint has_bias;
   uint silu;
+  uint chunks;
 };
 
 constant constexpr uint N_READS = 4;
-constant constexpr uint SIMD_GROUP_MAX = 512;
 constant constexpr uint GROUPS_PER_THREADGROUP = 8;
-constant constexpr uint LOOPED_THREADS = 1024;
+constant constexpr uint SPLIT_CHUNK = 16384;
 
 // Mean and variance without cancellation (from generator/templates/_moments.metal.j2, shared
 // by layer_norm and group_norm). A Moments holds count, mean and M2 = sum((x - mean)^2) of a
@@ -236,9 +236,99 @@ template <typename T>
   }
 }
 
+// Variant split, for few long groups (one image, 32 groups of a million elements: 32
+// threadgroups would leave most GPU cores idle). Launch 1 (partial_moments): threadgroup
+// (chunk, group) writes the shifted moments of SPLIT_CHUNK elements of its group to
+// partials[(group * chunks + chunk) * 3 ...]. Launch 2 (split_output): threadgroup
+// (chunk, group) merges all of its group's partials (in the same order in every
+// threadgroup, so all chunks of a group use the same bits), then writes its chunk.
+template <typename T>
+[[kernel]] void group_norm_partial_moments(
+    device const T* x [[buffer(0)]],
+    constant GroupNormParams& params [[buffer(4)]],
+    device float* partials [[buffer(5)]],
+    uint2 position [[threadgroup_position_in_grid]],
+    uint thread_index [[thread_index_in_threadgroup]],
+    uint threads [[threads_per_threadgroup]],
+    uint simd_lane [[thread_index_in_simdgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float scratch[3 * SIMD_SIZE];
+  const uint chunk = position.x;
+  const uint group = position.y;
+  const uint size = params.group_size;
+  device const T* group_in = x + ulong(group) * size;
+  const uint begin = chunk * SPLIT_CHUNK;
+  const uint count = min(SPLIT_CHUNK, size - begin);
+  const float shift = float(group_in[0]);
+  Moments moments =
+      thread_moments(group_in + begin, count, thread_index * N_READS, threads * N_READS, shift);
+  moments = threadgroup_moments(moments, scratch, simd_lane, simd_group, simd_groups);
+  if (thread_index == 0) {
+    device float* slot = partials + (ulong(group) * params.chunks + chunk) * 3;
+    slot[0] = moments.count;
+    slot[1] = moments.mean;
+    slot[2] = moments.m2;
+  }
+}
+
+template <typename T>
+[[kernel]] void group_norm_split_output(
+    device const T* x [[buffer(0)]],
+    device const T* weight [[buffer(1)]],
+    device const T* bias [[buffer(2)]],
+    device T* out [[buffer(3)]],
+    constant GroupNormParams& params [[buffer(4)]],
+    device const float* partials [[buffer(5)]],
+    uint2 position [[threadgroup_position_in_grid]],
+    uint thread_index [[thread_index_in_threadgroup]],
+    uint threads [[threads_per_threadgroup]],
+    uint simd_lane [[thread_index_in_simdgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float scratch[3 * SIMD_SIZE];
+  const uint chunk = position.x;
+  const uint group = position.y;
+  const uint size = params.group_size;
+  const ulong offset = ulong(group) * size;
+  device const T* group_in = x + offset;
+  device T* group_out = out + offset;
+  const uint group_in_sample = group % params.groups_per_sample;
+  const float shift = float(group_in[0]);
+
+  Moments moments = empty_moments();
+  device const float* group_partials = partials + ulong(group) * params.chunks * 3;
+  for (uint c = thread_index; c < params.chunks; c += threads) {
+    Moments part;
+    part.count = group_partials[c * 3];
+    part.mean = group_partials[c * 3 + 1];
+    part.m2 = group_partials[c * 3 + 2];
+    moments = merge_moments(moments, part);
+  }
+  moments = threadgroup_moments(moments, scratch, simd_lane, simd_group, simd_groups);
+  const float inv_std = precise::rsqrt(moments.m2 / float(size) + params.eps);
+
+  const uint begin = chunk * SPLIT_CHUNK;
+  const uint end = begin + min(SPLIT_CHUNK, size - begin);
+  for (uint i = begin + thread_index * N_READS; i < end; i += threads * N_READS) {
+    for (uint j = 0; j < N_READS; j++) {
+      if (i + j < end) {
+        group_out[i + j] = group_norm_output(float(group_in[i + j]) - shift, moments.mean, inv_std,
+                                             group_in_sample, i + j, weight, bias, params);
+      }
+    }
+  }
+}
+
 instantiate_kernel("group_norm_simd_groups_float32", group_norm_simd_groups, float)
 instantiate_kernel("group_norm_simd_groups_float16", group_norm_simd_groups, half)
 instantiate_kernel("group_norm_simd_groups_bfloat16", group_norm_simd_groups, bfloat)
+instantiate_kernel("group_norm_partial_moments_float32", group_norm_partial_moments, float)
+instantiate_kernel("group_norm_partial_moments_float16", group_norm_partial_moments, half)
+instantiate_kernel("group_norm_partial_moments_bfloat16", group_norm_partial_moments, bfloat)
+instantiate_kernel("group_norm_split_output_float32", group_norm_split_output, float)
+instantiate_kernel("group_norm_split_output_float16", group_norm_split_output, half)
+instantiate_kernel("group_norm_split_output_bfloat16", group_norm_split_output, bfloat)
 instantiate_kernel("group_norm_looped_float32", group_norm_looped, float)
 instantiate_kernel("group_norm_looped_float16", group_norm_looped, half)
 instantiate_kernel("group_norm_looped_bfloat16", group_norm_looped, bfloat)

@@ -24,10 +24,7 @@ struct LayerNormParams {
 };
 
 constant constexpr uint N_READS = 4;
-constant constexpr uint SINGLE_ROW_MAX = 4096;
-constant constexpr uint SIMD_ROW_MAX = 512;
 constant constexpr uint ROWS_PER_THREADGROUP = 8;
-constant constexpr uint LOOPED_THREADS = 1024;
 
 // Mean and variance without cancellation (from generator/templates/_moments.metal.j2, shared
 // by layer_norm and group_norm). A Moments holds count, mean and M2 = sum((x - mean)^2) of a

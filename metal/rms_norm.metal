@@ -17,10 +17,7 @@ struct RmsNormParams {
 };
 
 constant constexpr uint N_READS = 4;
-constant constexpr uint SINGLE_ROW_MAX = 4096;
-constant constexpr uint SIMD_ROW_MAX = 512;
 constant constexpr uint ROWS_PER_THREADGROUP = 8;
-constant constexpr uint LOOPED_THREADS = 1024;
 
 // Variant simd_rows: one SIMD group per row, ROWS_PER_THREADGROUP rows per threadgroup.
 // A SIMD group whose row is past the end returns at once; nothing below needs it, because

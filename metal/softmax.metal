@@ -30,10 +30,7 @@ struct SoftmaxParams {
 };
 
 constant constexpr uint N_READS = 4;
-constant constexpr uint SINGLE_ROW_MAX = 4096;
-constant constexpr uint SIMD_ROW_MAX = 512;
 constant constexpr uint ROWS_PER_THREADGROUP = 8;
-constant constexpr uint LOOPED_THREADS = 1024;
 
 // Maximum of `value` over the threadgroup, returned to every thread; the pattern and
 // contract of metalgen::threadgroup_sum (every thread calls it; `partials` is reusable after).

@@ -12,13 +12,14 @@ kernels themselves through the MSL simulator.
 
 from torch_metalgen import (
     _ops,  # noqa: F401  (loads _C: registers torch.ops.metalgen.*)
+    functional,
     nn,
 )
-from torch_metalgen.functional import rms_norm
+from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
 from torch_metalgen.patch import PatchHandle, patch
 
 __version__ = "0.1.0"
-__all__ = ["rms_norm", "patch", "PatchHandle", "nn", "ops_list", "__version__"]
+__all__ = [*functional.__all__, "patch", "PatchHandle", "nn", "ops_list", "__version__"]
 
 
 def ops_list() -> list[str]:

@@ -14,10 +14,7 @@ import torch
 
 import torch_metalgen
 from torch_metalgen import tiny_models
-
-# Max |patched - unpatched| / max |unpatched| on the logits, per dtype: a few ulps of
-# the storage dtype, grown through the layers.
-TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 4e-2}
+from torch_metalgen.tolerances import LOGITS_TOLERANCE
 
 
 def _pick_device(name: str) -> torch.device:
@@ -63,7 +60,7 @@ def run_demo(dtype_name: str = "float32", device_name: str = "auto") -> int:
         error = (actual.double() - expected.double()).abs().max().item()
         scale = expected.double().abs().max().item()
         relative = error / scale
-        tolerance = TOLERANCE[dtype]
+        tolerance = LOGITS_TOLERANCE[dtype]
         ok = relative <= tolerance and len(handle.swapped) > 0
         print(
             f"max |patched - unpatched| = {error:.3e} (relative {relative:.3e}, "

@@ -1,5 +1,6 @@
-"""``python -m torch_metalgen selftest``: every kernel (op x variant x dtype) once through
-the MSL simulator against its float64 reference, as a quick health check of a machine."""
+"""``python -m torch_metalgen selftest``: every kernel variant of every op (x dtype) once
+through the MSL simulator against its float64 reference, as a quick health check of a
+machine. Ops, samples and references all come from the generated registry."""
 
 from __future__ import annotations
 
@@ -8,17 +9,12 @@ import torch
 from torch_metalgen import _ops
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
+from torch_metalgen._generated.samples import SAMPLES
+from torch_metalgen.tolerances import mismatch
 
-# op -> sample arguments for a dtype (odd sizes on purpose).
-SAMPLES = {
-    "rms_norm": lambda dtype, g: (
-        torch.randn(5, 1031, generator=g).to(dtype),
-        torch.randn(1031, generator=g).to(dtype),
-        1e-6,
-    ),
-}
-# Max |kernel - reference| / max |reference| accepted per dtype.
-TOLERANCE = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 def run_selftest() -> int:
@@ -31,12 +27,19 @@ def run_selftest() -> int:
             for dtype_name in info["dtypes"]:
                 dtype = getattr(torch, dtype_name)
                 args = SAMPLES[op](dtype, torch.Generator().manual_seed(0))
-                plan, out = plan_function(*args, variant=variant)
-                sim.run_plan(plan)
+                plans, outputs = plan_function(*args, variant=variant)
+                sim.run_plan(plans)
                 expected = REFERENCES[op](*(a.double() if torch.is_tensor(a) else a for a in args))
-                error = ((out.double() - expected).abs().max() / expected.abs().max()).item()
-                ok = error <= TOLERANCE[dtype]
-                failures += not ok
-                print(f"{'ok  ' if ok else 'FAIL'} {plan.kernel:<32} relative error {error:.2e}")
+                problems = [
+                    mismatch(actual, reference)
+                    for actual, reference in zip(
+                        _as_tuple(outputs), _as_tuple(expected), strict=True
+                    )
+                ]
+                problem = "; ".join(p for p in problems if p)
+                failures += bool(problem)
+                kernels = "+".join(plan.kernel for plan in plans)
+                status = "FAIL" if problem else "ok  "
+                print(f"{status} {op}/{variant}/{dtype_name:<9} {kernels} {problem}")
     print("selftest passed" if not failures else f"selftest: {failures} kernels failed")
     return 1 if failures else 0

@@ -7,22 +7,22 @@ Diffusion UNets and VAEs run GroupNorm then SiLU on groups of up to millions of 
 (a 512x512 VAE: 128 channels / 32 groups x 262,144 pixels = 1M); moments are merged (Chan
 et al.), never E[x^2] - E[x]^2, so those long groups keep their variance in float32.
 
-Two kernel variants, by group size:
+Three kernel variants, by group size and count:
 
 - ``simd_groups``: groups up to SIMD_GROUP_MAX elements; one SIMD group per (sample, group),
   several per threadgroup, no barriers.
+- ``split``: fewer than SPLIT_MAX_GROUPS groups in all, each of at least SPLIT_MIN_SIZE
+  elements (one image, 32 groups of 1M): ``looped`` would run only N x G = 32 threadgroups,
+  fewer than the GPU cores of the larger chips. Two launches over (chunk, group)
+  threadgroups of SPLIT_CHUNK elements: partial moments into a float32 temporary, then
+  each threadgroup merges its group's partials and writes its chunk.
 - ``looped``: one threadgroup per (sample, group) of up to LOOPED_THREADS threads striding
   over it; x is read twice (moments, then output).
-
-Parallelism limit: ``looped`` runs N x G threadgroups, 32 for one image with 32 groups,
-fewer than the GPU cores of the larger chips. Splitting each group over several
-threadgroups needs a second launch (partial moments, then normalize), which the generator
-cannot plan yet.
 """
 
 import torch
 
-from generator.model import Buffer, Check, OpSpec, Param, Variant
+from generator.model import Buffer, Check, Launch, OpSpec, Param, Temporary, Variant
 
 
 def torch_reference(
@@ -47,6 +47,14 @@ def torch_reference(
     if silu:
         y = y * torch.sigmoid(y)
     return y
+
+
+def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests (odd spatial dims, SiLU)."""
+    x = (2 + torch.randn(2, 12, 9, 13, generator=generator)).to(dtype)
+    weight = torch.randn(12, generator=generator).to(dtype)
+    bias = torch.randn(12, generator=generator).to(dtype)
+    return x, 3, weight, bias, 1e-5, True
 
 
 def _affine_checks(name: str) -> tuple[Check, ...]:
@@ -77,8 +85,8 @@ def _affine_checks(name: str) -> tuple[Check, ...]:
 SPEC = OpSpec(
     name="group_norm",
     schema=(
-        "group_norm(Tensor x, int num_groups, Tensor? weight, Tensor? bias, float eps, "
-        "bool silu) -> Tensor"
+        "group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, "
+        "float eps=1e-05, bool silu=False) -> Tensor"
     ),
     doc=(
         "GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an "
@@ -91,6 +99,8 @@ SPEC = OpSpec(
         ("group_size", "channels / num_groups * spatial"),
         # One "row" per (sample, group): what the plan launches over.
         ("rows", "samples * num_groups"),
+        # SPLIT_CHUNK-element pieces of a group in the split variant.
+        ("chunks", "ceil_div(group_size, SPLIT_CHUNK)"),
     ),
     checks=(
         Check(
@@ -144,6 +154,7 @@ SPEC = OpSpec(
         Param("has_weight", "uint", "weight.has_value() ? 1 : 0"),
         Param("has_bias", "uint", "bias.has_value() ? 1 : 0"),
         Param("silu", "uint", "silu ? 1 : 0"),
+        Param("chunks", "uint", "chunks"),
     ),
     params_index=4,
     tuning=(
@@ -154,6 +165,11 @@ SPEC = OpSpec(
         # SIMD groups (= groups of x) per threadgroup in the simd_groups variant.
         ("GROUPS_PER_THREADGROUP", 8),
         ("LOOPED_THREADS", 1024),
+        # The split variant: groups at least this long, fewer than this many groups in all,
+        # chunks of this many elements per threadgroup.
+        ("SPLIT_MIN_SIZE", 65536),
+        ("SPLIT_MAX_GROUPS", 256),
+        ("SPLIT_CHUNK", 16384),
     ),
     variants=(
         Variant(
@@ -165,13 +181,40 @@ SPEC = OpSpec(
             threadgroup="SIMD_SIZE * GROUPS_PER_THREADGROUP",
         ),
         Variant(
+            "split",
+            "(chunk, group) threadgroups: partial moments, then merge and write",
+            when="group_size >= SPLIT_MIN_SIZE && rows < SPLIT_MAX_GROUPS",
+            requires="true",
+            launches=(
+                Launch(
+                    "partial_moments",
+                    grid=("chunks", "rows"),
+                    threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
+                    buffers=(Buffer(0, "x"), Buffer(5, "partials")),
+                ),
+                Launch(
+                    "split_output",
+                    grid=("chunks", "rows"),
+                    threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
+                    buffers=(
+                        Buffer(0, "x"),
+                        Buffer(1, "weight", fallback="x"),
+                        Buffer(2, "bias", fallback="x"),
+                        Buffer(3, "out"),
+                        Buffer(5, "partials"),
+                    ),
+                ),
+            ),
+            temporaries=(Temporary("partials", "std::vector<int64_t>{rows * chunks * 3}"),),
+        ),
+        Variant(
             "looped",
             "one threadgroup per (sample, group), its threads merging moments",
             when="true",
             requires="true",
             grid="rows",
             threadgroup=(
-                "std::min<int64_t>(LOOPED_THREADS, "
+                "std::min<int64_t>(std::min<int64_t>(LOOPED_THREADS, max_threads), "
                 "round_up(std::max<int64_t>(ceil_div(group_size, N_READS), 1), SIMD_SIZE))"
             ),
         ),
@@ -188,4 +231,14 @@ SPEC = OpSpec(
         "return y.to(x.scalar_type());"
     ),
     torch_reference=torch_reference,
+    samples=samples,
+    autograd="reference",
+    arg_docs=(
+        ("x", "tensor of shape (N, C, *spatial), at least 2-D; any layout."),
+        ("num_groups", "positive number of groups dividing C."),
+        ("weight", "optional 1-D tensor of C elements, x's dtype and device."),
+        ("bias", "optional 1-D tensor of C elements, x's dtype and device."),
+        ("eps", "non-negative finite number added to the variance."),
+        ("silu", "apply x * sigmoid(x) to the result (fused)."),
+    ),
 )

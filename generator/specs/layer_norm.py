@@ -34,6 +34,14 @@ def torch_reference(
     return y
 
 
+def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests (an odd row, mean 1e3)."""
+    x = (1e3 + torch.randn(5, 1031, generator=generator)).to(dtype)
+    weight = torch.randn(1031, generator=generator).to(dtype)
+    bias = torch.randn(1031, generator=generator).to(dtype)
+    return x, weight, bias, 1e-5
+
+
 def _affine_checks(name: str) -> tuple[Check, ...]:
     """dtype, shape and device of the optional per-feature tensor `name` (weight or bias)."""
     return (
@@ -61,7 +69,9 @@ def _affine_checks(name: str) -> tuple[Check, ...]:
 
 SPEC = OpSpec(
     name="layer_norm",
-    schema="layer_norm(Tensor x, Tensor? weight, Tensor? bias, float eps) -> Tensor",
+    schema=(
+        "layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor"
+    ),
     doc="LayerNorm over the last dimension of x with optional weight and bias; fp32 accumulation.",
     sizes=(
         ("n", "x.size(-1)"),
@@ -140,7 +150,7 @@ SPEC = OpSpec(
             when="true",
             requires="true",
             grid="rows",
-            threadgroup="LOOPED_THREADS",
+            threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
         ),
     ),
     output_like="x",
@@ -155,4 +165,12 @@ SPEC = OpSpec(
         "return y.to(x.scalar_type());"
     ),
     torch_reference=torch_reference,
+    samples=samples,
+    autograd="reference",
+    arg_docs=(
+        ("x", "tensor with at least one dimension; any layout (made contiguous first)."),
+        ("weight", "optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device."),
+        ("bias", "optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device."),
+        ("eps", "non-negative finite number added to the variance."),
+    ),
 )

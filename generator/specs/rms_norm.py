@@ -11,7 +11,7 @@ Three kernel variants, chosen by row length (``reference/apple-gpus.md``):
 
 import torch
 
-from generator.model import Buffer, Check, OpSpec, Param, PatchTarget, Variant
+from generator.model import Buffer, Check, Constant, OpSpec, Param, PatchTarget, Variant
 
 
 def torch_reference(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
@@ -20,9 +20,16 @@ def torch_reference(x: torch.Tensor, weight: torch.Tensor | None, eps: float) ->
     return y * weight if weight is not None else y
 
 
+def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests (an odd row length)."""
+    x = torch.randn(5, 1031, generator=generator).to(dtype)
+    weight = torch.randn(1031, generator=generator).to(dtype)
+    return x, weight, 1e-6
+
+
 SPEC = OpSpec(
     name="rms_norm",
-    schema="rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor",
+    schema="rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor",
     doc="RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.",
     sizes=(
         ("n", "x.size(-1)"),
@@ -83,14 +90,15 @@ SPEC = OpSpec(
     params_index=3,
     tuning=(
         # Contiguous elements each thread reads per step (MLX's N_READS).
-        ("N_READS", 4),
+        Constant("N_READS", 4),
         # Longest row the single_row variant keeps in registers: 1024 threads x N_READS.
-        ("SINGLE_ROW_MAX", 4096),
+        Constant("SINGLE_ROW_MAX", 4096),
         # Rows up to this length get one SIMD group each (ggml gives short rows 32 threads).
-        ("SIMD_ROW_MAX", 512),
+        Constant("SIMD_ROW_MAX", 512),
         # SIMD groups (= rows) per threadgroup in the simd_rows variant.
-        ("ROWS_PER_THREADGROUP", 8),
-        ("LOOPED_THREADS", 1024),
+        Constant("ROWS_PER_THREADGROUP", 8),
+        # Threads of the looped variant, fewer when the pipeline allows fewer.
+        Constant("LOOPED_THREADS", 1024),
     ),
     variants=(
         Variant(
@@ -115,7 +123,7 @@ SPEC = OpSpec(
             when="true",
             requires="true",
             grid="rows",
-            threadgroup="LOOPED_THREADS",
+            threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
         ),
     ),
     output_like="x",
@@ -126,6 +134,13 @@ SPEC = OpSpec(
         "return y.to(x.scalar_type());"
     ),
     torch_reference=torch_reference,
+    samples=samples,
+    autograd="reference",
+    arg_docs=(
+        ("x", "tensor with at least one dimension; any layout (made contiguous first)."),
+        ("weight", "optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device."),
+        ("eps", "positive finite number added to the mean square."),
+    ),
     patch_targets=(
         PatchTarget("torch.nn.RMSNorm"),
         PatchTarget("transformers.models.llama.modeling_llama.LlamaRMSNorm"),

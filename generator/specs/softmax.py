@@ -46,6 +46,16 @@ def torch_reference(
     return torch.softmax(logits, -1).masked_fill(fully_masked, 0.0)
 
 
+def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests: attention scores with a
+    broadcast padding mask, causal, an odd key count."""
+    x = (4 * torch.randn(2, 3, 5, 1031, generator=generator)).to(dtype)
+    mask = torch.zeros(2, 1, 1, 1031).masked_fill(
+        torch.rand(2, 1, 1, 1031, generator=generator) < 0.1, float("-inf")
+    )
+    return x, 0.125, mask.to(dtype), True, False
+
+
 # Sizes of x's leading dimensions as (batch, heads, queries, keys), 1 where x has fewer.
 _QUERIES = "x.dim() >= 2 ? x.size(-2) : 1"
 _HEADS = "x.dim() >= 3 ? x.size(-3) : 1"
@@ -62,7 +72,10 @@ def _mask_stride(dimension: int) -> str:
 
 SPEC = OpSpec(
     name="softmax",
-    schema="softmax(Tensor x, float scale, Tensor? mask, bool causal, bool log) -> Tensor",
+    schema=(
+        "softmax(Tensor x, float scale=1.0, Tensor? mask=None, bool causal=False, "
+        "bool log=False) -> Tensor"
+    ),
     doc=(
         "Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, "
         "optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer."
@@ -177,7 +190,7 @@ SPEC = OpSpec(
             when="true",
             requires="true",
             grid="rows",
-            threadgroup="LOOPED_THREADS",
+            threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
         ),
     ),
     output_like="x",
@@ -201,4 +214,13 @@ SPEC = OpSpec(
         "return out.to(x.scalar_type());"
     ),
     torch_reference=torch_reference,
+    samples=samples,
+    autograd="reference",
+    arg_docs=(
+        ("x", "tensor with at least one dimension (scores or logits); any layout."),
+        ("scale", "finite number multiplying x before the mask is added."),
+        ("mask", "optional additive mask of x's dtype, broadcastable to x, at most 4-D."),
+        ("causal", "hide key k from query q when k > q + keys - queries."),
+        ("log", "return log-softmax instead of softmax."),
+    ),
 )

@@ -8,11 +8,9 @@ import torch
 
 import torch_metalgen
 from tests.models import tiny
+from torch_metalgen.tolerances import LOGITS_TOLERANCE
 
 sim = pytest.importorskip("torch_metalgen.sim")
-
-# Max |patched - unpatched| relative to max |unpatched| logits.
-TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 4e-2}
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
@@ -26,7 +24,7 @@ def test_patched_model_through_simulator_matches(family, dtype):
             assert handle.swapped
             actual = model(ids).logits.double()
     relative = (actual - expected).abs().max() / expected.abs().max()
-    assert relative <= TOLERANCE[dtype], f"relative error {relative:.3g}"
+    assert relative <= LOGITS_TOLERANCE[dtype], f"relative error {relative:.3g}"
 
 
 def test_demo_runs_through_the_simulator(capsys):

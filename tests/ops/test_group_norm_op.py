@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import torch_metalgen
 from tests.tolerances import assert_close_to_reference
 from torch_metalgen._generated.references import REFERENCES
 
@@ -22,8 +23,8 @@ def reference64(x, groups, weight, bias, eps, silu):
 
 def test_schema_is_registered():
     assert str(group_norm.default._schema) == (
-        "metalgen::group_norm(Tensor x, int num_groups, Tensor? weight, Tensor? bias, "
-        "float eps, bool silu) -> Tensor"
+        "metalgen::group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, "
+        "float eps=1e-05, bool silu=False) -> Tensor"
     )
 
 
@@ -202,3 +203,26 @@ def test_agrees_with_mlx_group_norm():
     torch.testing.assert_close(
         ours, torch.from_numpy(theirs).permute(0, 3, 1, 2), rtol=1e-5, atol=1e-5
     )
+
+
+def test_public_wrapper_has_defaults_and_types_its_arguments():
+    x = torch.randn(2, 4, 5)
+    torch.testing.assert_close(
+        torch_metalgen.group_norm(x, 2), group_norm(x, 2, None, None, 1e-5, False)
+    )
+    with pytest.raises(TypeError, match="num_groups"):
+        torch_metalgen.group_norm(x, 2.0)
+
+
+def test_gradients_match_autograd_of_the_reference():
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 6, 5, generator=generator).requires_grad_()
+    weight = torch.randn(6, generator=generator).requires_grad_()
+    bias = torch.randn(6, generator=generator).requires_grad_()
+    out = group_norm(x, 3, weight, bias, 1e-5, True)
+    grad = torch.randn(out.shape, generator=generator)
+    out.backward(grad)
+    copies = [t.detach().double().requires_grad_() for t in (x, weight, bias)]
+    REFERENCES["group_norm"](copies[0], 3, copies[1], copies[2], 1e-5, True).backward(grad.double())
+    for leaf, copy in zip((x, weight, bias), copies, strict=True):
+        torch.testing.assert_close(leaf.grad.double(), copy.grad, rtol=1e-4, atol=1e-5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import torch_metalgen
 from tests.tolerances import assert_close_to_reference
 from torch_metalgen._generated.references import REFERENCES
 
@@ -23,7 +24,8 @@ def reference64(x, weight, bias, eps):
 def test_schema_is_registered():
     schema = str(layer_norm.default._schema)
     assert schema == (
-        "metalgen::layer_norm(Tensor x, Tensor? weight, Tensor? bias, float eps) -> Tensor"
+        "metalgen::layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05)"
+        " -> Tensor"
     )
 
 
@@ -199,3 +201,27 @@ def test_agrees_with_mlx_fast_layer_norm():
     arrays = [mx.array(t.numpy()) for t in (x, weight, bias)]
     theirs = torch.from_numpy(np.array(mx.fast.layer_norm(*arrays, 1e-5)))
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_public_wrapper_has_defaults_and_types_its_arguments():
+    x = torch.randn(3, 20)
+    torch.testing.assert_close(torch_metalgen.layer_norm(x), layer_norm(x, None, None, 1e-5))
+    with pytest.raises(TypeError, match="eps"):
+        torch_metalgen.layer_norm(x, eps="1e-5")
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_gradients_match_autograd_of_the_reference(affine):
+    generator = torch.Generator().manual_seed(6)
+    x = (4 + torch.randn(3, 17, generator=generator)).requires_grad_()
+    weight = torch.randn(17, generator=generator).requires_grad_() if affine else None
+    bias = torch.randn(17, generator=generator).requires_grad_() if affine else None
+    out = layer_norm(x, weight, bias, 1e-5)
+    grad = torch.randn(out.shape, generator=generator)
+    out.backward(grad)
+    leaves = [t for t in (x, weight, bias) if t is not None]
+    copies = [t.detach().double().requires_grad_() for t in leaves]
+    args = copies if affine else [copies[0], None, None]
+    REFERENCES["layer_norm"](*args, 1e-5).backward(grad.double())
+    for leaf, copy in zip(leaves, copies, strict=True):
+        torch.testing.assert_close(leaf.grad.double(), copy.grad, rtol=1e-4, atol=1e-5)

@@ -18,8 +18,14 @@ def reference64(x, weight, eps):
 
 
 def test_schema_is_registered():
-    schema = str(torch.ops.metalgen.rms_norm.default._schema)
-    assert schema == "metalgen::rms_norm(Tensor x, Tensor? weight, float eps) -> Tensor"
+    schema = torch.ops.metalgen.rms_norm.default._schema
+    assert [(str(a.type), a.name) for a in schema.arguments] == [
+        ("Tensor", "x"),
+        ("Optional[Tensor]", "weight"),
+        ("float", "eps"),
+    ]
+    assert [a.default_value for a in schema.arguments] == [None, None, 1e-6]
+    assert [str(r.type) for r in schema.returns] == ["Tensor"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

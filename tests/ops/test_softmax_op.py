@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+import torch_metalgen
 from tests.tolerances import assert_close_to_reference
 from torch_metalgen._generated.references import REFERENCES
 
@@ -31,7 +32,8 @@ def assert_close_with_infinities(actual, reference):
 
 def test_schema_is_registered():
     assert str(softmax.default._schema) == (
-        "metalgen::softmax(Tensor x, float scale, Tensor? mask, bool causal, bool log) -> Tensor"
+        "metalgen::softmax(Tensor x, float scale=1., Tensor? mask=None, bool causal=False, "
+        "bool log=False) -> Tensor"
     )
 
 
@@ -209,3 +211,24 @@ def test_agrees_with_mlx_softmax(log):
         array - mx.logsumexp(array, axis=-1, keepdims=True) if log else mx.softmax(array, axis=-1)
     )
     torch.testing.assert_close(ours, torch.from_numpy(np.array(theirs)), rtol=1e-5, atol=1e-6)
+
+
+def test_public_wrapper_has_defaults_and_types_its_arguments():
+    x = torch.randn(3, 20)
+    torch.testing.assert_close(torch_metalgen.softmax(x), torch.softmax(x, -1))
+    with pytest.raises(TypeError, match="causal"):
+        torch_metalgen.softmax(x, causal="yes")
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_gradients_match_autograd_of_the_reference(log):
+    generator = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 5, 7, generator=generator).requires_grad_()
+    mask = torch.randn(5, 7, generator=generator).requires_grad_()
+    out = softmax(x, 0.5, mask, False, log)
+    grad = torch.randn(out.shape, generator=generator)
+    out.backward(grad)
+    copies = [t.detach().double().requires_grad_() for t in (x, mask)]
+    REFERENCES["softmax"](copies[0], 0.5, copies[1], False, log).backward(grad.double())
+    for leaf, copy in zip((x, mask), copies, strict=True):
+        torch.testing.assert_close(leaf.grad.double(), copy.grad, rtol=1e-4, atol=1e-5)

@@ -5,6 +5,8 @@ bit-for-bit."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -21,14 +23,23 @@ def variants(op: str) -> list[str]:
     return list(getattr(_ops._C, f"{op}_variants")())
 
 
+def launch_kernels(op: str, variant: str) -> list[str]:
+    """The kernel functions a variant launches, in order, as its spec declares them."""
+    spec = importlib.import_module(f"generator.specs.{op}").SPEC
+    (chosen,) = [v for v in spec.variants if v.name == variant]
+    return [launch.kernel for launch in chosen.all_launches()]
+
+
 def run_kernel(op: str, args: tuple, variant: str, order: str = "forward") -> torch.Tensor:
-    """Plans `op` on `args` with the forced `variant`, simulates it and returns the output."""
+    """Plans `op` on `args` with the forced `variant`, simulates its launches in order and
+    returns the output."""
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     before = [t.clone() for t in tensors]
-    plan, out = getattr(_ops._C, f"plan_{op}")(*args, variant=variant)
-    x = args[0]
-    assert plan.kernel == f"{op}_{variant}_{str(x.dtype).split('.')[1]}", plan.kernel
-    sim.run_plan(plan, order=order, check_unwritten=True)
+    plans, out = getattr(_ops._C, f"plan_{op}")(*args, variant=variant)
+    dtype = str(args[0].dtype).split(".")[1]
+    expected = [f"{op}_{kernel}_{dtype}" for kernel in launch_kernels(op, variant)]
+    assert [plan.kernel for plan in plans] == expected, [plan.kernel for plan in plans]
+    sim.run_plan(plans, order=order, check_unwritten=True)
     for tensor, copy in zip(tensors, before, strict=True):
         assert same_bits(tensor, copy), "the kernel modified an input"
     return out

@@ -21,9 +21,15 @@ VARIANTS = variants("group_norm")
 # channel per group, every channel one group, 1-D and 3-D spatial dims.
 SHAPES = {
     "simd_groups": [((1, 1, 1), 1), ((2, 6, 7), 3), ((3, 4, 33), 4), ((2, 8, 4, 4), 2)],
+    # one chunk, a chunk tail, several chunks with a tail (SPLIT_CHUNK = 16384)
+    "split": [((1, 1, 1), 1), ((2, 6, 70, 81), 3), ((1, 2, 40007), 1)],
     "looped": [((1, 1, 1), 1), ((2, 6, 7), 3), ((1, 8, 5, 7, 3), 2), ((2, 4, 1031), 2)],
 }
-HELD_OUT = {"simd_groups": ((3, 10, 3, 5), 5), "looped": ((2, 12, 9, 13), 3)}
+HELD_OUT = {
+    "simd_groups": ((3, 10, 3, 5), 5),
+    "split": ((1, 6, 97, 101), 2),
+    "looped": ((2, 12, 9, 13), 3),
+}
 
 
 def reference64(x, groups, weight, bias, eps, silu):
@@ -78,7 +84,7 @@ def test_optional_weight_and_bias(variant, with_weight, with_bias):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_distributions(variant, distribution, dtype):
     generator = torch.Generator().manual_seed(23)
-    shape = {"simd_groups": (3, 8, 37), "looped": (2, 8, 31, 33)}[variant]
+    shape = {"simd_groups": (3, 8, 37), "split": (1, 8, 91, 93), "looped": (2, 8, 31, 33)}[variant]
     x = DISTRIBUTIONS[distribution](shape, generator).to(dtype)
     check(x, 4, None, None, 1e-6, False, variant)
 
@@ -87,17 +93,20 @@ def test_distributions(variant, distribution, dtype):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_mean_1e3_std_1(variant, dtype):
     generator = torch.Generator().manual_seed(24)
-    shape = {"simd_groups": (2, 4, 100), "looped": (1, 4, 50, 60)}[variant]
+    shape = {"simd_groups": (2, 4, 100), "split": (1, 4, 130, 150), "looped": (1, 4, 50, 60)}[
+        variant
+    ]
     x = (1e3 + torch.randn(shape, generator=generator)).to(dtype)
     check(x, 2, None, None, 1e-5, False, variant)
 
 
-def test_long_group():
+@pytest.mark.parametrize("variant", ["split", "looped"])
+def test_long_group(variant):
     # 1 image, 2 groups of 4 channels x 128 x 128 = 65,536 elements each (a VAE's groups are
     # ~1M; the simulator runs every GPU thread as a fiber, so this is kept smaller).
     generator = torch.Generator().manual_seed(25)
     x = (1e2 + torch.randn(1, 8, 128, 128, generator=generator)).half()
-    check(x, 2, *affine(generator, 8, torch.float16), 1e-6, True, "looped")
+    check(x, 2, *affine(generator, 8, torch.float16), 1e-6, True, variant)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -116,7 +125,9 @@ def test_agrees_with_mlx(variant):
     nn = pytest.importorskip("mlx.nn")
     np = pytest.importorskip("numpy")
     generator = torch.Generator().manual_seed(26)
-    shape = {"simd_groups": (2, 8, 3, 5), "looped": (1, 8, 20, 30)}[variant]
+    shape = {"simd_groups": (2, 8, 3, 5), "split": (1, 8, 90, 99), "looped": (1, 8, 20, 30)}[
+        variant
+    ]
     x = 3 + 2 * torch.randn(shape, generator=generator)
     weight, bias = affine(generator, 8, torch.float32)
     ours = run_kernel("group_norm", (x, 4, weight, bias, 1e-5, False), variant)
@@ -139,8 +150,16 @@ def test_simulate_mode_routes_the_op_through_the_kernel():
 
 
 def test_auto_choice_uses_each_variant():
-    chosen = {
-        size: _ops._C.plan_group_norm(torch.randn(2, 4, size), 2, None, None, 1e-5, False)[0].kernel
-        for size in (16, 4096)
-    }
-    assert chosen == {16: "group_norm_simd_groups_float32", 4096: "group_norm_looped_float32"}
+    def kernels(shape, groups):
+        plans, _ = _ops._C.plan_group_norm(torch.empty(shape), groups, None, None, 1e-5, False)
+        return [plan.kernel for plan in plans]
+
+    assert kernels((2, 4, 16), 2) == ["group_norm_simd_groups_float32"]
+    assert kernels((2, 64, 64, 64), 32) == ["group_norm_looped_float32"]
+    # one VAE image: 32 groups of 4 x 128 x 128, split over (chunk, group) threadgroups
+    assert kernels((1, 128, 128, 128), 32) == [
+        "group_norm_partial_moments_float32",
+        "group_norm_split_output_float32",
+    ]
+    # many long groups already fill the GPU: one threadgroup each
+    assert kernels((16, 128, 128, 128), 32) == ["group_norm_looped_float32"]

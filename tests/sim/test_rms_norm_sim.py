@@ -50,9 +50,9 @@ def run_kernel(x, weight, eps, variant, order):
     """Candidate first, on fresh tensors: plan, simulate (outputs poisoned), return out."""
     x_before = x.clone()
     w_before = None if weight is None else weight.clone()
-    plan, out = _ops._C.plan_rms_norm(x, weight, eps, variant=variant)
-    assert plan.kernel == f"rms_norm_{variant}_{str(x.dtype).split('.')[1]}"
-    sim.run_plan(plan, order=order, check_unwritten=True)
+    plans, out = _ops._C.plan_rms_norm(x, weight, eps, variant=variant)
+    assert [plan.kernel for plan in plans] == [f"rms_norm_{variant}_{str(x.dtype).split('.')[1]}"]
+    sim.run_plan(plans, order=order, check_unwritten=True)
     assert same_bits(x, x_before), "kernel modified its input x"
     if weight is not None:
         assert same_bits(weight, w_before), "kernel modified its input weight"
@@ -119,10 +119,21 @@ def test_simulate_mode_rejects_bad_input_like_the_op():
 
 def test_auto_choice_uses_each_variant():
     chosen = {
-        n: _ops._C.plan_rms_norm(torch.randn(2, n), None, 1e-6)[0].kernel for n in (64, 2048, 8192)
+        n: _ops._C.plan_rms_norm(torch.randn(2, n), None, 1e-6)[0][0].kernel
+        for n in (64, 2048, 8192)
     }
     assert chosen == {
         64: "rms_norm_simd_rows_float32",
         2048: "rms_norm_single_row_float32",
         8192: "rms_norm_looped_float32",
     }
+
+
+@pytest.mark.parametrize("n", [64, 2048, 5000])
+def test_plans_under_a_small_pipeline_limit_are_correct(n):
+    # What the MPS glue re-plans with when a pipeline allows fewer threads than 1024.
+    x = torch.randn(3, n)
+    plans, out = _ops._C.plan_rms_norm(x, None, 1e-6, max_threads=64)
+    assert all(p.threadgroup[0] <= 64 for p in plans)
+    sim.run_plan(plans, check_orders=True)
+    assert_close_to_reference(out, reference64(x, None, 1e-6))

@@ -28,8 +28,8 @@ def test_metal_source_dir_finds_the_repository_sources():
 def test_run_plan_rms_norm(shape):
     x = torch.randn(*shape)
     weight = torch.randn(shape[-1])
-    plan, out = _C.plan_rms_norm(x, weight, 1e-6)
-    sim.run_plan(plan, check_orders=True)
+    plans, out = _C.plan_rms_norm(x, weight, 1e-6)
+    sim.run_plan(plans, check_orders=True)
     torch.testing.assert_close(out.double(), _reference(x, weight, 1e-6), rtol=1e-5, atol=1e-5)
 
 

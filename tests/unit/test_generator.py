@@ -4,14 +4,29 @@ catching drift and stale files."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from generator.__main__ import main as generator_main
-from generator.model import SpecError, kernel_name
+from generator.model import (
+    Buffer,
+    Check,
+    Constant,
+    Launch,
+    OpSpec,
+    Output,
+    Param,
+    SpecError,
+    Temporary,
+    Variant,
+    kernel_name,
+)
 from generator.outputs import generated_files
+from generator.render import render_op, render_shared
 from generator.specs import all_specs
 from generator.specs.rms_norm import SPEC as RMS_NORM
 
@@ -74,36 +89,182 @@ def test_kernel_names_agree_between_metal_and_host():
         assert f'"{name}"' in files["csrc/ops/rms_norm.cpp"]
 
 
-def test_tuning_constants_are_shared():
+def test_tuning_constants_are_shared_and_metal_declares_only_the_used_ones():
     files = generated_files(all_specs())
-    for name, value in RMS_NORM.tuning:
-        assert f"constant constexpr uint {name} = {value};" in files["metal/rms_norm.metal"]
-        assert f"constexpr int64_t {name} = {value};" in files["csrc/ops/rms_norm.cpp"]
+    metal, host = files["metal/rms_norm.metal"], files["csrc/ops/rms_norm.cpp"]
+    for constant in RMS_NORM.constants:
+        declaration = f"constant constexpr uint {constant.name} = {constant.value};"
+        # The host plans with every constant; the kernel file declares only those its code
+        # uses (-Wall -Werror rejects unused program-scope constants).
+        assert f"constexpr int64_t {constant.name} = {constant.value};" in host
+        code = re.sub(r"//[^\n]*", "", metal.replace(declaration, ""))
+        used = re.search(rf"\b{constant.name}\b", code) is not None
+        assert (declaration in metal) == used, constant.name
+    assert "SIMD_ROW_MAX" not in re.sub(r"//[^\n]*", "", metal)  # host-only: picks the variant
 
 
 def test_changing_a_tuning_constant_changes_both_sides():
-    tuning = tuple((n, 8 if n == "N_READS" else v) for n, v in RMS_NORM.tuning)
+    tuning = tuple(
+        dataclasses.replace(c, value=8) if c.name == "N_READS" else c for c in RMS_NORM.constants
+    )
     changed = dataclasses.replace(RMS_NORM, tuning=tuning)
     files = generated_files([changed])
     assert "constant constexpr uint N_READS = 8;" in files["metal/rms_norm.metal"]
     assert "constexpr int64_t N_READS = 8;" in files["csrc/ops/rms_norm.cpp"]
 
 
+def test_typed_constants_render_in_both_languages():
+    tuning = (*RMS_NORM.constants, Constant("SCALE", 0.5, "float"), Constant("FLAG", True, "bool"))
+    files = generated_files([dataclasses.replace(RMS_NORM, tuning=tuning)])
+    assert "constexpr double SCALE = 0.5;" in files["csrc/ops/rms_norm.cpp"]
+    assert "constexpr bool FLAG = true;" in files["csrc/ops/rms_norm.cpp"]
+    assert "SCALE" not in files["metal/rms_norm.metal"]  # the kernel does not use them
+
+
 @pytest.mark.parametrize(
-    "change, message",
+    "change, field, message",
     [
-        ({"schema": "rms_norm(Tensor x) -> Tensor[]"}, "single-Tensor returns"),
-        ({"schema": "other(Tensor x) -> Tensor"}, "names op 'other'"),
-        ({"schema": "rms_norm(Tensor x, float32 eps) -> Tensor"}, "schema argument"),
-        ({"dtypes": ("float64",)}, "unknown dtypes"),
-        ({"variants": ()}, "at least one kernel variant"),
-        ({"params_index": 0}, "must be distinct"),
+        ({"schema": "rms_norm(Tensor x) -> Tensor[]"}, "schema", "expected 'Tensor' or"),
+        ({"schema": "other(Tensor x) -> Tensor"}, "schema", "names op 'other'"),
+        ({"schema": "rms_norm(Tensor x, float32 eps) -> Tensor"}, "schema", "'float32 eps'"),
+        (
+            {"schema": "rms_norm(Tensor x, Tensor? weight, float eps) -> (Tensor, Tensor)"},
+            "outputs",
+            "1 outputs declared but the schema returns 2",
+        ),
+        ({"dtypes": ("float64",)}, "dtypes", "unknown dtypes"),
+        ({"variants": ()}, "variants", "at least one kernel variant"),
+        ({"params_index": 0}, "buffers", "must be distinct"),
+        ({"checks": (Check("true", '"x"', kind="valu"),)}, "checks", "kind 'valu'"),
+        ({"tuning": (Constant("N", 1, "double"),)}, "tuning", "type 'double'"),
+        ({"autograd": "yes"}, "autograd", "'yes'"),
+        ({"samples": None}, "samples", "samples(dtype, generator)"),
+        ({"output_like": "weight"}, "outputs", "not a Tensor argument"),
+        (
+            {"outputs": (Output("y", like="x", shape="x.sizes().vec()"),), "output_like": ""},
+            "outputs",
+            "shape and fake_shape together",
+        ),
     ],
 )
-def test_spec_errors_name_the_spec_file(change, message):
+def test_spec_errors_name_the_spec_file_and_field(change, field, message):
     with pytest.raises(SpecError) as info:
         dataclasses.replace(RMS_NORM, **change)
     text = str(info.value)
     assert message in text
+    assert f": {field}:" in text
     # dataclasses.replace re-runs validation; the location stays the spec's declaration.
     assert "generator/specs/rms_norm.py:" in text.replace("\\", "/")
+
+
+def _buffers(*pairs):
+    return tuple(Buffer(index, name) for index, name in pairs)
+
+
+@pytest.mark.parametrize(
+    "buffers, message",
+    [
+        # weight bound at 4, but the kernel reads weight at buffer(1)
+        (_buffers((0, "x"), (4, "weight"), (2, "out")), "reads 'weight' at [[buffer(1)]], but"),
+        # x and weight swapped
+        (_buffers((0, "weight"), (1, "x"), (2, "out")), "but the spec binds 'weight' there"),
+    ],
+)
+def test_buffer_contract_is_checked_against_the_kernels(buffers, message):
+    spec = dataclasses.replace(RMS_NORM, buffers=buffers)
+    with pytest.raises(SpecError) as info:
+        generated_files([spec])  # at generate time, before any C++ build
+    text = str(info.value).replace("\\", "/")
+    assert message in text and "metal/rms_norm.metal" in text
+    assert "generator/specs/rms_norm.py:" in text and ": buffers:" in text
+
+
+def test_a_variant_without_a_kernel_is_a_spec_error():
+    extra = Variant("tiled", "no such kernel", when="false", grid="1", threadgroup="32")
+    spec = dataclasses.replace(RMS_NORM, variants=(*RMS_NORM.variants, extra))
+    with pytest.raises(SpecError, match=r"variants: tiled launches kernel 'rms_norm_tiled'"):
+        generated_files([spec])
+
+
+def _two_pass_reference(x, scale):
+    return x * scale, x[..., :2]
+
+
+def _two_pass_samples(dtype, generator):
+    return torch.randn(3, 5, generator=generator).to(dtype), 2.0
+
+
+# A made-up op exercising what rms_norm does not: two outputs with their own shapes and a
+# fixed dtype, a two-pass variant sharing a temporary, 2-D grids and dispatchThreads.
+TWO_PASS = OpSpec(
+    name="two_pass",
+    schema="two_pass(Tensor x, float scale=1.0) -> (Tensor, Tensor)",
+    doc="made-up op for the generator's tests",
+    sizes=(("n", "x.size(-1)"), ("rows", "x.numel() / std::max<int64_t>(n, 1)")),
+    checks=(),
+    buffers=_buffers((0, "x"), (1, "y"), (2, "stats")),
+    params=(Param("n", "uint", "n"), Param("scale", "float", "scale")),
+    params_index=3,
+    tuning=(Constant("BLOCK", 64),),
+    variants=(
+        Variant(
+            "split",
+            "partials, then combine",
+            when="n > BLOCK",
+            launches=(
+                Launch(
+                    "partials",
+                    grid=("ceil_div(n, BLOCK)", "rows"),
+                    threadgroup=("BLOCK", "1"),
+                    buffers=_buffers((0, "x"), (1, "partials")),
+                ),
+                Launch("combine", grid=("n", "rows"), threadgroup="32", dispatch="threads"),
+            ),
+            temporaries=(Temporary("partials", "{rows, ceil_div(n, BLOCK)}", "float32"),),
+        ),
+        Variant("simple", "one pass", when="true", grid="rows", threadgroup="max_threads"),
+    ),
+    outputs=(
+        Output("y", like="x"),
+        Output(
+            "stats",
+            like="x",
+            shape="with_last_dim(x.sizes(), 2)",
+            fake_shape="(*x.shape[:-1], 2)",
+            dtype="float32",
+        ),
+    ),
+    cpu_reference="return {x * scale, at::zeros({2}, x.options())};",
+    torch_reference=_two_pass_reference,
+    samples=_two_pass_samples,
+)
+
+
+def test_outputs_launches_and_grids_render_into_the_plan():
+    host = render_op("op.cpp.j2", TWO_PASS)
+    assert "std::tuple<at::Tensor, at::Tensor> allocate_two_pass_outputs(" in host
+    assert "at::Tensor stats = at::empty(with_last_dim(x.sizes(), 2)" in host
+    assert ".dtype(at::kFloat)" in host
+    assert "const at::Tensor partials = at::empty({rows, ceil_div(n, BLOCK)}" in host
+    # Two launches in order, each with its own kernel, bindings and geometry.
+    first, second = host.index("// two_pass_partials"), host.index("// two_pass_combine")
+    assert first < second
+    assert "plan.buffers.push_back({1, partials, false});" in host[first:second]
+    assert "plan.buffers.push_back({2, stats, true});" in host[second:]
+    assert "static_cast<uint64_t>(ceil_div(n, BLOCK)), static_cast<uint64_t>(rows)" in host
+    assert "DispatchKind::Threads;" in host[second:]
+    assert "threads_fit(max_threads, BLOCK, 1, 1) && threads_fit(max_threads, 32, 1, 1)" in host
+
+
+def test_fake_impl_and_wrapper_follow_the_outputs_and_schema():
+    fake = render_shared("fake_impls.py.j2", [TWO_PASS], "#")
+    assert "stats = x.new_empty((*x.shape[:-1], 2), dtype=torch.float32)" in fake
+    assert "return (y, stats)" in fake
+    wrapper = render_shared("functional.py.j2", [TWO_PASS], "#")
+    assert "def two_pass(x: torch.Tensor, scale: float = 1.0):" in wrapper
+    namespace: dict = {}
+    exec(compile(wrapper, "functional.py", "exec"), namespace)  # noqa: S102
+    with pytest.raises(TypeError, match="two_pass: x must be a torch.Tensor, got list"):
+        namespace["two_pass"]([1.0])
+    with pytest.raises(TypeError, match="two_pass: scale must be a float, got str"):
+        namespace["two_pass"](torch.ones(2), "2")

@@ -2,7 +2,8 @@
 # Do not edit: change the spec or the template, then run `python -m generator`.
 """Fake (meta) implementations of the metalgen ops, for torch.compile and torch.export.
 
-Written in Python with torch.library.register_fake so they work on symbolic shapes.
+Written in Python with torch.library.register_fake so they work on symbolic shapes; each
+output's shape and dtype come from its spec (``Output.fake_shape``, ``Output.dtype``).
 """
 
 import torch
@@ -11,24 +12,28 @@ from torch_metalgen._checks import check_same_device
 
 
 @torch.library.register_fake("metalgen::group_norm")
-def _group_norm_fake(x, num_groups, weight, bias, eps, silu):
+def _group_norm_fake(x, num_groups, weight=None, bias=None, eps=1e-05, silu=False):
     check_same_device("group_norm", "x", x=x, weight=weight, bias=bias)
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
 
 
 @torch.library.register_fake("metalgen::layer_norm")
-def _layer_norm_fake(x, weight, bias, eps):
+def _layer_norm_fake(x, weight=None, bias=None, eps=1e-05):
     check_same_device("layer_norm", "x", x=x, weight=weight, bias=bias)
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
 
 
 @torch.library.register_fake("metalgen::rms_norm")
-def _rms_norm_fake(x, weight, eps):
+def _rms_norm_fake(x, weight=None, eps=1e-06):
     check_same_device("rms_norm", "x", x=x, weight=weight)
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
 
 
 @torch.library.register_fake("metalgen::softmax")
-def _softmax_fake(x, scale, mask, causal, log):
+def _softmax_fake(x, scale=1.0, mask=None, causal=False, log=False):
     check_same_device("softmax", "x", x=x, mask=mask)
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out

@@ -69,7 +69,7 @@ class simulate(TorchDispatchMode):  # noqa: N801 - used as a function-like conte
         self.check_unwritten = check_unwritten
         self.check_orders = check_orders
         self.seed = seed
-        self.launches: list[str] = []  # kernels run, in order (for tests and reports)
+        self.launches: list[str] = []  # kernels launched, in order (for tests and reports)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -79,13 +79,14 @@ class simulate(TorchDispatchMode):  # noqa: N801 - used as a function-like conte
         if not _all_cpu(values):
             return func(*args, **kwargs)
         op_name = func._schema.name.split("::", 1)[1]
-        plan, outputs = _planner(op_name)(*values)
+        # A list of launches, run in order (an empty tensor plans none).
+        plans, outputs = _planner(op_name)(*values)
         run_plan(
-            plan,
+            plans,
             order=self.order,
             seed=self.seed,
             check_unwritten=self.check_unwritten,
             check_orders=self.check_orders,
         )
-        self.launches.append(plan.kernel)
+        self.launches.extend(plan.kernel for plan in plans)
         return outputs

@@ -24,7 +24,7 @@ def metal_source_dir() -> Path:
 
 
 def run_plan(
-    plan,
+    plans,
     *,
     order: str = "forward",
     seed: int = 0,
@@ -32,13 +32,26 @@ def run_plan(
     check_orders: bool = False,
     asan: bool = False,
 ) -> None:
-    """Executes a LaunchPlan: compiles metal/<plan.library>.metal and launches
-    plan.kernel on the plan's tensors (outputs are written in place).
+    """Executes one LaunchPlan or a list of them in order (what ``_C.plan_<op>`` returns):
+    compiles metal/<plan.library>.metal and launches plan.kernel on the plan's tensors
+    (outputs, and temporaries a later launch reads, are written in place).
 
     check_orders: run forward, then again in reverse from the same inputs, and require
     bit-identical buffers (OrderDependenceError otherwise).
     asan: run the AddressSanitizer build in a subprocess (OutOfBoundsError on a report).
     """
+    for plan in plans if isinstance(plans, (list, tuple)) else [plans]:
+        _run_one(
+            plan,
+            order=order,
+            seed=seed,
+            check_unwritten=check_unwritten,
+            check_orders=check_orders,
+            asan=asan,
+        )
+
+
+def _run_one(plan, *, order, seed, check_unwritten, check_orders, asan) -> None:
     source_dir = metal_source_dir()
     source = source_dir / f"{plan.library}.metal"
     if not source.is_file():
