@@ -24,7 +24,7 @@ def reference64(x, groups, weight, bias, eps, silu):
 def test_schema_is_registered():
     assert str(group_norm.default._schema) == (
         "metalgen::group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, "
-        "float eps=1e-05, bool silu=False) -> Tensor"
+        "float eps=1.0000000000000001e-05, bool silu=False) -> Tensor"
     )
 
 

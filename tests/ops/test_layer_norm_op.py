@@ -24,8 +24,8 @@ def reference64(x, weight, bias, eps):
 def test_schema_is_registered():
     schema = str(layer_norm.default._schema)
     assert schema == (
-        "metalgen::layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05)"
-        " -> Tensor"
+        "metalgen::layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, "
+        "float eps=1.0000000000000001e-05) -> Tensor"
     )
 
 
