@@ -93,9 +93,10 @@ inline void online_add(thread float& max_logit, thread float& sum, float l) {
   }
 }
 
-// A thread's sum rescaled to the row's max (zero for a thread that saw only -inf).
+// A thread's sum rescaled to the row's max. A thread whose max is still -inf saw only -inf
+// (sum 0) or NaN (sum NaN, which must reach the row).
 inline float rescaled_sum(float max_logit, float sum, float row_max) {
-  return max_logit == -INFINITY ? 0.0f : sum * fast::exp(max_logit - row_max);
+  return max_logit == -INFINITY ? sum : sum * fast::exp(max_logit - row_max);
 }
 
 // The output for logit l given the row's max and sum of exp(l - max).

@@ -53,7 +53,7 @@ SHAPES = {
     "sd-vae-mid-64": dict(batch_size=1, channels=512, height=64, width=64),
 }
 CHECK_SHAPES = {
-    "1x32x1x1": dict(batch_size=1, channels=32, height=1, width=1),
+    "1x32x1x2": dict(batch_size=1, channels=32, height=1, width=2),
     "2x64x7x9": dict(batch_size=2, channels=64, height=7, width=9),
     "3x96x33x5": dict(batch_size=3, channels=96, height=33, width=5),
 }

@@ -48,7 +48,7 @@ SHAPES = {
     "sd-vae-decoder-512": dict(batch_size=1, channels=128, height=512, width=512),
 }
 CHECK_SHAPES = {
-    "1x32x1x1": dict(batch_size=1, channels=32, height=1, width=1),
+    "1x32x1x2": dict(batch_size=1, channels=32, height=1, width=2),
     "2x64x7x9": dict(batch_size=2, channels=64, height=7, width=9),
 }
 HELD_OUT_SHAPES = {"1x96x17x23": dict(batch_size=1, channels=96, height=17, width=23)}
