@@ -24,6 +24,32 @@ pybind11::arg("x"), pybind11::arg("up"), pybind11::arg("approximate_tanh"), pybi
   m.def("gelu_and_mul_variants", &gelu_and_mul_variants,
         "Kernel variants of metalgen::gelu_and_mul, in the order the plan tries them.");
   m.def(
+      "plan_group_norm",
+      [](const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_group_norm(x, num_groups, weight, bias, eps, silu, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+pybind11::arg("x"), pybind11::arg("num_groups"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("eps"), pybind11::arg("silu"), pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::group_norm, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of simd_groups, split, looped forces it.");
+  m.def("group_norm_variants", &group_norm_variants,
+        "Kernel variants of metalgen::group_norm, in the order the plan tries them.");
+  m.def(
+      "plan_layer_norm",
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_layer_norm(x, weight, bias, eps, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("eps"), pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::layer_norm, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of simd_rows, single_row, looped forces it.");
+  m.def("layer_norm_variants", &layer_norm_variants,
+        "Kernel variants of metalgen::layer_norm, in the order the plan tries them.");
+  m.def(
       "plan_rms_norm",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant, int64_t max_threads) {
         auto [plans, outputs] = prepare_rms_norm(x, weight, eps, variant, max_threads);
@@ -49,6 +75,19 @@ pybind11::arg("x"), pybind11::arg("up"), pybind11::kw_only(),
       "one of vector, scalar forces it.");
   m.def("silu_and_mul_variants", &silu_and_mul_variants,
         "Kernel variants of metalgen::silu_and_mul, in the order the plan tries them.");
+  m.def(
+      "plan_softmax",
+      [](const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_softmax(x, scale, mask, causal, log, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+pybind11::arg("x"), pybind11::arg("scale"), pybind11::arg("mask"), pybind11::arg("causal"), pybind11::arg("log"), pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::softmax, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of simd_rows, single_row, looped forces it.");
+  m.def("softmax_variants", &softmax_variants,
+        "Kernel variants of metalgen::softmax, in the order the plan tries them.");
 }
 
 }  // namespace metalgen

@@ -28,6 +28,32 @@ std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::T
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
 
+// group_norm: GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an optional fused SiLU; fp32 accumulation.
+void check_group_norm_args(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu);
+std::vector<std::string> group_norm_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_group_norm_outputs(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_group_norm(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_group_norm(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor group_norm_reference(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu);
+
+// layer_norm: LayerNorm over the last dimension of x with optional weight and bias; fp32 accumulation.
+void check_layer_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
+std::vector<std::string> layer_norm_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_layer_norm_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_layer_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_layer_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor layer_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
+
 // rms_norm: RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.
 void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
 std::vector<std::string> rms_norm_variants();
@@ -53,5 +79,18 @@ std::vector<LaunchPlan> plan_silu_and_mul(const at::Tensor& x, const c10::option
 std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, const std::string& variant, int64_t max_threads);
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor silu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up);
+
+// softmax: Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer.
+void check_softmax_args(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log);
+std::vector<std::string> softmax_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_softmax_outputs(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_softmax(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_softmax(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor softmax_reference(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log);
 
 }  // namespace metalgen

@@ -18,6 +18,20 @@ def _gelu_and_mul_fake(x, up=None, approximate_tanh=False):
     return out
 
 
+@torch.library.register_fake("metalgen::group_norm")
+def _group_norm_fake(x, num_groups, weight=None, bias=None, eps=1e-05, silu=False):
+    check_same_device("group_norm", "x", x=x, weight=weight, bias=bias)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
+
+
+@torch.library.register_fake("metalgen::layer_norm")
+def _layer_norm_fake(x, weight=None, bias=None, eps=1e-05):
+    check_same_device("layer_norm", "x", x=x, weight=weight, bias=bias)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
+
+
 @torch.library.register_fake("metalgen::rms_norm")
 def _rms_norm_fake(x, weight=None, eps=1e-06):
     check_same_device("rms_norm", "x", x=x, weight=weight)
@@ -29,4 +43,11 @@ def _rms_norm_fake(x, weight=None, eps=1e-06):
 def _silu_and_mul_fake(x, up=None):
     check_same_device("silu_and_mul", "x", x=x, up=up)
     out = x.new_empty(x.shape if up is not None else (*x.shape[:-1], x.shape[-1] // 2), dtype=x.dtype)
+    return out
+
+
+@torch.library.register_fake("metalgen::softmax")
+def _softmax_fake(x, scale=1.0, mask=None, causal=False, log=False):
+    check_same_device("softmax", "x", x=x, mask=mask)
+    out = x.new_empty(x.shape, dtype=x.dtype)
     return out

@@ -14,8 +14,11 @@ from torch_metalgen import _ops  # noqa: F401  (registers the ops)
 
 __all__ = [
     "gelu_and_mul",
+    "group_norm",
+    "layer_norm",
     "rms_norm",
     "silu_and_mul",
+    "softmax",
 ]
 
 
@@ -44,6 +47,80 @@ def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_ta
             f"gelu_and_mul: approximate_tanh must be a bool, got {type(approximate_tanh).__name__}"
         )
     return torch.ops.metalgen.gelu_and_mul(x, up, approximate_tanh)
+
+
+def group_norm(x: torch.Tensor, num_groups: int, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, eps: float = 1e-05, silu: bool = False):
+    """GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an optional fused SiLU; fp32 accumulation.
+
+    Args:
+        x: tensor of shape (N, C, *spatial), at least 2-D; any layout.
+        num_groups: positive number of groups dividing C.
+        weight: optional 1-D tensor of C elements, x's dtype and device.
+        bias: optional 1-D tensor of C elements, x's dtype and device.
+        eps: non-negative finite number added to the variance.
+        silu: apply x * sigmoid(x) to the result (fused).
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"group_norm: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (isinstance(num_groups, int) and not isinstance(num_groups, bool)):
+        raise TypeError(
+            f"group_norm: num_groups must be an int, got {type(num_groups).__name__}"
+        )
+    if not (weight is None or isinstance(weight, torch.Tensor)):
+        raise TypeError(
+            f"group_norm: weight must be a torch.Tensor or None, got {type(weight).__name__}"
+        )
+    if not (bias is None or isinstance(bias, torch.Tensor)):
+        raise TypeError(
+            f"group_norm: bias must be a torch.Tensor or None, got {type(bias).__name__}"
+        )
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool)):
+        raise TypeError(
+            f"group_norm: eps must be a float, got {type(eps).__name__}"
+        )
+    if not (isinstance(silu, bool)):
+        raise TypeError(
+            f"group_norm: silu must be a bool, got {type(silu).__name__}"
+        )
+    return torch.ops.metalgen.group_norm(x, num_groups, weight, bias, float(eps), silu)
+
+
+def layer_norm(x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, eps: float = 1e-05):
+    """LayerNorm over the last dimension of x with optional weight and bias; fp32 accumulation.
+
+    Args:
+        x: tensor with at least one dimension; any layout (made contiguous first).
+        weight: optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device.
+        bias: optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device.
+        eps: non-negative finite number added to the variance.
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"layer_norm: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (weight is None or isinstance(weight, torch.Tensor)):
+        raise TypeError(
+            f"layer_norm: weight must be a torch.Tensor or None, got {type(weight).__name__}"
+        )
+    if not (bias is None or isinstance(bias, torch.Tensor)):
+        raise TypeError(
+            f"layer_norm: bias must be a torch.Tensor or None, got {type(bias).__name__}"
+        )
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool)):
+        raise TypeError(
+            f"layer_norm: eps must be a float, got {type(eps).__name__}"
+        )
+    return torch.ops.metalgen.layer_norm(x, weight, bias, float(eps))
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-06):
@@ -93,3 +170,40 @@ def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None):
             f"silu_and_mul: up must be a torch.Tensor or None, got {type(up).__name__}"
         )
     return torch.ops.metalgen.silu_and_mul(x, up)
+
+
+def softmax(x: torch.Tensor, scale: float = 1.0, mask: torch.Tensor | None = None, causal: bool = False, log: bool = False):
+    """Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer.
+
+    Args:
+        x: tensor with at least one dimension (scores or logits); any layout.
+        scale: finite number multiplying x before the mask is added.
+        mask: optional additive mask of x's dtype, broadcastable to x, at most 4-D.
+        causal: hide key k from query q when k > q + keys - queries.
+        log: return log-softmax instead of softmax.
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"softmax: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool)):
+        raise TypeError(
+            f"softmax: scale must be a float, got {type(scale).__name__}"
+        )
+    if not (mask is None or isinstance(mask, torch.Tensor)):
+        raise TypeError(
+            f"softmax: mask must be a torch.Tensor or None, got {type(mask).__name__}"
+        )
+    if not (isinstance(causal, bool)):
+        raise TypeError(
+            f"softmax: causal must be a bool, got {type(causal).__name__}"
+        )
+    if not (isinstance(log, bool)):
+        raise TypeError(
+            f"softmax: log must be a bool, got {type(log).__name__}"
+        )
+    return torch.ops.metalgen.softmax(x, float(scale), mask, causal, log)

@@ -21,6 +21,44 @@ def gelu_and_mul(
     return torch.nn.functional.gelu(gate, approximate=approximate) * up
 
 
+def group_norm(
+    x: torch.Tensor,
+    num_groups: int,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    eps: float,
+    silu: bool,
+) -> torch.Tensor:
+    """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
+    per_group = x.shape[1] // num_groups * x.shape[2:].numel()
+    grouped = x.reshape(x.shape[0], num_groups, per_group)
+    centered = grouped - grouped.mean(-1, keepdim=True)
+    y = centered * torch.rsqrt(centered.pow(2).mean(-1, keepdim=True) + eps)
+    y = y.reshape(x.shape)
+    per_channel = (1, -1) + (1,) * (x.dim() - 2)
+    if weight is not None:
+        y = y * weight.reshape(per_channel)
+    if bias is not None:
+        y = y + bias.reshape(per_channel)
+    if silu:
+        y = y * torch.sigmoid(y)
+    return y
+
+
+def layer_norm(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float
+) -> torch.Tensor:
+    """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
+    mean = x.mean(-1, keepdim=True)
+    centered = x - mean
+    y = centered * torch.rsqrt(centered.pow(2).mean(-1, keepdim=True) + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
     """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
     y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
@@ -36,8 +74,31 @@ def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None) -> torch.Tensor:
     return torch.nn.functional.silu(gate) * up
 
 
+def softmax(
+    x: torch.Tensor, scale: float, mask: torch.Tensor | None, causal: bool, log: bool
+) -> torch.Tensor:
+    """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
+    logits = x * scale
+    if mask is not None:
+        logits = logits + mask
+    if causal:
+        queries = x.shape[-2] if x.dim() >= 2 else 1
+        keys = x.shape[-1]
+        query = torch.arange(queries, device=x.device).unsqueeze(-1)
+        key = torch.arange(keys, device=x.device)
+        hidden = (key > query + (keys - queries)).reshape(x.shape[-2:])
+        logits = logits.masked_fill(hidden, float("-inf"))
+    fully_masked = (logits == float("-inf")).all(-1, keepdim=True)
+    if log:
+        return torch.log_softmax(logits, -1).masked_fill(fully_masked, float("-inf"))
+    return torch.softmax(logits, -1).masked_fill(fully_masked, 0.0)
+
+
 REFERENCES = {
     "gelu_and_mul": gelu_and_mul,
+    "group_norm": group_norm,
+    "layer_norm": layer_norm,
     "rms_norm": rms_norm,
     "silu_and_mul": silu_and_mul,
+    "softmax": softmax,
 }

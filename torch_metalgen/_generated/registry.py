@@ -20,6 +20,32 @@ OPS = {
         "patch_targets": [
         ],
     },
+    "group_norm": {
+        "schema": "group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor",
+        "doc": "GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an optional fused SiLU; fp32 accumulation.",
+        "arguments": [('Tensor', 'x'), ('int', 'num_groups'), ('Tensor?', 'weight'), ('Tensor?', 'bias'), ('float', 'eps'), ('bool', 'silu')],
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['simd_groups', 'split', 'looped'],
+        "kernels": {'simd_groups': {'float32': 'group_norm_simd_groups_float32', 'float16': 'group_norm_simd_groups_float16', 'bfloat16': 'group_norm_simd_groups_bfloat16'}, 'partial_moments': {'float32': 'group_norm_partial_moments_float32', 'float16': 'group_norm_partial_moments_float16', 'bfloat16': 'group_norm_partial_moments_bfloat16'}, 'split_output': {'float32': 'group_norm_split_output_float32', 'float16': 'group_norm_split_output_float16', 'bfloat16': 'group_norm_split_output_bfloat16'}, 'looped': {'float32': 'group_norm_looped_float32', 'float16': 'group_norm_looped_float16', 'bfloat16': 'group_norm_looped_bfloat16'}},
+        "tuning": {'N_READS': 4, 'SIMD_GROUP_MAX': 512, 'GROUPS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024, 'SPLIT_MIN_SIZE': 65536, 'SPLIT_MAX_GROUPS': 256, 'SPLIT_CHUNK': 16384},
+        "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
+    "layer_norm": {
+        "schema": "layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor",
+        "doc": "LayerNorm over the last dimension of x with optional weight and bias; fp32 accumulation.",
+        "arguments": [('Tensor', 'x'), ('Tensor?', 'weight'), ('Tensor?', 'bias'), ('float', 'eps')],
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['simd_rows', 'single_row', 'looped'],
+        "kernels": {'simd_rows': {'float32': 'layer_norm_simd_rows_float32', 'float16': 'layer_norm_simd_rows_float16', 'bfloat16': 'layer_norm_simd_rows_bfloat16'}, 'single_row': {'float32': 'layer_norm_single_row_float32', 'float16': 'layer_norm_single_row_float16', 'bfloat16': 'layer_norm_single_row_bfloat16'}, 'looped': {'float32': 'layer_norm_looped_float32', 'float16': 'layer_norm_looped_float16', 'bfloat16': 'layer_norm_looped_bfloat16'}},
+        "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
     "rms_norm": {
         "schema": "rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor",
         "doc": "RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.",
@@ -47,6 +73,19 @@ OPS = {
         "variants": ['vector', 'scalar'],
         "kernels": {'vector': {'float32': 'silu_and_mul_vector_float32', 'float16': 'silu_and_mul_vector_float16', 'bfloat16': 'silu_and_mul_vector_bfloat16'}, 'scalar': {'float32': 'silu_and_mul_scalar_float32', 'float16': 'silu_and_mul_scalar_float16', 'bfloat16': 'silu_and_mul_scalar_bfloat16'}},
         "tuning": {'BYTES_PER_THREAD': 8, 'THREADS': 256},
+        "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
+    "softmax": {
+        "schema": "softmax(Tensor x, float scale=1.0, Tensor? mask=None, bool causal=False, bool log=False) -> Tensor",
+        "doc": "Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer.",
+        "arguments": [('Tensor', 'x'), ('float', 'scale'), ('Tensor?', 'mask'), ('bool', 'causal'), ('bool', 'log')],
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['simd_rows', 'single_row', 'looped'],
+        "kernels": {'simd_rows': {'float32': 'softmax_simd_rows_float32', 'float16': 'softmax_simd_rows_float16', 'bfloat16': 'softmax_simd_rows_bfloat16'}, 'single_row': {'float32': 'softmax_single_row_float32', 'float16': 'softmax_single_row_float16', 'bfloat16': 'softmax_single_row_bfloat16'}, 'looped': {'float32': 'softmax_looped_float32', 'float16': 'softmax_looped_float16', 'bfloat16': 'softmax_looped_bfloat16'}},
+        "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
         "autograd": "reference",
         "patch_targets": [
         ],

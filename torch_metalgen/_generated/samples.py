@@ -14,6 +14,23 @@ def gelu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tupl
     return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False
 
 
+def group_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests (odd spatial dims, SiLU)."""
+    x = (2 + torch.randn(2, 12, 9, 13, generator=generator)).to(dtype)
+    weight = torch.randn(12, generator=generator).to(dtype)
+    bias = torch.randn(12, generator=generator).to(dtype)
+    return x, 3, weight, bias, 1e-5, True
+
+
+def layer_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests (an odd row, nonzero mean;
+    mean 1e3 is tested separately: the generic float32 backward loses digits there)."""
+    x = (3 + torch.randn(5, 1031, generator=generator)).to(dtype)
+    weight = torch.randn(1031, generator=generator).to(dtype)
+    bias = torch.randn(1031, generator=generator).to(dtype)
+    return x, weight, bias, 1e-5
+
+
 def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """Arguments for the selftest and the registry-driven tests (an odd row length)."""
     x = torch.randn(5, 1031, generator=generator).to(dtype)
@@ -27,8 +44,21 @@ def silu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tupl
     return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None
 
 
+def softmax_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests: attention scores with a
+    broadcast padding mask, causal, an odd key count."""
+    x = (4 * torch.randn(2, 3, 5, 1031, generator=generator)).to(dtype)
+    mask = torch.zeros(2, 1, 1, 1031).masked_fill(
+        torch.rand(2, 1, 1, 1031, generator=generator) < 0.1, float("-inf")
+    )
+    return x, 0.125, mask.to(dtype), True, False
+
+
 SAMPLES = {
     "gelu_and_mul": gelu_and_mul_samples,
+    "group_norm": group_norm_samples,
+    "layer_norm": layer_norm_samples,
     "rms_norm": rms_norm_samples,
     "silu_and_mul": silu_and_mul_samples,
+    "softmax": softmax_samples,
 }

@@ -15,6 +15,11 @@ class Model(nn.Module):
         return torch.softmax(x, dim=-1)
 
 
+class ModelMetalgen(Model):
+    def forward(self, x):
+        return torch.ops.metalgen.softmax(x, 1.0, None, False, False)
+
+
 def get_inputs():
     return [torch.randn(batch_size, dim)]
 
@@ -23,6 +28,7 @@ def get_init_inputs():
     return []
 
 
+METALGEN_OPS = ("softmax",)
 DTYPES = ("float32", "float16", "bfloat16")
 NONFINITE_INPUTS = True
 NEAR_CONSTANT = False  # rows of at most ~32k: outputs stay well above atol (rule 3)
@@ -30,6 +36,7 @@ SHAPES = {
     "8192x4096": dict(batch_size=8192, dim=4096),
     "llama7b-prefill-probs": dict(batch_size=32 * 512, dim=512),
     "llama-vocab": dict(batch_size=64, dim=32000),
+    "qwen2-vocab-decode": dict(batch_size=1, dim=152064),
 }
 CHECK_SHAPES = {
     "1x31": dict(batch_size=1, dim=31),

@@ -20,6 +20,13 @@ class Model(nn.Module):
         return torch.softmax(scores * self.scale + mask, dim=-1)
 
 
+class ModelMetalgen(Model):
+    """One launch: scale, the broadcast mask and the softmax fused (eager runs three)."""
+
+    def forward(self, scores, mask):
+        return torch.ops.metalgen.softmax(scores, self.scale, mask, False, False)
+
+
 def get_inputs():
     scores = torch.randn(batch_size, heads, seq, seq) * math.sqrt(head_dim)
     mask = torch.full((seq, seq), float("-inf")).triu(1)
@@ -31,6 +38,7 @@ def get_init_inputs():
 
 
 RANDOMIZED_INPUTS = (0,)  # the mask stays a causal mask
+METALGEN_OPS = ("softmax",)
 DTYPES = ("float32", "float16", "bfloat16")
 NEAR_CONSTANT = False
 SHAPES = {

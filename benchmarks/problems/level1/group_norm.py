@@ -1,0 +1,64 @@
+"""GroupNorm over NCHW with weight and bias (diffusion UNets and VAEs: 32 groups).
+
+PyTorch's MPS group norm is far from the memory bound (pytorch#182805): the op reads x
+twice (moments, then output) and writes it once; compulsory bytes count one read.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch_size = 2
+channels = 320
+height = 64
+width = 64
+groups = 32
+eps = 1e-5
+
+
+class Model(nn.Module):
+    def __init__(self, channels, groups, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.groups = groups
+        self.eps = eps
+
+    def forward(self, x):
+        return F.group_norm(x, self.groups, self.weight, self.bias, self.eps)
+
+
+class ModelMetalgen(Model):
+    def forward(self, x):
+        return torch.ops.metalgen.group_norm(
+            x, self.groups, self.weight, self.bias, self.eps, False
+        )
+
+
+def get_inputs():
+    return [torch.randn(batch_size, channels, height, width)]
+
+
+def get_init_inputs():
+    return [channels, groups, eps]
+
+
+METALGEN_OPS = ("group_norm",)
+DTYPES = ("float32", "float16", "bfloat16")
+NONFINITE_INPUTS = True  # a group holding inf or NaN normalizes to NaN: defined
+NEAR_CONSTANT = False
+SHAPES = {
+    "sd15-unet-64x64": dict(batch_size=2, channels=320, height=64, width=64),
+    "sd-vae-decoder-512": dict(batch_size=1, channels=128, height=512, width=512),
+    "sd-vae-mid-64": dict(batch_size=1, channels=512, height=64, width=64),
+}
+CHECK_SHAPES = {
+    "1x32x1x2": dict(batch_size=1, channels=32, height=1, width=2),
+    "2x64x7x9": dict(batch_size=2, channels=64, height=7, width=9),
+    "3x96x33x5": dict(batch_size=3, channels=96, height=33, width=5),
+}
+HELD_OUT_SHAPES = {"1x160x31x29": dict(batch_size=1, channels=160, height=31, width=29)}
+
+
+def flops(inputs):
+    return 8 * inputs[0].numel()
