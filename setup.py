@@ -190,9 +190,11 @@ def build_ext_class():
 
     class BuildExtWithMetal(BuildExtension.with_options(use_ninja=True)):
         def run(self):
-            package_dir = BUILT_TORCH_FILE.parent
+            # In place and editable builds import the package from the source tree; a wheel
+            # build packs build_lib.
+            in_tree = self.inplace or getattr(self, "editable_mode", False)
             write_built_torch(
-                package_dir if self.inplace else Path(self.build_lib) / "torch_metalgen"
+                BUILT_TORCH_FILE.parent if in_tree else Path(self.build_lib) / "torch_metalgen"
             )
             if IS_MACOS:
                 embedded = str(write_embedded_resources(BUILD_METAL_DIR).relative_to(ROOT))

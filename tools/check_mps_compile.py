@@ -145,13 +145,18 @@ def compile_command(
     ]
 
 
+def shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def check_includes(sources: list[Path]) -> list[str]:
+    """One problem line per include of an ATen internal header."""
     problems = []
     for source in sources:
         for number, line in enumerate(source.read_text().splitlines(), 1):
             if FORBIDDEN_INCLUDE.search(line):
                 problems.append(
-                    f"{source.relative_to(ROOT)}:{number}: includes an ATen/native header "
+                    f"{shown(source)}:{number}: includes an ATen/native header "
                     "(internal, not API; needs C++20 and changes between torch releases)"
                 )
     return problems
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 command = compile_command(source, include, setup_flags, args.macos_min, obj)
                 start = time.monotonic()
                 result = subprocess.run(command, capture_output=True, text=True)
-                label = f"{source.relative_to(ROOT)} torch {version} macos {args.macos_min}"
+                label = f"{shown(source)} torch {version} macos {args.macos_min}"
                 seconds = time.monotonic() - start
                 if result.returncode == 0:
                     print(f"ok   {label} ({seconds:.0f} s)", flush=True)
