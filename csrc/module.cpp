@@ -3,6 +3,7 @@
 // loads the TORCH_LIBRARY registrations in this shared object.
 #include <torch/extension.h>
 
+#include <cstddef>
 #include <string>
 
 #include "launch_plan.h"
@@ -10,6 +11,7 @@
 namespace metalgen {
 void register_plan_bindings(pybind11::module& m);
 bool mps_kernels_available();
+size_t metallib_size();
 }  // namespace metalgen
 
 namespace py = pybind11;
@@ -76,5 +78,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 
   m.def("mps_kernels_available", &metalgen::mps_kernels_available,
         "True when this build contains the Metal kernels and MPS glue (macOS builds).");
+  m.def("metallib_size", &metalgen::metallib_size,
+        "Bytes of the precompiled metallib embedded in this build: 0 off macOS, or when the "
+        "build had no Metal toolchain and embedded only the kernel sources.");
   metalgen::register_plan_bindings(m);
 }

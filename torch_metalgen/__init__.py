@@ -11,6 +11,7 @@ kernels themselves through the MSL simulator.
 """
 
 from torch_metalgen import (
+    _compat,  # noqa: F401  (first: fails with the fix when torch differs from the build's)
     _ops,  # noqa: F401  (loads _C: registers torch.ops.metalgen.*)
     functional,
     nn,
