@@ -14,10 +14,10 @@ from torch_metalgen import (
     _ops,  # noqa: F401  (loads _C: registers torch.ops.metalgen.*)
     nn,
 )
+from torch_metalgen._version import __version__
 from torch_metalgen.functional import rms_norm
 from torch_metalgen.patch import PatchHandle, patch
 
-__version__ = "0.1.0"
 __all__ = ["rms_norm", "patch", "PatchHandle", "nn", "ops_list", "__version__"]
 
 
