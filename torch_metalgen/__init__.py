@@ -19,7 +19,7 @@ from torch_metalgen import (
 from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
 from torch_metalgen.patch import PatchHandle, patch
 
-__version__ = "0.1.0"
+from torch_metalgen._version import __version__
 __all__ = [*functional.__all__, "patch", "PatchHandle", "nn", "ops_list", "__version__"]
 
 

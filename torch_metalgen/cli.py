@@ -68,11 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="patch a small transformer and compare")
     demo.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    demo.add_argument("--device", default="auto", help="auto: mps if present, else cpu + simulator")
+    demo.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default): mps if present, else cpu + simulator; or cpu, mps, cuda[:N]",
+    )
     commands.add_parser("doctor", help="what this machine can run")
     commands.add_parser("selftest", help="every kernel variant through the simulator once")
     for name in DELEGATED:
         commands.add_parser(name, help=f"see python -m torch_metalgen {name} --help")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from torch_metalgen.demo import resolve_device
+
+        try:  # a device that is not there is a usage error: one line, no traceback
+            resolve_device(args.device)
+        except ValueError as error:
+            print(f"{demo.prog}: error: {error}", file=sys.stderr)
+            return 2
     handler = {"demo": _demo, "doctor": _doctor, "selftest": _selftest}[args.command]
     return handler(args)

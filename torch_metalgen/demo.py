@@ -17,10 +17,33 @@ from torch_metalgen import tiny_models
 from torch_metalgen.tolerances import LOGITS_TOLERANCE
 
 
-def _pick_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+def resolve_device(name: str) -> torch.device:
+    """The device ``--device NAME`` asks for; ``ValueError`` (one line, naming the fix) when it
+    is not a device name or not present on this machine, so the CLI exits without a traceback."""
+    if name == "auto":
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "mps", "cuda"):
+        raise ValueError(f"--device {name!r}: expected auto, cpu, mps or cuda[:N]")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            "--device mps: no MPS device here (torch.backends.mps.is_available() is False; it "
+            "needs Apple silicon, macOS 14+ and a macOS torch build); use --device auto or cpu, "
+            "which run the same Metal kernels through the simulator"
+        )
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"--device {name}: no CUDA device here (torch.cuda.is_available() is False); "
+                "use --device auto or cpu"
+            )
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s)")
+    return device
 
 
 def _median_ms(fn, repeats: int = 20) -> float:
@@ -37,7 +60,7 @@ def _median_ms(fn, repeats: int = 20) -> float:
 
 def run_demo(dtype_name: str = "float32", device_name: str = "auto") -> int:
     dtype = getattr(torch, dtype_name)
-    device = _pick_device(device_name)
+    device = resolve_device(device_name)
     native = device.type == "mps" and torch_metalgen._ops.mps_kernels_available()
     model = tiny_models.build("llama", dtype).to(device)
     input_ids = tiny_models.input_ids(batch=2, length=16).to(device)

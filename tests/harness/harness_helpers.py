@@ -13,7 +13,7 @@ from torch_metalgen.problems import module_candidate
 from torch_metalgen.verify import VerifyConfig, verify_problem
 
 REPO = Path(__file__).resolve().parents[2]
-RMS_NORM = REPO / "benchmarks" / "problems" / "level1" / "rms_norm.py"
+RMS_NORM = REPO / "torch_metalgen" / "problems" / "suite" / "level1" / "rms_norm.py"
 DATA = Path(__file__).resolve().parent / "data"
 
 

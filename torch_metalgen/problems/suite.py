@@ -1,4 +1,5 @@
-"""Find the curated problems under benchmarks/problems and tell which project ops exist."""
+"""Find the curated problems (shipped in the package, ``torch_metalgen/problems/suite``) and tell
+which project ops exist."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import torch
 
 from torch_metalgen.problems.problem import Problem, load_problem
 
-# The suite lives in the repository (benchmarks/ is never part of the installed package).
-SUITE_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "problems"
+# The suite ships inside the package (package data), so ``verify rms_norm`` and ``bench``
+# find it from a wheel as well as from a source checkout.
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
 
 
 def metalgen_ops_available() -> set[str]:
