@@ -21,7 +21,7 @@ FAST = dict(distributions=("native", "normal", "lognormal"))
 
 def test_kernelbench_style_file_runs_unchanged():
     problem = load_problem(DATA / "kb_style_softmax.py")
-    assert [s.name for s in problem.shapes()] == ["default"]
+    assert [s.name for s in problem.shapes()] == ["default", "derived-odd", "derived-half"]
     candidate = file_candidate(DATA / "kb_style_softmax_new.py")
     report = verify_problem(problem, candidate, VerifyConfig(**FAST))
     assert report.status == PASS, report.first_failure
