@@ -223,6 +223,9 @@ def select_problems(
     """The problems named on the command line (or the --level suite), with --set applied;
     for the project's ops only those they implement (the rest are listed). A bad name, path
     or --set is a usage error that says what is wrong."""
+    for name in args.problems or ():
+        if name.endswith(".py") and not Path(name).is_file():
+            parser.error(f"problem file {name} does not exist")
     try:
         problems = find_problems(args.problems or None, args.level, overrides=parse_set(args.set))
     except (ValueError, FileNotFoundError) as error:
