@@ -9,7 +9,7 @@ import pytest
 import torch
 from harness_helpers import quick_config, run
 
-from torch_metalgen.verify import FAIL, PASS, Tolerance, runner, tolerance_for
+from torch_metalgen.verify import FAIL, PASS, Tolerance, candidate_side, tolerance_for
 from torch_metalgen.verify.device import precision_regime, restore_regime
 from torch_metalgen.verify.tolerances import KERNELBENCH_FLAT
 
@@ -71,7 +71,7 @@ def test_skipped_synchronize_is_caught(rms_problem, monkeypatch):
     rejected(run(rms_problem, bad.SkipsSynchronize), "async", "unwritten")
     # With a full synchronize that waits for them (as a GPU's does), they land between the
     # snapshot and the check: the output changed after the candidate returned.
-    monkeypatch.setattr(runner, "synchronize", bad.SkipsSynchronize.device_synchronize)
+    monkeypatch.setattr(candidate_side, "synchronize", bad.SkipsSynchronize.device_synchronize)
     failure = rejected(run(rms_problem, bad.SkipsSynchronize), "async")
     assert "changed after the candidate returned" in failure.reason
 

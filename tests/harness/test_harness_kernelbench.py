@@ -21,7 +21,7 @@ FAST = dict(distributions=("native", "normal", "lognormal"))
 
 def test_kernelbench_style_file_runs_unchanged():
     problem = load_problem(DATA / "kb_style_softmax.py")
-    assert [s.name for s in problem.shapes()] == ["default"]
+    assert [s.name for s in problem.shapes()] == ["default", "derived-odd", "derived-half"]
     candidate = file_candidate(DATA / "kb_style_softmax_new.py")
     report = verify_problem(problem, candidate, VerifyConfig(**FAST))
     assert report.status == PASS, report.first_failure
@@ -39,10 +39,13 @@ def test_near_constant_problem_is_rejected_where_flat_tolerance_passes_zeros():
     # KernelBench issue #165: softmax over ~400k columns; every output is ~2.5e-6 < 1e-2.
     problem = load_problem(DATA / "kb_style_softmax.py", {"batch_size": 2, "dim": 393216})
     zeros = file_candidate(DATA / "kb_style_zeros_new.py")
-    report = verify_problem(problem, zeros, VerifyConfig(distributions=("native",)))
+    config = VerifyConfig(distributions=("native",), shape_names=("default",))
+    report = verify_problem(problem, zeros, config)
     assert report.status == BAD_PROBLEM and report.first_failure.rule == "near-constant"
     assert "within atol" in report.first_failure.reason
-    kernelbench_like = VerifyConfig(distributions=("native",), tolerance=KERNELBENCH_FLAT)
+    kernelbench_like = VerifyConfig(
+        distributions=("native",), shape_names=("default",), tolerance=KERNELBENCH_FLAT
+    )
     kernelbench_like = kernelbench_like.without("near_constant", "degenerate")
     assert verify_problem(problem, zeros, kernelbench_like).status == PASS
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -26,8 +27,11 @@ from torch_metalgen.verify.cli import (
 )
 from torch_metalgen.verify.device import empty_cache, resolve_device
 from torch_metalgen.verify.distributions import distribution_argument
+from torch_metalgen.verify.worker import CandidateWorker
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+# Relative to the current directory (the repository root in this project's workflow); never
+# next to the installed package, which may be site-packages.
+DEFAULT_OUT = Path("benchmarks") / "results"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds: start no new problem after this; the rest are recorded as not run",
     )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--out", type=Path, help=f"results folder (default {DEFAULT_OUT}/<device>)")
+    parser.add_argument(
+        "--out", type=Path, help=f"results folder (default ./{DEFAULT_OUT}/<device>)"
+    )
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--cpu-dev", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -97,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = wide_console()
     device = resolve_device(args.device)
+    candidate = candidate_from_args(parser, args)  # bad paths are usage errors, GPU or not
+    for name in args.problems:
+        if name.endswith(".py") and not Path(name).is_file():
+            parser.error(f"problem file {name} does not exist")
     if device.type == "cpu" and not args.cpu_dev:
         console.print(
             "No GPU here (neither mps nor cuda): the benchmark times kernels on a "
@@ -105,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    candidate = candidate_from_args(args)
     if candidate is None:
         if device.type != "mps":
             console.print(
@@ -151,13 +160,24 @@ def main(argv: list[str] | None = None) -> int:
         verify_distributions=args.verify_dists,
         recheck_sets=args.recheck_sets,
     )
-    out_dir = args.out or DEFAULT_OUT / _device_slug(limits, device)
+    out_dir = args.out or Path.cwd() / DEFAULT_OUT / _device_slug(limits, device)
     env = results.environment(device, limits, ["python -m torch_metalgen bench", *argv])
     started = time.monotonic()
     records: list[BenchRecord] = []
-    with progress_bar(console, transient=False) as progress:
+    workers: dict[int, CandidateWorker] = {}  # one per problem for an untrusted candidate
+    with progress_bar(console, transient=False) as progress, contextlib.ExitStack() as stack:
         task = progress.add_task("benchmark", total=len(jobs))
         for problem, shape, dtype in jobs:
+            worker = None
+            if candidate.isolated:
+                if id(problem) not in workers:
+                    for old in workers.values():
+                        old.close()  # the previous problem's worker: done
+                    workers[id(problem)] = stack.enter_context(
+                        CandidateWorker(problem, candidate, device)
+                    )
+                    workers[id(problem)].start(wait=False)
+                worker = workers[id(problem)]
             progress.update(task, description=f"{problem.name} {shape.name} {dtype}")
             if args.time_budget and time.monotonic() - started > args.time_budget:
                 records.append(
@@ -172,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 continue
             try:
-                record = bench_case(problem, shape, dtype, candidate, baselines, config, limits)
+                record = bench_case(
+                    problem, shape, dtype, candidate, baselines, config, limits, worker
+                )
             except Exception as error:  # one broken problem must not lose the others' numbers
                 record = BenchRecord.of_case(
                     problem,
@@ -215,7 +237,18 @@ def main(argv: list[str] | None = None) -> int:
             if p
         ]
     console.print("written: " + ", ".join(str(p) for p in paths))
-    return 1 if any(r.status == "error" for r in records) else 0
+    if not records:
+        console.print("[red]nothing was benchmarked: no shape and dtype selected")
+        return 2
+    # A refused candidate (verification, re-check) or a MEMO record is not a result.
+    failed = [
+        r
+        for r in records
+        if r.status == "error"
+        or (r.status == "refused" and not r.why.startswith("not run"))
+        or r.suspect
+    ]
+    return 1 if failed else 0
 
 
 def table(records: list[BenchRecord], title: str) -> Table:

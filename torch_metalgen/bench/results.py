@@ -21,21 +21,18 @@ FAST_P = (0.0, 1.0, 1.5, 2.0)
 
 def fast_p(records: list[BenchRecord], p: float) -> float:
     """Fraction of all records that are correct AND faster than the best baseline by > p
-    (KernelBench's fast_p; refused/failed records count against it)."""
+    (KernelBench's fast_p; refused/failed records and suspect (MEMO) ones count against it)."""
     if not records:
         return 0.0
-    good = [
-        r
-        for r in records
-        if r.status == "ok" and r.candidate is not None and (r.speedup_best or 0) > p
-    ]
-    if p == 0.0:
-        good = [r for r in records if r.status == "ok" and r.candidate is not None]
+    counted = [r for r in records if r.status == "ok" and r.candidate is not None and not r.suspect]
+    good = counted if p == 0.0 else [r for r in counted if (r.speedup_best or 0) > p]
     return len(good) / len(records)
 
 
 def geomean_speedup(records: list[BenchRecord]) -> float | None:
-    speedups = [r.speedup_best for r in records if r.status == "ok" and r.speedup_best]
+    speedups = [
+        r.speedup_best for r in records if r.status == "ok" and r.speedup_best and not r.suspect
+    ]
     if not speedups:
         return None
     return math.exp(sum(math.log(s) for s in speedups) / len(speedups))
@@ -46,9 +43,11 @@ def summary(records: list[BenchRecord]) -> dict:
         "records": len(records),
         "refused": sum(r.status == "refused" for r in records),
         "errors": sum(r.status == "error" for r in records),
+        "suspect": sum(r.suspect for r in records),
         **{f"fast_{p:g}": fast_p(records, p) for p in FAST_P},
         "geomean_speedup_vs_best_baseline": geomean_speedup(records),
-        "geomean_over": "records with a correct candidate and at least one baseline",
+        "geomean_over": "records with a correct candidate and at least one baseline, "
+        "not flagged MEMO",
     }
 
 

@@ -2,7 +2,11 @@
 the baselines in this process, re-check the timed outputs, and place it against speed of light.
 
 No numbers are reported for a candidate that fails verification, or whose timed outputs fail
-the re-check (rule 18); times under the hard speed-of-light floor are errors (rule 17).
+the re-check (rule 18); times under the hard speed-of-light floor are errors (rule 17). An
+untrusted (file) candidate is verified and timed in its worker process (``verify/worker.py``),
+on input sets made here; its timed outputs come back for the re-check. Every timed function
+gets fresh inputs each sample (``timing.refreshed``); a candidate much faster on repeated
+identical inputs than on fresh ones is flagged ``MEMO`` and kept out of fast_p and geomeans.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import torch
 
 from torch_metalgen.bench.baselines import Baseline
 from torch_metalgen.bench.speed_of_light import DeviceLimits
-from torch_metalgen.bench.timing import Timing, plan_input_sets, time_function
+from torch_metalgen.bench.timing import Timing, plan_input_sets, refreshed, time_function
 from torch_metalgen.problems import Candidate, Problem, Shape
 from torch_metalgen.verify.device import strict_float32
 from torch_metalgen.verify.runner import (
@@ -29,10 +33,14 @@ from torch_metalgen.verify.runner import (
     to_device,
     verify_problem,
 )
+from torch_metalgen.verify.worker import CandidateWorker, WorkerError, shape_message
 
 # Rule 15's realistic range for one timed call on the target device.
 REALISTIC_MS = (1.0, 15.0)
 REVIEW_SPEEDUP = 2.0  # faster than the best baseline by more than this: a human looks
+# Repeated calls on identical inputs this much faster than calls on fresh inputs: the
+# candidate caches results (inputs staying in cache explains 2-3x at most).
+MEMO_RATIO = 4.0
 
 
 @dataclass
@@ -101,6 +109,11 @@ class BenchRecord:
             problem.name, problem.level, shape.name, shape.kind, dtype_name, candidate, **fields
         )
 
+    @property
+    def suspect(self) -> bool:
+        """Flagged as caching results: its times are kept out of fast_p and geomeans."""
+        return any(flag.startswith("MEMO") for flag in self.flags)
+
     def speedup(self, baseline: str) -> float | None:
         base = self.baselines.get(baseline)
         if not (base and self.candidate):
@@ -137,9 +150,15 @@ def bench_case(
     baselines: list[Baseline],
     config: BenchConfig,
     limits: DeviceLimits | None,
+    worker: CandidateWorker | None = None,
 ) -> BenchRecord:
     """Verify ``candidate`` at this shape and dtype, then time it and ``baselines`` on
-    ``config.device``; a refused record (``why`` says why) carries no times."""
+    ``config.device``; a refused record (``why`` says why) carries no times. An untrusted
+    candidate runs in ``worker`` (one is started for this call when None)."""
+    if candidate.isolated and worker is None:
+        with CandidateWorker(problem, candidate, config.device) as own:
+            own.start(wait=False)
+            return bench_case(problem, shape, dtype, candidate, baselines, config, limits, own)
     record = BenchRecord.of_case(problem, shape, dtype, candidate.name)
     device = config.device
     # 1. Verification before timing, at this very shape and dtype.
@@ -154,6 +173,7 @@ def bench_case(
             distributions=config.verify_distributions,
             seed=config.seed,
         ),
+        worker=worker,
     )
     if verdict.status != PASS:
         failure = verdict.first_failure
@@ -169,7 +189,9 @@ def bench_case(
         init = problem.init_inputs(shape, config.seed)
         model = problem.new_model(init, config.seed)
         randomize_constant_parameters(model, config.seed)
-        built = candidate.build(problem, model, init, config.seed).to(device, dtype).eval()
+        built = None
+        if worker is None:
+            built = candidate.build(problem, model, init, config.seed).to(device, dtype).eval()
         first = [to_device(t, device, dtype) for t in problem.inputs(shape, config.seed + 1)]
         set_bytes = sum(t.numel() * t.element_size() for t in first if isinstance(t, torch.Tensor))
         cache = limits.last_level_cache if limits else 64 << 20
@@ -179,7 +201,9 @@ def bench_case(
             for i in range(1, n_sets)
         ]
 
-        def timed(fn) -> Timing:  # every function on the same input sets, flush and samples
+        which = problem.randomized_inputs
+
+        def timed(fn, memo_probe: bool = False) -> Timing:  # same sets, flush and samples
             return time_function(
                 fn,
                 sets,
@@ -188,11 +212,21 @@ def bench_case(
                 config.warmup,
                 config.min_samples,
                 max_seconds=config.max_seconds,
+                which=which,
+                memo_probe=memo_probe,
             )
 
         graphs = _compiled_graphs()
-        timing = timed(built)
+        if worker is None:
+            timing = timed(built, memo_probe=True)
+        else:
+            try:
+                timing = _time_in_worker(worker, shape, dtype, sets, flush, which, config)
+            except WorkerError as error:
+                record.status, record.why = "refused", f"timing: {error}"
+                return record
         record.candidate = Measurement.of(candidate.name, timing)
+        _flag_memo(record, timing)
         if candidate.kind == "compile" and _compiled_graphs() == graphs:
             record.flags.append("REVIEW: torch.compile captured no graph: it ran eager")
         eager = copy.deepcopy(model).to(device, dtype).eval()
@@ -259,7 +293,7 @@ def _recheck(
     for index in sorted(timing.outputs)[: config.recheck_sets]:
         if model64 is None:
             model64 = copy.deepcopy(model).to(torch.float64).eval()
-        inputs = sets[index]
+        inputs = refreshed(sets[index], timing.epochs.get(index, 0), problem.randomized_inputs)
         inputs64 = [
             t.detach().cpu().to(torch.float64)
             if isinstance(t, torch.Tensor) and t.is_floating_point()
@@ -286,6 +320,67 @@ def _recheck(
         except Rejected as rejection:
             return f"input set {index}: [{rejection.rule}] {rejection.reason}"
     return None
+
+
+def _time_in_worker(
+    worker: CandidateWorker,
+    shape: Shape,
+    dtype: torch.dtype,
+    sets: list[list],
+    flush: int,
+    which: tuple[int, ...] | None,
+    config: BenchConfig,
+) -> Timing:
+    """Time the candidate in its worker on ``sets`` (made here); its kept outputs come back
+    for the re-check, with the refresh epoch each one saw."""
+    reply = worker.request(
+        {
+            "op": "time",
+            "shape": shape_message(shape),
+            "dtype": str(dtype).replace("torch.", ""),
+            "seed": config.seed,
+            "sets": [
+                [t.detach().cpu() if isinstance(t, torch.Tensor) else t for t in s] for s in sets
+            ],
+            "flush_bytes": flush,
+            "warmup": config.warmup,
+            "min_samples": config.min_samples,
+            "max_seconds": config.max_seconds,
+            "which": which,
+            "recheck_sets": config.recheck_sets,
+        },
+        timeout=max(600.0, 20 * config.max_seconds),
+    )
+    if reply.get("error") or reply.get("rejected"):
+        raise WorkerError(
+            f"the candidate raised while timed: {reply.get('error') or reply['rejected']}"
+        )
+    try:
+        samples = [float(x) for x in reply["samples_ms"]]
+        outputs = {int(i): list(v) for i, v in reply["outputs"].items()}
+        epochs = {int(i): int(e) for i, e in reply["epochs"].items()}
+        repeat = reply.get("repeat_ms")
+        repeat = None if repeat is None else float(repeat)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise WorkerError(f"malformed timing reply ({error})") from None
+    if len(samples) < config.min_samples or not all(
+        all(isinstance(t, torch.Tensor) for t in v) for v in outputs.values()
+    ):
+        raise WorkerError("malformed timing reply (too few samples or no output tensors)")
+    timing = Timing(samples, len(sets), flush > 0, outputs, epochs, repeat)
+    return timing
+
+
+def _flag_memo(record: BenchRecord, timing: Timing) -> None:
+    """MEMO: repeated identical inputs much faster than fresh ones (the candidate caches)."""
+    if timing.repeat_ms is None or timing.repeat_ms <= 0:
+        return
+    ratio = timing.median_ms / timing.repeat_ms
+    if ratio > MEMO_RATIO:
+        record.flags.append(
+            f"MEMO: {ratio:.1f}x faster on repeated identical inputs than on fresh ones: it "
+            "caches results (timed on fresh inputs; kept out of fast_p and geomeans)"
+        )
 
 
 def _compiled_graphs() -> int:

@@ -1,9 +1,13 @@
 """Speed of light (rule 17): peak bandwidth and FLOP/s of the device, and the floor they put
 under a problem's time from its compulsory bytes and FLOPs.
 
-Apple chips come from shared/reference/apple-gpus.md (Apple's announced bandwidth; FP32 = FP16
-TFLOPS). NVIDIA: bandwidth measured here by a device-to-device copy (bytes read + written),
-next to the data-sheet figure; peak FLOP/s from the data sheet (dense, no sparsity).
+Apple chips: the table below is this project's one copy of these facts. Bandwidth is Apple's
+announced unified-memory figure for each chip (apple.com newsroom and tech-spec pages); FP32
+peak = GPU cores x 128 ALUs x 2 (FMA) x clock, and measured FP16 throughput equals FP32 on M1
+and later (philipturner/metal-benchmarks); M3/M4 clocks are third-party estimates (+-15%).
+Collected in the project's reference notes (apple-gpus.md), December 2026.
+NVIDIA: bandwidth measured here by a device-to-device copy (bytes read + written), next to the
+data-sheet figure; peak FLOP/s from the data sheet (dense, no sparsity).
 """
 
 from __future__ import annotations
@@ -14,25 +18,26 @@ from dataclasses import dataclass
 
 import torch
 
-# chip: (bandwidth GB/s, FP32 = FP16 TFLOPS); the largest GPU-core variant of each chip, so a
-# smaller variant is never reported as beating its own limit.
-APPLE_CHIPS: dict[str, tuple[float, float]] = {
-    "M1": (68, 2.6),
-    "M1 Pro": (200, 5.3),
-    "M1 Max": (400, 10.6),
-    "M1 Ultra": (800, 21.2),
-    "M2": (100, 3.6),
-    "M2 Pro": (200, 6.8),
-    "M2 Max": (400, 13.6),
-    "M2 Ultra": (800, 27.2),
-    "M3": (100, 3.6),
-    "M3 Pro": (150, 6.4),
-    "M3 Max": (400, 16.4),
-    "M3 Ultra": (819, 28.6),
-    "M4": (120, 4.0),
-    "M4 Pro": (273, 8.6),
-    "M4 Max": (546, 17.2),
+# chip: (GPU cores, bandwidth GB/s, FP32 = FP16 TFLOPS); the largest GPU-core variant of each
+# chip, so a smaller variant is never reported as beating its own limit.
+APPLE_CHIPS: dict[str, tuple[int, float, float]] = {
+    "M1": (8, 68, 2.6),
+    "M1 Pro": (16, 200, 5.3),
+    "M1 Max": (32, 400, 10.6),
+    "M1 Ultra": (64, 800, 21.2),
+    "M2": (10, 100, 3.6),
+    "M2 Pro": (19, 200, 6.8),
+    "M2 Max": (38, 400, 13.6),
+    "M2 Ultra": (76, 800, 27.2),
+    "M3": (10, 100, 3.6),
+    "M3 Pro": (18, 150, 6.4),
+    "M3 Max": (40, 400, 16.4),
+    "M3 Ultra": (80, 819, 28.6),
+    "M4": (10, 120, 4.0),
+    "M4 Pro": (20, 273, 8.6),
+    "M4 Max": (40, 546, 17.2),
 }
+ALUS_PER_CORE = 128  # FP32 lanes per Apple GPU core; x 2 for a fused multiply-add
 APPLE_LAST_LEVEL_CACHE = 96 << 20  # system-level cache, largest chips; flushing more is safe
 
 # name fragment: (data-sheet bandwidth GB/s, {dtype: dense TFLOPS}); fp32 without TF32
@@ -105,14 +110,14 @@ def device_limits(device: torch.device) -> DeviceLimits | None:
         chip = apple_chip_name()
         if chip not in APPLE_CHIPS:
             return None
-        bandwidth, tflops = APPLE_CHIPS[chip]
+        _, bandwidth, tflops = APPLE_CHIPS[chip]
         return DeviceLimits(
             f"Apple {chip}",
             bandwidth,
             bandwidth,
             {d: tflops for d in (torch.float32, torch.float16, torch.bfloat16)},
             APPLE_LAST_LEVEL_CACHE,
-            "apple-gpus.md (announced bandwidth)",
+            "Apple's announced bandwidth (speed_of_light.APPLE_CHIPS)",
         )
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)

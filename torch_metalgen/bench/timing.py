@@ -1,7 +1,15 @@
 """Timing (rules 12-14): device synchronize around every batch, device events per sample,
 warm-up outside the samples, at least ``min_samples`` until the spread settles, median and
 IQR, and fresh inputs each sample (rotation over sets larger than the last-level cache, or a
-cache flush between samples when that many sets would not fit)."""
+cache flush between samples when that many sets would not fit).
+
+Fresh storage and contents between samples: after each sample the set it used is replaced by
+new tensors holding its base contents rolled by one more element (``refreshed``), so no two
+samples see the same input contents or tensor objects and a kernel that memoizes results gets
+no hits. The refresh runs after the sample's end mark and on the set used furthest in the
+future, so it is not timed and does not warm the cache for the next sample. After the loop a
+short probe times repeated calls on one unchanged set: a kernel far faster there than on
+fresh inputs caches its results (bench flags it ``MEMO``)."""
 
 from __future__ import annotations
 
@@ -18,12 +26,30 @@ from torch_metalgen.verify.device import synchronize
 BATCH = 25
 
 
+def refreshed(base: list, epoch: int, which: tuple[int, ...] | None) -> list:
+    """Input set ``base`` at ``epoch``: floating tensors (those in ``which``; None: all) rolled
+    by ``epoch`` elements over their flattened contents, as new tensors. Rolling keeps every
+    value (so masks, ranges and signs stay valid) and is exactly reproducible for re-checks."""
+    out = []
+    for index, value in enumerate(base):
+        eligible = (
+            isinstance(value, torch.Tensor)
+            and value.dtype.is_floating_point
+            and value.numel() > 1
+            and (which is None or index in which)
+        )
+        out.append(torch.roll(value, epoch) if eligible and epoch else value)
+    return out
+
+
 @dataclass
 class Timing:
     samples_ms: list[float] = field(default_factory=list)
     input_sets: int = 1
     flushed: bool = False
     outputs: dict[int, Any] = field(default_factory=dict)  # last output of each input set
+    epochs: dict[int, int] = field(default_factory=dict)  # the refresh epoch of that output
+    repeat_ms: float | None = None  # median of the memo probe (repeated identical inputs)
 
     @property
     def median_ms(self) -> float:
@@ -70,15 +96,27 @@ def time_function(
     min_samples: int = 100,
     max_samples: int = 1000,
     max_seconds: float = 10.0,
+    refresh: bool = True,
+    which: tuple[int, ...] | None = None,
+    memo_probe: bool = False,
 ) -> Timing:
     """Time ``fn(*inputs)`` rotating over ``input_sets``; a flush buffer is written before
-    each sample when ``flush_bytes`` (rotation alone does not exceed the cache)."""
+    each sample when ``flush_bytes`` (rotation alone does not exceed the cache). With
+    ``refresh`` each sample gets fresh inputs (module docstring; ``which``: the inputs that may
+    be rolled, None: every floating one); ``timing.epochs`` says which epoch each kept output
+    saw. ``memo_probe`` also times repeated calls on one unchanged set (``repeat_ms``)."""
     timing = Timing(input_sets=len(input_sets), flushed=flush_bytes > 0)
     flush = (
         torch.empty(flush_bytes // 4, dtype=torch.float32, device=device) if flush_bytes else None
     )
+    bases = [list(s) for s in input_sets]
+    sets = [list(s) for s in input_sets]
+    epochs = [0] * len(sets)
     for i in range(warmup):  # compile, pipeline creation, allocator growth
-        fn(*input_sets[i % len(input_sets)])
+        fn(*sets[i % len(sets)])
+    if refresh:  # the warm-up saw epoch 0: timed samples start at epoch 1
+        epochs = [1] * len(sets)
+        sets = [refreshed(base, 1, which) for base in bases]
     synchronize(device)
     clock = _Clock(device)
     started = time.perf_counter()
@@ -92,10 +130,13 @@ def time_function(
             if flush is not None:
                 flush.zero_()
             begin = clock.mark()
-            out = fn(*input_sets[index])
+            out = fn(*sets[index])
             end = clock.mark()
             marks.append((begin, end))
-            timing.outputs[index] = out
+            timing.outputs[index], timing.epochs[index] = out, epochs[index]
+            if refresh:  # this set is used again furthest in the future
+                epochs[index] += 1
+                sets[index] = refreshed(bases[index], epochs[index], which)
             sample += 1
         synchronize(device)
         timing.samples_ms += [clock.elapsed_ms(b, e) for b, e in marks]
@@ -105,7 +146,23 @@ def time_function(
             if settled or time.perf_counter() - started > max_seconds:
                 break
             previous_iqr = iqr
+    if memo_probe:
+        timing.repeat_ms = _repeat_median_ms(fn, sets[0], device, clock, flush)
     return timing
+
+
+def _repeat_median_ms(fn: Callable, inputs: list, device: torch.device, clock, flush) -> float:
+    """Median time of BATCH calls on the very same input tensors (flushed like the samples)."""
+    marks = []
+    synchronize(device)
+    for _ in range(BATCH):
+        if flush is not None:
+            flush.zero_()
+        begin = clock.mark()
+        fn(*inputs)
+        marks.append((begin, clock.mark()))
+    synchronize(device)
+    return statistics.median(clock.elapsed_ms(b, e) for b, e in marks)
 
 
 def plan_input_sets(

@@ -5,10 +5,16 @@ it is constructed with the problem's init inputs under the same seed, then, wher
 parameters have the same names and shapes as Model's, they are copied from the (re-randomized)
 reference model. Kinds: a ``ModelNew`` from a file (KernelBench), a project op
 (``ModelMetalgen`` in our problem files), ``torch.compile`` of Model, or any module class.
+
+A file candidate is untrusted code: ``file_candidate`` only reads the file (to check it
+parses and defines the class) and never imports it into the caller's process; the harness
+runs it in a worker process (``torch_metalgen.verify.worker``). Module classes handed over in
+memory, eager, compile and the project's ops are trusted and run in the caller's process.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 from collections.abc import Callable
@@ -36,6 +42,14 @@ class Candidate:
     # on the frame for good (it then runs eager, silently); compiled code allocates through the
     # device's caching allocator, whose free blocks are poisoned instead.
     dispatch_poison: bool = True
+    # (file, class name) of an untrusted candidate: built and run only in a worker process
+    source: tuple[str, str] | None = None
+    preload: Callable[[], Any] = lambda: None  # import the candidate's code now (worker)
+
+    @property
+    def isolated(self) -> bool:
+        """True for untrusted code: the harness runs it in a worker process, never here."""
+        return self.source is not None
 
     def build(
         self, problem: Problem, reference: torch.nn.Module, init_inputs: list, seed: int
@@ -71,15 +85,39 @@ def module_candidate(cls: type, name: str | None = None) -> Candidate:
 
 
 def file_candidate(path: str | Path, class_name: str = "ModelNew") -> Candidate:
-    """A KernelBench-style candidate file defining ``ModelNew``."""
-    module = load_module(Path(path), prefix="metalgen_candidate")
-    if not hasattr(module, class_name):
+    """A KernelBench-style candidate file defining ``ModelNew``; its code runs only where
+    ``build`` is called (the worker process), see the module docstring. A missing file, a
+    file that does not parse, or one without the class is a ValueError naming it."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"candidate file {path} does not exist")
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (SyntaxError, ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"candidate file {path} is not valid Python: {error}") from None
+    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    if class_name not in classes:
         raise ValueError(
-            f"candidate file {path} defines no class {class_name!r}; KernelBench "
+            f"candidate file {path} defines no class {class_name!r} at top level; KernelBench "
             "candidates define ModelNew (or pass --candidate-class)"
         )
-    cls = getattr(module, class_name)
-    return Candidate(f"{Path(path).stem}:{class_name}", "file", lambda p, ref, init: cls(*init))
+    loaded: dict[str, type] = {}
+
+    def load_class() -> type:  # imported on first use: in the worker, not the verifier
+        if "cls" not in loaded:
+            loaded["cls"] = getattr(load_module(path, prefix="metalgen_candidate"), class_name)
+        return loaded["cls"]
+
+    def build(problem: Problem, ref: torch.nn.Module, init: list) -> torch.nn.Module:
+        return load_class()(*init)
+
+    return Candidate(
+        f"{path.stem}:{class_name}",
+        "file",
+        build,
+        source=(str(path), class_name),
+        preload=load_class,
+    )
 
 
 def eager_candidate() -> Candidate:

@@ -6,7 +6,11 @@ and get the defaults in brackets):
 - ``SHAPES`` / ``CHECK_SHAPES`` / ``HELD_OUT_SHAPES``: ``{name: {global: value}}``. Each shape
   overrides module globals (``batch_size = ...``) that ``get_inputs`` reads, so the file's own
   functions make the tensors. SHAPES are timed; CHECK_SHAPES are small and odd (31, 33, 4097,
-  one row) for correctness; HELD_OUT_SHAPES are never used while tuning. [one shape: the file's]
+  one row) for correctness; HELD_OUT_SHAPES are never used while tuning. [the file's own
+  shape ("default", timed), plus two shapes derived from its size globals: "derived-odd"
+  (check: each size one or two larger, odd) and "derived-half" (held-out: about half), so a
+  kernel hard-coded to the one shape a KernelBench file names cannot pass; see
+  ``derived_shapes``]
 - ``DTYPES``: storage dtypes the problem runs in. [("float32",)]
 - ``RANDOMIZED_INPUTS``: indices of inputs the harness may refill from its distributions
   (masks, indices and positions stay as made). [every floating-point input]
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +74,7 @@ class Shape:
     name: str
     overrides: dict[str, Any] = field(default_factory=dict)
     kind: str = "bench"  # "bench" (timed), "check" (small, correctness) or "held-out"
+    derived: bool = False  # made by the harness from size globals, not named by the file
 
     @property
     def held_out(self) -> bool:
@@ -83,6 +89,7 @@ class Problem:
     path: Path
     module: ModuleType
     level: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set, to load it again elsewhere
 
     # --- metadata with KernelBench-compatible defaults -----------------------------------
     def _meta(self, attr: str, default: Any) -> Any:
@@ -130,7 +137,50 @@ class Problem:
         if not any(self._meta(a, None) for a in ("SHAPES", "CHECK_SHAPES", "HELD_OUT_SHAPES")):
             if "bench" in kinds or "check" in kinds:
                 found.append(Shape("default", {}, "bench"))
+            found += [s for s in self.derived_shapes() if s.kind in kinds]
         return found
+
+    def size_globals(self) -> dict[str, Any]:
+        """Module globals that ``get_inputs`` reads and that hold a size: an int >= 2, or a
+        tuple of ints with one >= 2 (``input_shape = (4096,)``). Flags and axes (``dim = 1``)
+        are below 2 and left alone."""
+        names: set[str] = set()
+        stack = [self.module.get_inputs.__code__]
+        while stack:  # the function and any code nested in it (comprehensions, lambdas)
+            code = stack.pop()
+            names.update(code.co_names)
+            stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        found = {}
+        for name in sorted(names):
+            value = getattr(self.module, name, None)
+            if _is_size(value) or (
+                isinstance(value, tuple)
+                and value
+                and all(_is_int(v) for v in value)
+                and any(_is_size(v) for v in value)
+            ):
+                found[name] = value
+        return found
+
+    def derived_shapes(self) -> list[Shape]:
+        """For files without shape tables: "derived-odd" (check; every size global one or
+        two larger and odd: 16 -> 17, 4096 -> 4097, 4097 -> 4099) and "derived-half"
+        (held-out; about half: 4096 -> 2049). Applied to equal values alike, so globals that
+        must agree (``num_classes`` and ``input_shape = (num_classes,)``) still agree."""
+        sizes = self.size_globals()
+        if not sizes:
+            return []
+        return [
+            Shape(
+                "derived-odd",
+                _map_sizes(sizes, lambda v: v + 1 if v % 2 == 0 else v + 2),
+                "check",
+                derived=True,
+            ),
+            Shape(
+                "derived-half", _map_sizes(sizes, lambda v: v // 2 + 1), "held-out", derived=True
+            ),
+        ]
 
     # --- making models and inputs ---------------------------------------------------------
     @contextlib.contextmanager
@@ -180,6 +230,23 @@ class Problem:
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_size(value: Any) -> bool:
+    return _is_int(value) and value >= 2
+
+
+def _map_sizes(sizes: dict[str, Any], change) -> dict[str, Any]:
+    def one(v: int) -> int:
+        return change(v) if _is_size(v) else v
+
+    return {
+        k: tuple(one(x) for x in v) if isinstance(v, tuple) else one(v) for k, v in sizes.items()
+    }
+
+
 def load_module(path: Path, prefix: str = "metalgen_problem") -> ModuleType:
     """Import a Python file under a unique module name (so two problems never collide)."""
     path = Path(path).resolve()
@@ -210,4 +277,6 @@ def load_problem(path: str | Path, overrides: dict[str, Any] | None = None) -> P
     for part in path.resolve().parts:
         if part.startswith("level") and part[5:].isdigit():
             level = int(part[5:])
-    return Problem(name=path.stem, path=path, module=module, level=level)
+    return Problem(
+        name=path.stem, path=path, module=module, level=level, overrides=dict(overrides or {})
+    )

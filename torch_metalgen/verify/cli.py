@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if kinds and not set(kinds) <= set(SHAPE_KINDS):
         parser.error(f"--shapes {args.shapes}: use a comma list of {', '.join(SHAPE_KINDS)}")
 
-    candidate = candidate_from_args(args)
+    candidate = candidate_from_args(parser, args)
     simulate = candidate is None and device.type == "cpu" and not args.no_sim
     if candidate is None:
         if simulate and not _simulator_available():
@@ -186,14 +186,27 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         console.print(f"report written to {args.json}")
-    ok = all(r.status in (PASS, SKIP) for r in reports)
-    return 0 if ok else 1
+    if any(r.status not in (PASS, SKIP) for r in reports):
+        return 1
+    empty = [r for r in reports if r.verified == 0]
+    if empty:  # e.g. --dtype bfloat16 on a float32-only file: a skip must not read as a pass
+        for report in empty:
+            why = "; ".join(report.notes) or "no case ran"
+            console.print(f"[red]nothing verified for {report.problem}: {why}")
+        return 2
+    return 0
 
 
-def candidate_from_args(args: argparse.Namespace) -> Candidate | None:
-    """The candidate that --candidate, --eager or --compile names; None: the project's ops."""
+def candidate_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> Candidate | None:
+    """The candidate that --candidate, --eager or --compile names; None: the project's ops.
+    A missing or unreadable candidate file is a usage error (one line, exit 2)."""
     if args.candidate:
-        return file_candidate(args.candidate, args.candidate_class)
+        try:
+            return file_candidate(args.candidate, args.candidate_class)
+        except (ValueError, OSError) as error:
+            parser.error(str(error))
     if args.eager:
         return eager_candidate()
     if args.compile:
@@ -210,6 +223,9 @@ def select_problems(
     """The problems named on the command line (or the --level suite), with --set applied;
     for the project's ops only those they implement (the rest are listed). A bad name, path
     or --set is a usage error that says what is wrong."""
+    for name in args.problems or ():
+        if name.endswith(".py") and not Path(name).is_file():
+            parser.error(f"problem file {name} does not exist")
     try:
         problems = find_problems(args.problems or None, args.level, overrides=parse_set(args.set))
     except (ValueError, FileNotFoundError) as error:

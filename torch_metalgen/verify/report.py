@@ -48,7 +48,7 @@ def table(reports: list[ProblemReport], title: str) -> Table:
         out.add_row(
             escape(report.problem),
             escape(report.candidate),
-            f"[{STYLE.get(status, '')}]{status}",
+            f"[{STYLE[status]}]{status}" if status in STYLE else status,
             f"{passed}/{len(report.cases)}",
             _fmt(worst.max_scaled if worst else None),
             _fmt(worst.eager_max_scaled if worst else None),

@@ -11,9 +11,13 @@ A case is (storage dtype, shape, input distribution). Per case, in this order:
   4. inputs must be bit-identical to their clones (rule 8); the precision flags unchanged (11);
   5. only now PyTorch eager runs in the storage dtype, and the float64 reference on CPU (1);
   6. degenerate outputs (4), then per-dtype tolerance and relative norm, within the stated
-     factor of eager's own error (1, 2); near-constant references reject the problem (3).
-Each rule can be switched off in ``VerifyConfig``; the self-tests show a known-bad kernel
-passes once its rule is off, so every rule is shown to be load-bearing.
+     factor of eager's own error, capped at a multiple of the tolerance (1, 2); near-constant
+     references reject the problem (3).
+Steps 1, 2 and 4 are the candidate's half (``candidate_side.py``). For an untrusted candidate
+(a file) they run in a worker process (``worker.py``) and this process, which never imports
+the candidate, computes the references and judges the returned snapshots; a case passes only
+if it reported its error metrics. Each rule can be switched off in ``VerifyConfig``; the
+self-tests show a known-bad kernel passes once its rule is off, so every rule is load-bearing.
 """
 
 from __future__ import annotations
@@ -29,21 +33,34 @@ import torch
 
 from torch_metalgen.problems import Candidate, Problem, Shape
 from torch_metalgen.verify import compare
+from torch_metalgen.verify.candidate_side import (
+    BAD_PROBLEM,
+    FAIL,
+    PASS,
+    SKIP,
+    CandidateChecks,
+    Rejected,
+    as_tensors,
+    call,
+    run_candidate_twice,
+)
 from torch_metalgen.verify.device import (
     INT_POISON,
     POISON_VALUES,
     empty_cache,
-    poisoned,
-    precision_regime,
-    restore_regime,
-    stream_synchronize,
     strict_float32,
     synchronize,
 )
 from torch_metalgen.verify.distributions import NATIVE, all_distributions, refill
-from torch_metalgen.verify.tolerances import EAGER_FACTOR, Tolerance, tolerance_for
+from torch_metalgen.verify.tolerances import (
+    EAGER_BAR_CAP,
+    EAGER_FACTOR,
+    Tolerance,
+    tolerance_for,
+)
+from torch_metalgen.verify.worker import CandidateWorker, WorkerError, shape_message
 
-PASS, FAIL, SKIP, BAD_PROBLEM = "pass", "FAIL", "skip", "bad-problem"
+__all__ = ["BAD_PROBLEM", "FAIL", "PASS", "SKIP", "Rejected", "as_tensors"]
 
 
 @dataclass
@@ -71,6 +88,13 @@ class VerifyConfig:
     regime_check: bool = True
     randomize_weights: bool = True
     strict_float32: bool = True
+    # Untrusted (file) candidates run in a worker process; off only to show what it prevents.
+    isolate: bool = True
+    case_timeout: float = 600.0  # seconds a worker may take for one case
+
+    @property
+    def candidate_checks(self) -> CandidateChecks:
+        return CandidateChecks(self.poison, self.async_check, self.check_inputs, self.regime_check)
 
     def without(self, *rules: str) -> VerifyConfig:
         return replace(self, **{rule: False for rule in rules})
@@ -117,19 +141,10 @@ class ProblemReport:
     def passed(self) -> bool:
         return self.status == PASS
 
-
-class Rejected(Exception):
-    def __init__(self, rule: str, reason: str, status: str = FAIL) -> None:
-        super().__init__(reason)
-        self.rule, self.reason, self.status = rule, reason, status
-
-
-def as_tensors(out: Any) -> list[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, (tuple, list)):
-        return [t for item in out for t in as_tensors(item)]
-    raise Rejected("output", f"output is {type(out).__name__}, not a tensor or tuple of tensors")
+    @property
+    def verified(self) -> int:
+        """Cases that passed with their error metrics: zero means nothing was checked."""
+        return sum(c.status == PASS and c.rel_norm is not None for c in self.cases)
 
 
 def to_device(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
@@ -166,20 +181,34 @@ def verify_problem(
     candidate: Candidate,
     config: VerifyConfig,
     progress: Callable[[CaseResult], None] | None = None,
+    worker: CandidateWorker | None = None,
 ) -> ProblemReport:
-    """Run every case of ``problem`` for ``candidate``; see the module docstring."""
+    """Run every case of ``problem`` for ``candidate``; see the module docstring. An
+    untrusted candidate runs in ``worker`` (started here, and stopped after, when None)."""
     report = ProblemReport(problem.name, candidate.name)
-    models = _Models(problem, candidate, config, report)
+    cases = list(_cases(problem, config, report))
+    own_worker = None
+    if not (candidate.isolated and config.isolate):
+        worker = None
+    elif worker is None and cases:
+        worker = own_worker = CandidateWorker(problem, candidate, config.device)
+        worker.start(wait=False)  # it imports torch while this process builds references
+    models = _Models(problem, candidate, config, report, worker)
     context = strict_float32() if config.strict_float32 else contextlib.nullcontext()
-    with context, torch.no_grad():
-        for case in _cases(problem, config, report):
-            result = _run_case(problem, candidate, config, models, *case)
-            report.cases.append(result)
-            if progress:
-                progress(result)
-            if result.status in (FAIL, BAD_PROBLEM) and config.stop_at_first_failure:
-                break
-    report.notes += [n for n in candidate.notes if n not in report.notes]
+    try:
+        with context, torch.no_grad():
+            for case in cases:
+                result = _run_case(problem, candidate, config, models, *case)
+                report.cases.append(result)
+                if progress:
+                    progress(result)
+                if result.status in (FAIL, BAD_PROBLEM) and config.stop_at_first_failure:
+                    break
+    finally:
+        if own_worker is not None:
+            own_worker.__exit__(None, None, None)
+    notes = candidate.notes + (worker.notes if worker is not None else [])
+    report.notes += [n for n in notes if n not in report.notes]
     return report
 
 
@@ -189,7 +218,17 @@ def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
         shapes = [s for s in shapes if s.name in config.shape_names]
     if not shapes:
         report.notes.append(f"no shapes of kinds {config.shape_kinds} selected")
+    dtypes = config.dtypes or problem.dtypes
+    for dtype in dtypes:
+        if dtype not in problem.dtypes:
+            names = ", ".join(str(d).replace("torch.", "") for d in problem.dtypes)
+            report.notes.append(f"{dtype} skipped: not in the problem's DTYPES ({names})")
     for shape in shapes:
+        if shape.derived:
+            why = _unfit_derived_shape(problem, shape, config.seed)
+            if why:
+                report.notes.append(f"derived shape {shape.name} {shape.overrides} skipped: {why}")
+                continue
         numel = _input_numel(problem.inputs(shape, config.seed + 1))
         if config.max_numel is not None and numel > config.max_numel:
             report.notes.append(
@@ -200,22 +239,40 @@ def _cases(problem: Problem, config: VerifyConfig, report: ProblemReport):
         dists = config.distributions or all_distributions(problem.nonfinite_inputs)
         if config.distributions is None and numel > config.all_distributions_numel:
             dists = (NATIVE, "normal")
-        for dtype in config.dtypes or problem.dtypes:
-            if dtype not in problem.dtypes:
-                report.notes.append(f"{dtype} skipped: not in the problem's DTYPES")
-                continue
-            for dist in dists:
-                yield shape, dtype, dist
+        for dtype in dtypes:
+            if dtype in problem.dtypes:
+                for dist in dists:
+                    yield shape, dtype, dist
+
+
+def _unfit_derived_shape(problem: Problem, shape: Shape, seed: int) -> str | None:
+    """Why Model itself cannot run at a shape the harness derived (sizes that must divide
+    or match each other), or None. Such a shape says nothing about the candidate."""
+    try:
+        init = problem.init_inputs(shape, seed)
+        model = problem.new_model(init, seed).eval()
+        with torch.no_grad():
+            as_tensors(model(*problem.inputs(shape, seed + 1)))
+    except Exception as error:
+        return f"Model raised {type(error).__name__}: {str(error).strip()[:200]}"
+    return None
 
 
 class _Models:
     """The float64 reference, eager and candidate models of one shape x dtype, built once
-    for all of its distributions; building the next pair drops the last (models can be large)."""
+    for all of its distributions; building the next pair drops the last (models can be large).
+    An isolated candidate is built in its worker instead (``built`` is None here)."""
 
     def __init__(
-        self, problem: Problem, candidate: Candidate, config: VerifyConfig, report: ProblemReport
+        self,
+        problem: Problem,
+        candidate: Candidate,
+        config: VerifyConfig,
+        report: ProblemReport,
+        worker: CandidateWorker | None,
     ) -> None:
         self.problem, self.candidate, self.config, self.report = problem, candidate, config, report
+        self.worker = worker
         self.key: tuple | None = None
         self.models: tuple = ()
 
@@ -238,9 +295,11 @@ class _Models:
                     report.notes.append(note)
         model64 = copy.deepcopy(model).to(torch.float64).eval()
         eager = copy.deepcopy(model).to(config.device, dtype).eval()
-        built = self.candidate.build(problem, model, init, config.seed)
-        if isinstance(built, torch.nn.Module):
-            built = built.to(config.device, dtype).eval()
+        built = None
+        if self.worker is None:
+            built = self.candidate.build(problem, model, init, config.seed)
+            if isinstance(built, torch.nn.Module):
+                built = built.to(config.device, dtype).eval()
         return model64, eager, built
 
 
@@ -265,12 +324,20 @@ def _run_case(
     start = time.perf_counter()
     try:
         _check_case(problem, candidate, config, models, shape, dtype, dist, result)
+        if result.status == PASS and (result.max_scaled is None or result.rel_norm is None):
+            raise Rejected(
+                "metrics",
+                "the case reported no error metrics: the comparison with the references "
+                "did not run to completion, so nothing was verified",
+            )
     except Rejected as rejection:
         result.status, result.rule, result.reason = (
             rejection.status,
             rejection.rule,
             rejection.reason,
         )
+    except WorkerError as error:
+        result.status, result.rule, result.reason = FAIL, "worker", str(error)[:500]
     except Exception as error:  # the candidate (or simulator) raised: a failure with its text
         kind = type(error).__name__
         rule = "simulator" if "Simulator" in kind else "exception"
@@ -291,19 +358,7 @@ def _call(
 ) -> list[torch.Tensor]:
     context = candidate.context() if candidate is not None else contextlib.nullcontext()
     dispatch = candidate.dispatch_poison if candidate is not None else True
-    with (
-        context,
-        poisoned(
-            device,
-            poison if poison is not None else 0.0,
-            sizes,
-            enabled=use_poison and poison is not None,
-            dispatch=dispatch,
-        ),
-    ):
-        out = as_tensors(model(*inputs))
-    stream_synchronize(device)
-    return out
+    return call(model, inputs, context, dispatch, device, poison if use_poison else None, sizes)
 
 
 def _check_case(
@@ -328,64 +383,88 @@ def _check_case(
         else (t.cpu() if isinstance(t, torch.Tensor) else t)
         for t in inputs
     ]
-    clones = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]
     sizes = [t.numel() * t.element_size() for t in inputs if isinstance(t, torch.Tensor)]
+    references: dict[str, list] = {}
 
-    def run_references():
-        eager_out = _call(eager, inputs, None, device, None, sizes, False)
-        ref = as_tensors(model64(*inputs64))
-        return eager_out, ref
+    def run_references() -> None:
+        references["eager"] = _call(eager, inputs, None, device, None, sizes, False)
+        references["ref"] = as_tensors(model64(*inputs64))
 
-    if not config.candidate_first:
-        eager_out, ref = run_references()
-        synchronize(device)
-        if device.type != "cpu":
-            del eager_out
-            empty_cache(device)  # frees the reference outputs where a kernel could read them
-            eager_out = None
-
-    regime = precision_regime()
-    out_a = _call(built, inputs, candidate, device, POISON_VALUES[0], sizes, config.poison)
-    snap_a = [t.clone() for t in out_a]
-    if config.regime_check and precision_regime() != regime:
-        after = precision_regime()
-        changed = {k: (regime[k], after[k]) for k in regime if regime[k] != after[k]}
-        restore_regime(regime)
-        raise Rejected(
-            "precision",
-            f"the candidate changed the precision regime {changed}: "
-            "lower-precision math must be part of the op contract, not a global flag",
+    if models.worker is not None:
+        snap_a, snap_b = _candidate_in_worker(
+            models.worker, shape, dtype, inputs, config, run_references
         )
-    if config.check_inputs:
-        for index, (now, before) in enumerate(zip(inputs, clones, strict=False)):
-            if isinstance(now, torch.Tensor) and not compare.bit_equal(now, before):
-                raise Rejected(
-                    "inputs",
-                    f"input {index} was modified by the candidate; the op "
-                    "is not in-place by contract (clone before writing)",
-                )
-    inputs = [c.clone() if isinstance(c, torch.Tensor) else c for c in clones]
-    out_b = _call(built, inputs, candidate, device, POISON_VALUES[1], sizes, config.poison)
-    snap_b = [t.clone() for t in out_b]
+    else:
+        if not config.candidate_first:
+            run_references()
+            synchronize(device)
+            if device.type != "cpu":
+                references.pop("eager")
+                empty_cache(device)  # frees the reference outputs where a kernel could read them
+        snap_a, snap_b = run_candidate_twice(
+            built,
+            inputs,
+            device,
+            config.candidate_checks,
+            candidate.context,
+            candidate.dispatch_poison,
+            between=run_references if config.candidate_first else None,
+        )
+    if "eager" not in references:  # candidate_first off on a GPU: eager re-run for its error
+        references["eager"] = _call(eager, inputs, None, device, None, sizes, False)
+    check_outputs(
+        problem,
+        config,
+        result,
+        dist,
+        dtype,
+        inputs,
+        snap_a,
+        snap_b,
+        references["eager"],
+        references["ref"],
+    )
 
-    if config.candidate_first:
-        eager_out, ref = run_references()
-    synchronize(device)
-    if config.async_check:
-        for out, snap in ((out_a, snap_a), (out_b, snap_b)):
-            for index, (now, then) in enumerate(zip(out, snap, strict=False)):
-                if not compare.bit_equal(now, then):
-                    n = int(compare.bit_differences(now, then).sum())
-                    raise Rejected(
-                        "async",
-                        f"output {index} changed after the candidate "
-                        f"returned and its stream was synchronized ({n} elements): "
-                        "work is still running on another stream or thread; join "
-                        "it before returning",
-                    )
-    if eager_out is None:  # candidate_first off on a GPU: eager is re-run for its error only
-        eager_out = _call(eager, inputs, None, device, None, sizes, False)
-    check_outputs(problem, config, result, dist, dtype, inputs, snap_a, snap_b, eager_out, ref)
+
+def _candidate_in_worker(
+    worker: CandidateWorker,
+    shape: Shape,
+    dtype: torch.dtype,
+    inputs: list,
+    config: VerifyConfig,
+    run_references: Callable[[], None],
+) -> tuple[list, list]:
+    """The candidate's half of a case in its worker, while the references run here."""
+    checks = config.candidate_checks
+    worker.send(
+        {
+            "op": "case",
+            "shape": shape_message(shape),
+            "dtype": str(dtype).replace("torch.", ""),
+            "seed": config.seed,
+            "randomize_weights": config.randomize_weights,
+            "inputs": [t.detach().cpu() if isinstance(t, torch.Tensor) else t for t in inputs],
+            "checks": {
+                "poison": checks.poison,
+                "async_check": checks.async_check,
+                "check_inputs": checks.check_inputs,
+                "regime_check": checks.regime_check,
+            },
+        }
+    )
+    run_references()  # meanwhile, in this process: the worker never sees these
+    reply = worker.receive(config.case_timeout)
+    if reply.get("rejected"):
+        rule, reason, status = (list(reply["rejected"]) + ["", "", FAIL])[:3]
+        raise Rejected(str(rule), str(reason), status if status in (FAIL, SKIP) else FAIL)
+    if reply.get("error"):
+        kind, text = (list(reply["error"]) + ["Error", ""])[:2]
+        rule = "simulator" if "Simulator" in str(kind) else "exception"
+        raise Rejected(rule, f"{kind}: {text}"[:400])
+    snaps = reply.get("a"), reply.get("b")
+    if not all(isinstance(s, list) and all(isinstance(t, torch.Tensor) for t in s) for s in snaps):
+        raise WorkerError("malformed reply: no output tensors")
+    return snaps
 
 
 def _holds_poison(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -476,7 +555,11 @@ def check_outputs(
         result.eager_max_scaled, result.eager_rel_norm = eag.max_scaled, eag.rel_norm
         factor = config.eager_factor if config.eager_bar else 0.0
         allowed_scaled = max(1.0, factor * eag.max_scaled)
-        allowed_norm = max(tol.rel_norm, factor * eag.rel_norm)
+        # Eager's own error grows with size (fp32 sums over millions of elements); the bar
+        # follows it only up to EAGER_BAR_CAP x the tolerance, or rounding the inputs to a
+        # lower precision would pass wherever eager happens to be inaccurate.
+        norm_cap = EAGER_BAR_CAP * tol.rel_norm
+        allowed_norm = max(tol.rel_norm, min(factor * eag.rel_norm, norm_cap))
         extra_nonfinite = (
             cand.nonfinite_mismatch & ~eag.nonfinite_mismatch
             if config.eager_bar
@@ -489,12 +572,40 @@ def check_outputs(
                 "NaN/inf where the float64 reference is not (or the reverse), and "
                 "PyTorch eager gets them right",
             )
+        if (
+            cand.rel_norm > allowed_norm
+            and eag.rel_norm > norm_cap
+            and cand.max_scaled <= allowed_scaled
+            and cand.rel_norm <= factor * eag.rel_norm
+        ):
+            raise Rejected(
+                "eager-accuracy",
+                f"{where}: problem rejected at this size: PyTorch eager in {result.dtype} is "
+                f"itself {eag.rel_norm:.3g} off in relative norm, over the cap of "
+                f"{EAGER_BAR_CAP:g}x the tolerance ({norm_cap:.3g}), and the candidate "
+                f"({cand.rel_norm:.3g}) is within {factor:g}x of that: here the dtype cannot "
+                "tell a correct kernel from one that rounds its inputs to a lower precision; "
+                "verify at a smaller size",
+                BAD_PROBLEM,
+            )
         if cand.max_scaled > allowed_scaled or cand.rel_norm > allowed_norm:
+            failed = []
+            if cand.max_scaled > allowed_scaled:
+                failed.append(f"elementwise ({cand.max_scaled:.3g} > {allowed_scaled:.3g})")
+            if cand.rel_norm > allowed_norm:
+                failed.append(f"relative norm ({cand.rel_norm:.3g} > {allowed_norm:.3g})")
+            capped = (
+                f"; eager's own relative norm is beyond the cap of {EAGER_BAR_CAP:g}x the "
+                f"tolerance ({norm_cap:.3g}): at this size {result.dtype} eager itself is "
+                "not accurate enough to follow"
+                if factor * eag.rel_norm > norm_cap
+                else ""
+            )
             raise Rejected(
                 "tolerance",
-                f"{where}: max error {cand.max_scaled:.3g}x the "
-                f"tolerance ({tol.describe()}, atol used {atol:.3g}), relative norm "
-                f"{cand.rel_norm:.3g}; PyTorch eager in {result.dtype} gets "
-                f"{eag.max_scaled:.3g}x and {eag.rel_norm:.3g}, the bar is "
-                f"{factor:g}x that or the tolerance",
+                f"{where}: {' and '.join(failed)} bound failed. Max error "
+                f"{cand.max_scaled:.3g}x the tolerance ({tol.describe()}, atol used "
+                f"{atol:.3g}), relative norm {cand.rel_norm:.3g}; PyTorch eager in "
+                f"{result.dtype} gets {eag.max_scaled:.3g}x and {eag.rel_norm:.3g}, the bar "
+                f"is {factor:g}x that or the tolerance{capped}",
             )
