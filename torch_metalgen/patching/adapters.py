@@ -6,7 +6,8 @@ Every adapter answers three questions:
   ``unfit(module, semantics)``   -- "" if the module holds what its row says, else why not;
   ``options(module, semantics)`` -- (op, schema options) to ask ``capabilities.missing``;
   ``value_names(module, semantics)`` -- the op arguments it can supply (checked at patch time);
-  ``run(module, semantics, args, kwargs)`` -- (output, "") or (None, why it must fall back).
+  ``run(module, semantics, plan, args, kwargs)`` -- (output, "") or (None, why it must fall
+      back); ``plan`` is the ``capabilities.CallPlan`` made when patching.
 """
 
 from __future__ import annotations
@@ -80,27 +81,29 @@ class NormAdapter:
             capabilities.CASTING_ARGUMENT: sem.casting,
         }
 
-    def run(self, module, sem: NormSemantics, args, kwargs):
+    def run(self, module, sem: NormSemantics, plan, args, kwargs):
         x, why = _single_tensor(args, kwargs)
         if x is None:
             return None, why
+        if x.dtype not in capabilities.SERVED_DTYPES:
+            return None, f"no {plan.op} kernel for {_dtype_name(x.dtype)}"
+        if x.dtype in plan.unservable:
+            return None, plan.unservable[x.dtype]
         weight = getattr(module, sem.weight) if sem.weight else None
         bias = getattr(module, sem.bias) if sem.bias else None
         for name, tensor in (("weight", weight), ("bias", bias)):
             if tensor is not None and (tensor.dtype != x.dtype or tensor.device != x.device):
                 # HF promotes (an fp32 weight makes an fp32 output); the original defines it.
-                return None, f"{name} is {_dtype_name(tensor.dtype)} on {tensor.device}, input "
-                f"{_dtype_name(x.dtype)} on {x.device}"
+                return None, (
+                    f"{name} is {_dtype_name(tensor.dtype)} on {tensor.device}, input "
+                    f"{_dtype_name(x.dtype)} on {x.device}"
+                )
         if sem.groups:
             channels = getattr(module, sem.channels)
             if x.dim() < 2 or x.shape[1] != channels:
                 return None, f"input shape {tuple(x.shape)} is not (N, {channels}, ...)"
         elif x.dim() < 1 or x.shape[-1] != self._normalized_size(module, sem):
-            return None, f"input's last dim {tuple(x.shape)[-1:]} is not the normalized size"
-        op, options = self.options(module, sem)
-        why = capabilities.missing(op, x.dtype, options)
-        if why:
-            return None, why
+            return None, f"input shape {tuple(x.shape)} does not end in the normalized size"
         eps = getattr(module, sem.eps)
         if eps is None:  # eps_none_is_finfo
             eps = torch.finfo(x.dtype).eps
@@ -110,13 +113,10 @@ class NormAdapter:
             "eps": float(eps),
             "num_groups": getattr(module, sem.groups) if sem.groups else None,
             "silu": False,
-            **{name: x for name in _INPUT_NAMES},
-            **options,
+            **dict.fromkeys(_INPUT_NAMES, x),
+            **self.options(module, sem)[1],
         }
-        kwargs, why = capabilities.bind(op, values)
-        if kwargs is None:
-            return None, why
-        return capabilities.call(op, kwargs), ""
+        return capabilities.call(plan.op, plan.kwargs(values)), ""
 
 
 class GatedMLPAdapter:
@@ -151,22 +151,20 @@ class GatedMLPAdapter:
         op, extra = self._activation(module, sem)
         return op, extra
 
-    def run(self, module, sem: GatedMLPSemantics, args, kwargs):
+    def run(self, module, sem: GatedMLPSemantics, plan, args, kwargs):
         x, why = _single_tensor(args, kwargs)
         if x is None:
             return None, why
-        op, extra = self.options(module, sem)
-        why = capabilities.missing(op, x.dtype, {})
-        if why:
-            return None, why
+        if x.dtype not in capabilities.SERVED_DTYPES:
+            return None, f"no {plan.op} kernel for {_dtype_name(x.dtype)}"
+        if x.dtype in plan.unservable:
+            return None, plan.unservable[x.dtype]
         if sem.gate_up:
-            values = {name: getattr(module, sem.gate_up)(x) for name in _INPUT_NAMES}
+            values = dict.fromkeys(_INPUT_NAMES, getattr(module, sem.gate_up)(x))
         else:
             values = {"gate": getattr(module, sem.gate)(x), "up": getattr(module, sem.up)(x)}
-        kwargs, why = capabilities.bind(op, {**values, **extra})
-        if kwargs is None:
-            return None, why
-        return getattr(module, sem.down)(capabilities.call(op, kwargs)), ""
+        values.update(self.options(module, sem)[1])
+        return getattr(module, sem.down)(capabilities.call(plan.op, plan.kwargs(values))), ""
 
 
 ADAPTERS = {"norm": NormAdapter(), "gated_mlp": GatedMLPAdapter()}

@@ -8,6 +8,7 @@ for it; a changed registry layout is fixed here and nowhere else.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 
@@ -68,21 +69,45 @@ def missing(op: str, dtype: torch.dtype, options: dict[str, object]) -> str:
     return ""
 
 
-def bind(op: str, values: dict[str, object]) -> tuple[dict[str, object] | None, str]:
-    """The keyword arguments for ``op`` from ``values`` (name -> value), or (None, why).
+@dataclass(frozen=True)
+class CallPlan:
+    """What a patched forward needs at call time, computed once when patching (a forward
+    traced by torch.compile then only reads plain data: no registry, no schema parsing)."""
 
-    Values the schema has no argument for are dropped (``missing`` already refused those
-    that matter); a schema argument without a default that patching has no value for
-    means the op is not the one this adapter was written for.
+    op: str
+    unservable: dict[torch.dtype, str]  # dtype -> why the op cannot serve it; absent: can
+    arguments: tuple[tuple[str, bool], ...]  # schema arguments to pass: (name, has_default)
+
+    def kwargs(self, values: dict[str, object]) -> dict[str, object]:
+        """Keyword arguments from ``values``; None for an argument with a default means
+        "use the default" (e.g. an undeclared casting mode in float32)."""
+        return {
+            name: values[name]
+            for name, has_default in self.arguments
+            if values[name] is not None or not has_default
+        }
+
+
+SERVED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def plan(op: str, options: dict[str, object], value_names: set[str]) -> tuple[CallPlan | None, str]:
+    """The call plan for ``op`` given the values an adapter can supply, or (None, why).
+
+    A schema argument without a default that the adapter cannot supply means the op is not
+    the one the adapter was written for.
     """
-    kwargs = {}
+    if not has_op(op):
+        return None, missing(op, torch.float32, options)
+    arguments = []
     for name, has_default in op_arguments(op).items():
-        supplied = name in values and (values[name] is not None or not has_default)
-        if supplied:
-            kwargs[name] = values[name]
+        if name in value_names:
+            arguments.append((name, has_default))
         elif not has_default:
             return None, f"{op}'s schema has an argument '{name}' patching does not know"
-    return kwargs, ""
+    unservable = {dtype: missing(op, dtype, options) for dtype in SERVED_DTYPES}
+    unservable = {dtype: why for dtype, why in unservable.items() if why}
+    return CallPlan(op, unservable, tuple(arguments)), ""
 
 
 def call(op: str, kwargs: dict[str, object]):

@@ -86,7 +86,7 @@ def _device_dtype(module: torch.nn.Module, default):
 
 
 def _decide(module, semantics, source: str, device, dtype, native: bool, force: bool):
-    """(op, reason) to swap, or (None, reason) to skip."""
+    """(call plan, reason) to swap, or (None, reason) to skip."""
     if isinstance(semantics, NotReachable):
         return None, semantics.reason
     adapter = ADAPTERS[semantics.kind]
@@ -97,17 +97,17 @@ def _decide(module, semantics, source: str, device, dtype, native: bool, force: 
     if not force and not (native and device.type == "mps"):
         where = "this build has no MPS kernels" if not native else f"it is on {device}"
         return None, f"no native Metal kernel: {where} (force=True swaps it)"
+    plan, why = capabilities.plan(op, options, adapter.value_names(module, semantics))
+    if plan is None:
+        return None, why
     why = capabilities.missing(op, dtype, options)
     if why:
         return None, why
-    _, why = capabilities.bind(op, dict.fromkeys(adapter.value_names(module, semantics), ...))
-    if why:
-        return None, why
     note = ""
-    half_why = capabilities.missing(op, torch.bfloat16, options)
-    if dtype == torch.float32 and half_why:
-        note = f"; float32 only, half-precision calls fall back: {half_why}"
-    return op, f"-> torch.ops.metalgen.{op} ({source}{note})"
+    if dtype == torch.float32 and plan.unservable:
+        half = ", ".join(str(d).removeprefix("torch.") for d in plan.unservable)
+        note = f"; float32 only, {half} calls fall back: {next(iter(plan.unservable.values()))}"
+    return plan, f"-> torch.ops.metalgen.{op} ({source}{note})"
 
 
 def patch(
@@ -167,13 +167,13 @@ def patch(
                 continue
             source = "identified by the float32 probe"
         device, dtype = _device_dtype(module, default=default)
-        op, reason = _decide(module, semantics, source, device, dtype, native, force)
-        if op is None:
+        plan, reason = _decide(module, semantics, source, device, dtype, native, force)
+        if plan is None:
             handle.skipped.append(PatchRecord(label, cls, reason))
             continue
         handle.swapped.append(PatchRecord(label, cls, reason))
         if not dry_run:
-            handle._patched.append((label, forwards.install(module, semantics, op)))
+            handle._patched.append((label, forwards.install(module, semantics, plan)))
     return handle
 
 

@@ -12,32 +12,33 @@ from collections import Counter
 import torch
 
 from torch_metalgen.patching.adapters import ADAPTERS
-
-_MISSING = object()
+from torch_metalgen.patching.capabilities import CallPlan
 
 
 class PatchedForward:
     """Runs the module's op; falls back to the original forward (counted, with the reason)
     when a call is outside what the op serves (mixed dtypes, float64, other arguments)."""
 
-    def __init__(self, module: torch.nn.Module, semantics, op: str, previous=_MISSING) -> None:
+    def __init__(self, module: torch.nn.Module, semantics, plan: CallPlan) -> None:
         self.module = module
         self.semantics = semantics
-        self.op = op
-        # An instance forward that was there before the patch (restored by undo), if any.
-        self.previous = (
-            module.__dict__.get("forward", _MISSING) if previous is _MISSING else previous
-        )
+        self.plan = plan
+        self.op = plan.op
+        # An instance forward that was there before the patch (restored by undo), or None.
+        # (None, not a sentinel object: deepcopy and pickle would copy a sentinel.)
+        self.previous = module.__dict__.get("forward")
         self.calls = 0
         self.fallbacks: Counter[str] = Counter()
 
     def original(self, *args, **kwargs):
-        if self.previous is not _MISSING:
+        if self.previous is not None:
             return self.previous(*args, **kwargs)
         return type(self.module).forward(self.module, *args, **kwargs)
 
     def __call__(self, *args, **kwargs):
-        output, why = ADAPTERS[self.semantics.kind].run(self.module, self.semantics, args, kwargs)
+        output, why = ADAPTERS[self.semantics.kind].run(
+            self.module, self.semantics, self.plan, args, kwargs
+        )
         counting = not torch.compiler.is_compiling()  # counters would be guarded on, recompiling
         if counting:
             self.calls += 1
@@ -51,7 +52,7 @@ class PatchedForward:
         """Put back what ``forward`` was before the patch, if this object is still there."""
         if self.module.__dict__.get("forward") is not self:
             return
-        if self.previous is _MISSING:
+        if self.previous is None:
             del self.module.__dict__["forward"]
         else:
             self.module.__dict__["forward"] = self.previous
@@ -63,12 +64,12 @@ class PatchedExtraRepr:
     def __init__(self, module: torch.nn.Module, op: str) -> None:
         self.module = module
         self.op = op
-        self.previous = module.__dict__.get("extra_repr", _MISSING)
+        self.previous = module.__dict__.get("extra_repr")
 
     def __call__(self) -> str:
         own = (
             self.previous()
-            if self.previous is not _MISSING
+            if self.previous is not None
             else type(self.module).extra_repr(self.module)
         )
         return f"{own}, metalgen={self.op}" if own else f"metalgen={self.op}"
@@ -76,16 +77,16 @@ class PatchedExtraRepr:
     def restore(self) -> None:
         if self.module.__dict__.get("extra_repr") is not self:
             return
-        if self.previous is _MISSING:
+        if self.previous is None:
             del self.module.__dict__["extra_repr"]
         else:
             self.module.__dict__["extra_repr"] = self.previous
 
 
-def install(module: torch.nn.Module, semantics, op: str) -> PatchedForward:
-    forward = PatchedForward(module, semantics, op)
+def install(module: torch.nn.Module, semantics, plan: CallPlan) -> PatchedForward:
+    forward = PatchedForward(module, semantics, plan)
     module.__dict__["forward"] = forward
-    module.__dict__["extra_repr"] = PatchedExtraRepr(module, op)
+    module.__dict__["extra_repr"] = PatchedExtraRepr(module, plan.op)
     return forward
 
 
