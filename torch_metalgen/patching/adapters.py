@@ -98,6 +98,8 @@ class NormAdapter:
                     f"{name} is {_dtype_name(tensor.dtype)} on {tensor.device}, input "
                     f"{_dtype_name(x.dtype)} on {x.device}"
                 )
+        if plan.refuses_grad(x, weight, bias):
+            return None, f"{plan.op} has no autograd formula and this call needs gradients"
         if sem.groups:
             channels = getattr(module, sem.channels)
             if x.dim() < 2 or x.shape[1] != channels:
@@ -159,6 +161,8 @@ class GatedMLPAdapter:
             return None, f"no {plan.op} kernel for {_dtype_name(x.dtype)}"
         if x.dtype in plan.unservable:
             return None, plan.unservable[x.dtype]
+        if plan.refuses_grad(x, *module.parameters()):
+            return None, f"{plan.op} has no autograd formula and this call needs gradients"
         if sem.gate_up:
             values = dict.fromkeys(_INPUT_NAMES, getattr(module, sem.gate_up)(x))
         else:

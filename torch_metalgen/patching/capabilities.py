@@ -77,6 +77,15 @@ class CallPlan:
     op: str
     unservable: dict[torch.dtype, str]  # dtype -> why the op cannot serve it; absent: can
     arguments: tuple[tuple[str, bool], ...]  # schema arguments to pass: (name, has_default)
+    differentiable: bool  # has an autograd formula (else calls that need grad fall back)
+
+    def refuses_grad(self, *tensors) -> bool:
+        """True when autograd would need a backward this op does not have."""
+        return (
+            not self.differentiable
+            and torch.is_grad_enabled()
+            and any(t is not None and t.requires_grad for t in tensors)
+        )
 
     def kwargs(self, values: dict[str, object]) -> dict[str, object]:
         """Keyword arguments from ``values``; None for an argument with a default means
@@ -107,7 +116,12 @@ def plan(op: str, options: dict[str, object], value_names: set[str]) -> tuple[Ca
             return None, f"{op}'s schema has an argument '{name}' patching does not know"
     unservable = {dtype: missing(op, dtype, options) for dtype in SERVED_DTYPES}
     unservable = {dtype: why for dtype, why in unservable.items() if why}
-    return CallPlan(op, unservable, tuple(arguments)), ""
+    return CallPlan(op, unservable, tuple(arguments), has_autograd(op)), ""
+
+
+def has_autograd(op: str) -> bool:
+    # Asked of the dispatcher, so it holds whatever the registry records about autograd.
+    return torch._C._dispatch_has_kernel_for_dispatch_key(f"metalgen::{op}", "Autograd")
 
 
 def call(op: str, kwargs: dict[str, object]):
