@@ -10,11 +10,18 @@ import importlib
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import torch_metalgen
 from tests.models import tiny
 from torch_metalgen.patching import capabilities, families
-from torch_metalgen.patching.semantics import GEMMA, LLAMA, NormSemantics, NotReachable
+from torch_metalgen.patching.semantics import (
+    GEMMA,
+    LLAMA,
+    GatedMLPSemantics,
+    NormSemantics,
+    NotReachable,
+)
 
 
 class Spy(torch.utils._python_dispatch.TorchDispatchMode):
@@ -104,6 +111,31 @@ def test_norm_rows_match_the_classes_math_and_rounding(family, qualname):
         }
     other = GEMMA if sem.casting == LLAMA else LLAMA
     assert errors[sem.casting] == 0 or errors[sem.casting] < errors[other], (name, errors)
+
+
+def _mlp_rows():
+    for family in sorted(tiny.FAMILIES):
+        for qualname, sem in families.FAMILIES[family].items():
+            if isinstance(sem, GatedMLPSemantics):
+                yield pytest.param(family, qualname, id=qualname.rsplit(".", 1)[1])
+
+
+@pytest.mark.parametrize("family, qualname", list(_mlp_rows()))
+def test_gated_mlp_rows_match_the_classes_math(family, qualname):
+    sem = families.KNOWN_CLASSES[qualname]
+    model = tiny.build(family)
+    module = next(m for m in model.modules() if families.qualified_name(type(m)) == qualname)
+    activation = getattr(module, sem.activation)
+    op, extra = families.ACTIVATIONS[families.qualified_name(type(activation))]
+    x = torch.randn(3, 5, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        if sem.gate_up:
+            gate, up = getattr(module, sem.gate_up)(x).chunk(2, dim=-1)
+        else:
+            gate, up = getattr(module, sem.gate)(x), getattr(module, sem.up)(x)
+        approximate = extra.get("approximate", "none")
+        act = F.silu(gate) if op == "silu_and_mul" else F.gelu(gate, approximate=approximate)
+        torch.testing.assert_close(module(x), getattr(module, sem.down)(act * up))
 
 
 def test_torch_rms_norm_rounds_once_as_declared():
