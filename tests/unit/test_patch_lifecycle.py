@@ -168,7 +168,7 @@ def test_saved_patched_model_loads_patched_and_unpatch_restores_it():
 
 
 @pytest.mark.slow
-def test_torch_compile_fullgraph_through_a_patched_module():
+def test_torch_compile_fullgraph_and_export_through_a_patched_module():
     model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.RMSNorm(32, eps=1e-6))
     x = torch.randn(4, 32)
     expected = model(x)
@@ -177,6 +177,10 @@ def test_torch_compile_fullgraph_through_a_patched_module():
     torch.testing.assert_close(compiled(x), expected)
     torch.testing.assert_close(compiled(x + 1), model(x + 1))
     assert handle.fallbacks() == {}
+    exported = torch.export.export(model, (x,))
+    targets = [n.target for n in exported.graph.nodes if n.op == "call_function"]
+    assert torch.ops.metalgen.rms_norm.default in targets
+    torch.testing.assert_close(exported.module()(x), expected)
 
 
 def test_patch_on_load_patches_models_built_in_the_block_only():
@@ -212,5 +216,5 @@ def test_training_gradients_through_patched_norms_match_unpatched():
     for m in (model, twin):
         m(ids).logits.square().mean().backward()
     assert handle.fallbacks() == {}  # rms_norm has an autograd formula
-    for (name, a), (_, b) in zip(model.named_parameters(), twin.named_parameters()):
+    for (name, a), (_, b) in zip(model.named_parameters(), twin.named_parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)

@@ -94,15 +94,15 @@ def _decide(module, semantics, source: str, device, dtype, native: bool, force: 
     if why:
         return None, why
     op, options = adapter.options(module, semantics)
-    if not force and not (native and device.type == "mps"):
-        where = "this build has no MPS kernels" if not native else f"it is on {device}"
-        return None, f"no native Metal kernel: {where} (force=True swaps it)"
     plan, why = capabilities.plan(op, options, adapter.value_names(module, semantics))
     if plan is None:
         return None, why
     why = capabilities.missing(op, dtype, options)
     if why:
         return None, why
+    if not force and not (native and device.type == "mps"):
+        where = "this build has no MPS kernels" if not native else f"it is on {device}"
+        return None, f"no native Metal kernel: {where} (force=True swaps it)"
     note = ""
     if dtype == torch.float32 and plan.unservable:
         half = ", ".join(str(d).removeprefix("torch.") for d in plan.unservable)
