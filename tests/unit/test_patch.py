@@ -15,6 +15,7 @@ import torch.nn.functional as F
 import torch_metalgen
 from tests.models import tiny
 from torch_metalgen.patching import capabilities, families
+from torch_metalgen.patching.adapters import ADAPTERS
 from torch_metalgen.patching.semantics import (
     GEMMA,
     LLAMA,
@@ -459,3 +460,102 @@ def test_bad_arguments_are_type_errors_naming_them():
     with pytest.raises(TypeError, match="bogus"):
         with torch_metalgen.patch_on_load(bogus=True):
             pass
+
+
+# --- registry layouts other ops will bring (decisions only: dry runs, no op is called) ---
+
+FUTURE_SCHEMAS = {
+    "rms_norm": (
+        "rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06, float offset=0.0, "
+        'str casting_mode="gemma") -> Tensor'
+    ),
+    "layer_norm": (
+        "layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor"
+    ),
+    "silu_and_mul": "silu_and_mul(Tensor x, Tensor? up=None) -> Tensor",
+    "gelu_and_mul": "gelu_and_mul(Tensor x, Tensor? up=None) -> Tensor",  # no approximate
+}
+
+
+@pytest.fixture
+def future_registry(monkeypatch):
+    from torch_metalgen._generated.registry import OPS
+
+    ops = {
+        name: dict(OPS.get("rms_norm"), schema=schema) for name, schema in FUTURE_SCHEMAS.items()
+    }
+    monkeypatch.setattr(capabilities, "_registry", lambda: ops)
+    # These ops are not built yet: only decisions are tested (dry runs, call plans).
+    monkeypatch.setattr(capabilities, "registered", lambda op: True)
+    capabilities.op_arguments.cache_clear()
+    yield ops
+    capabilities.op_arguments.cache_clear()
+
+
+def test_a_registry_with_offset_and_casting_serves_gemma_and_bf16_llama(future_registry):
+    for family, dtype in (
+        ("gemma", torch.float32),
+        ("llama", torch.bfloat16),
+        ("t5", torch.float16),
+    ):
+        handle = torch_metalgen.patch(tiny.build(family, dtype), force=True, dry_run=True)
+        norms = [r for r in handle.swapped if "Norm" in r.cls]
+        assert len(norms) >= 5 and not [r for r in handle.skipped if "Norm" in r.cls], (
+            handle.report()
+        )
+    gemma = families.KNOWN_CLASSES["transformers.models.gemma.modeling_gemma.GemmaRMSNorm"]
+    plan, _ = capabilities.plan(
+        "rms_norm",
+        ADAPTERS["norm"].options(None, gemma)[1],
+        ADAPTERS["norm"].value_names(None, gemma),
+    )
+    values = {
+        "x": 1,
+        "input": 1,
+        "weight": 2,
+        "bias": None,
+        "eps": 1e-6,
+        "num_groups": None,
+        "silu": False,
+        "offset": 1.0,
+        "casting_mode": GEMMA,
+    }
+    assert plan.kwargs(values) == {
+        "x": 1,
+        "weight": 2,
+        "eps": 1e-6,
+        "offset": 1.0,
+        "casting_mode": GEMMA,
+    }
+
+
+def test_a_registry_with_layer_norm_serves_cohere_as_layer_norm_never_rms_norm(future_registry):
+    handle = torch_metalgen.patch(tiny.build("cohere", torch.bfloat16), force=True, dry_run=True)
+    swapped = [r for r in handle.swapped if "LayerNorm" in r.cls]
+    assert len(swapped) == 3 and all("metalgen.layer_norm" in r.reason for r in swapped)
+    gpt2 = torch_metalgen.patch(tiny.build("gpt2"), force=True, dry_run=True)
+    assert len(gpt2.swapped) == 5 and all("layer_norm" in r.reason for r in gpt2.swapped)
+
+
+def test_gated_ops_are_wired_by_schema_and_missing_options_refuse(future_registry):
+    llama = torch_metalgen.patch(tiny.build("llama"), force=True, dry_run=True)
+    phi3 = torch_metalgen.patch(tiny.build("phi3"), force=True, dry_run=True)
+    for handle in (llama, phi3):
+        assert len([r for r in handle.swapped if "silu_and_mul" in r.reason]) == 2, handle.report()
+    sem = families.KNOWN_CLASSES["transformers.models.llama.modeling_llama.LlamaMLP"]
+    mlp = tiny.build("llama").model.layers[0].mlp
+    plan, _ = capabilities.plan("silu_and_mul", {}, ADAPTERS["gated_mlp"].value_names(mlp, sem))
+    assert [name for name, _ in plan.arguments] == ["x", "up"]  # x is the gate, up the up
+    # Gemma's tanh GELU needs an `approximate` argument this schema lacks: refused, not guessed.
+    gemma = torch_metalgen.patch(tiny.build("gemma"), force=True, dry_run=True)
+    mlps = [r for r in gemma.skipped if r.cls.endswith("MLP")]
+    assert len(mlps) == 2 and all("no 'approximate' argument" in r.reason for r in mlps)
+
+
+def test_a_gate_only_schema_is_never_fed_separate_gate_and_up(future_registry):
+    future_registry["silu_and_mul"]["schema"] = "silu_and_mul(Tensor x) -> Tensor"  # [..., 2d]
+    handle = torch_metalgen.patch(tiny.build("llama"), force=True, dry_run=True)
+    mlps = [r for r in handle.skipped if r.cls.endswith("MLP")]
+    assert len(mlps) == 2 and all("argument 'x' patching does not know" in r.reason for r in mlps)
+    phi3 = torch_metalgen.patch(tiny.build("phi3"), force=True, dry_run=True)
+    assert len([r for r in phi3.swapped if r.cls.endswith("MLP")]) == 2

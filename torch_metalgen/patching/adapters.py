@@ -146,8 +146,13 @@ class GatedMLPAdapter:
         return ""
 
     def value_names(self, module, sem: GatedMLPSemantics) -> set[str]:
-        inputs = _INPUT_NAMES if sem.gate_up else ("gate", "up")
-        return {*inputs, *self.options(module, sem)[1]}
+        op, extra = self.options(module, sem)
+        if sem.gate_up:
+            return {*_INPUT_NAMES, *extra}
+        # Separate tensors: as (gate, up), or as (x, up) when the op's x is the gate and
+        # an `up` argument says so (without `up`, x would be read as [gate, up]).
+        takes_up = capabilities.has_op(op) and "up" in capabilities.op_arguments(op)
+        return {"gate", "up", *(_INPUT_NAMES if takes_up else ()), *extra}
 
     def options(self, module, sem: GatedMLPSemantics) -> tuple[str, dict]:
         op, extra = self._activation(module, sem)
@@ -166,7 +171,12 @@ class GatedMLPAdapter:
         if sem.gate_up:
             values = dict.fromkeys(_INPUT_NAMES, getattr(module, sem.gate_up)(x))
         else:
-            values = {"gate": getattr(module, sem.gate)(x), "up": getattr(module, sem.up)(x)}
+            gate = getattr(module, sem.gate)(x)
+            values = {
+                "gate": gate,
+                "up": getattr(module, sem.up)(x),
+                **dict.fromkeys(_INPUT_NAMES, gate),
+            }
         values.update(self.options(module, sem)[1])
         return getattr(module, sem.down)(capabilities.call(plan.op, plan.kwargs(values))), ""
 

@@ -54,6 +54,9 @@ def missing(op: str, dtype: torch.dtype, options: dict[str, object]) -> str:
     if dtype not in op_dtypes(op):
         return f"no {op} kernel for {str(dtype).removeprefix('torch.')}"
     arguments = op_arguments(op)
+    for name, value in options.items():  # options with no neutral value need their argument
+        if name not in (OFFSET_ARGUMENT, CASTING_ARGUMENT) and name not in arguments:
+            return f"{op} has no '{name}' argument (needed for {name}={value!r})"
     offset = options.get(OFFSET_ARGUMENT, 0.0)
     if offset and OFFSET_ARGUMENT not in arguments:
         return f"no kernel for the ({offset:g} + weight) offset yet ({op} has no {OFFSET_ARGUMENT})"
@@ -108,6 +111,8 @@ def plan(op: str, options: dict[str, object], value_names: set[str]) -> tuple[Ca
     """
     if not has_op(op):
         return None, missing(op, torch.float32, options)
+    if not registered(op):
+        return None, f"the registry lists {op} but this build does not register it (rebuild)"
     arguments = []
     for name, has_default in op_arguments(op).items():
         if name in value_names:
@@ -119,9 +124,17 @@ def plan(op: str, options: dict[str, object], value_names: set[str]) -> tuple[Ca
     return CallPlan(op, unservable, tuple(arguments), has_autograd(op)), ""
 
 
+def registered(op: str) -> bool:
+    """Whether the loaded extension registers ``op`` (a stale build may not)."""
+    return hasattr(torch.ops.metalgen, op)
+
+
 def has_autograd(op: str) -> bool:
     # Asked of the dispatcher, so it holds whatever the registry records about autograd.
-    return torch._C._dispatch_has_kernel_for_dispatch_key(f"metalgen::{op}", "Autograd")
+    try:
+        return torch._C._dispatch_has_kernel_for_dispatch_key(f"metalgen::{op}", "Autograd")
+    except RuntimeError:  # not registered
+        return False
 
 
 def call(op: str, kwargs: dict[str, object]):
