@@ -3,7 +3,8 @@
     import torch_metalgen
     y = torch_metalgen.rms_norm(x, weight, eps=1e-6)    # or torch.ops.metalgen.rms_norm
     handle = torch_metalgen.patch(model)                 # swap recognized modules
-    handle.undo()
+    handle.undo()                                        # or torch_metalgen.unpatch(model)
+    with torch_metalgen.patch_on_load(): model = ...     # patch models as they are built
 
 On ``mps`` tensors the ops run their Metal kernels; on every other device they run a
 reference built from ATen ops. On Linux, ``torch_metalgen.sim.simulate()`` runs the Metal
@@ -16,11 +17,20 @@ from torch_metalgen import (
     functional,
     nn,
 )
-from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
-from torch_metalgen.patch import PatchHandle, patch
-
 from torch_metalgen._version import __version__
-__all__ = [*functional.__all__, "patch", "PatchHandle", "nn", "ops_list", "__version__"]
+from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
+from torch_metalgen.patching import PatchHandle, patch, patch_on_load, unpatch
+
+__all__ = [
+    *functional.__all__,
+    "patch",
+    "unpatch",
+    "patch_on_load",
+    "PatchHandle",
+    "nn",
+    "ops_list",
+    "__version__",
+]
 
 
 def ops_list() -> list[str]:

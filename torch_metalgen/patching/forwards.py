@@ -1,0 +1,107 @@
+"""The per-instance replacements: a patched ``forward`` and an ``extra_repr`` note.
+
+Both are plain objects stored in the module's ``__dict__`` that hold the module itself (no
+closures), so ``copy.deepcopy`` rebinds them to the copy and pickling keeps them pointing at
+the loaded module; ``torch_metalgen.unpatch`` removes them wherever they are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import torch
+
+from torch_metalgen.patching.adapters import ADAPTERS
+from torch_metalgen.patching.capabilities import CallPlan
+
+
+class PatchedForward:
+    """Runs the module's op; falls back to the original forward (counted, with the reason)
+    when a call is outside what the op serves (mixed dtypes, float64, other arguments)."""
+
+    def __init__(self, module: torch.nn.Module, semantics, plan: CallPlan) -> None:
+        self.module = module
+        self.semantics = semantics
+        self.plan = plan
+        self.op = plan.op
+        # An instance forward that was there before the patch (restored by undo), or None.
+        # (None, not a sentinel object: deepcopy and pickle would copy a sentinel.)
+        self.previous = module.__dict__.get("forward")
+        self.calls = 0
+        self.fallbacks: Counter[str] = Counter()
+
+    def original(self, *args, **kwargs):
+        if self.previous is not None:
+            return self.previous(*args, **kwargs)
+        return type(self.module).forward(self.module, *args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        output, why = ADAPTERS[self.semantics.kind].run(
+            self.module, self.semantics, self.plan, args, kwargs
+        )
+        counting = not torch.compiler.is_compiling()  # counters would be guarded on, recompiling
+        if counting:
+            self.calls += 1
+        if output is None:
+            if counting:
+                self.fallbacks[why] += 1
+            return self.original(*args, **kwargs)
+        return output
+
+    def restore(self) -> None:
+        """Put back what ``forward`` was before the patch, if this object is still there."""
+        if self.module.__dict__.get("forward") is not self:
+            return
+        if self.previous is None:
+            del self.module.__dict__["forward"]
+        else:
+            self.module.__dict__["forward"] = self.previous
+
+
+class PatchedExtraRepr:
+    """``print(model)`` shows the patch: the module's own extra_repr plus ``metalgen=<op>``."""
+
+    def __init__(self, module: torch.nn.Module, op: str) -> None:
+        self.module = module
+        self.op = op
+        self.previous = module.__dict__.get("extra_repr")
+
+    def __call__(self) -> str:
+        own = (
+            self.previous()
+            if self.previous is not None
+            else type(self.module).extra_repr(self.module)
+        )
+        return f"{own}, metalgen={self.op}" if own else f"metalgen={self.op}"
+
+    def restore(self) -> None:
+        if self.module.__dict__.get("extra_repr") is not self:
+            return
+        if self.previous is None:
+            del self.module.__dict__["extra_repr"]
+        else:
+            self.module.__dict__["extra_repr"] = self.previous
+
+
+def install(module: torch.nn.Module, semantics, plan: CallPlan) -> PatchedForward:
+    forward = PatchedForward(module, semantics, plan)
+    module.__dict__["forward"] = forward
+    module.__dict__["extra_repr"] = PatchedExtraRepr(module, plan.op)
+    return forward
+
+
+def remove(module: torch.nn.Module) -> bool:
+    """Undo the patch on ``module`` (whoever made it); True if it was patched."""
+    forward = module.__dict__.get("forward")
+    if not isinstance(forward, PatchedForward):
+        return False
+    forward.restore()
+    extra_repr = module.__dict__.get("extra_repr")
+    if isinstance(extra_repr, PatchedExtraRepr):
+        extra_repr.restore()
+    return True
+
+
+def patched_forward(module: torch.nn.Module) -> PatchedForward | None:
+    forward = module.__dict__.get("forward")
+    return forward if isinstance(forward, PatchedForward) else None

@@ -1,0 +1,62 @@
+"""What a module computes, as declared data: the facts a kernel call needs, nothing probed.
+
+A row of ``families.py`` says "instances of this class compute this": which op, which
+attributes hold epsilon, weight and bias, Gemma's ``(1 + weight)`` offset, and how the class
+rounds in half precision. Adapters (``adapters.py``) turn a row into an op call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# How a norm rounds when its input is float16/bfloat16 (Liger-Kernel's casting_mode names).
+# In float32 both are the same computation, bit for bit.
+LLAMA = "llama"  # normalise in fp32, round to the input dtype, then multiply by the weight
+GEMMA = "gemma"  # multiply by the weight in fp32, round once at the end
+CASTING_MODES = {
+    LLAMA: "Llama-style casting (round, then multiply by the weight)",
+    GEMMA: "Gemma-style casting (multiply in fp32, round once)",
+}
+
+
+@dataclass(frozen=True)
+class NormSemantics:
+    """A normalization over the last dimension (GroupNorm: over channel groups of NC...)."""
+
+    op: str  # "rms_norm" | "layer_norm" | "group_norm"
+    eps: str  # attribute holding epsilon
+    casting: str | None  # LLAMA | GEMMA; None: undeclared, so only float32 is served
+    weight: str | None = "weight"  # attribute holding the scale (may hold None)
+    bias: str | None = None  # attribute holding the shift (may hold None)
+    offset: float = 0.0  # the output is normalized * (offset + weight); Gemma stores weight - 1
+    eps_none_is_finfo: bool = False  # torch.nn.RMSNorm(eps=None): finfo(x.dtype).eps
+    groups: str | None = None  # GroupNorm: attribute holding the number of groups
+    channels: str | None = None  # GroupNorm: attribute holding the number of channels
+
+    kind = "norm"
+
+
+@dataclass(frozen=True)
+class GatedMLPSemantics:
+    """``down(act(gate(x)) * up(x))``; ``gate_up`` is one Linear giving ``[gate, up]``."""
+
+    down: str
+    activation: str  # attribute holding the activation module (its class picks the op)
+    gate: str | None = None
+    up: str | None = None
+    gate_up: str | None = None
+
+    kind = "gated_mlp"
+
+
+@dataclass(frozen=True)
+class NotReachable:
+    """A declared module no per-instance patch can serve, and why (reported, never patched)."""
+
+    what: str
+    reason: str
+
+    kind = "not_reachable"
+
+
+Semantics = NormSemantics | GatedMLPSemantics | NotReachable
