@@ -96,8 +96,9 @@ std::string nearest_binding_text(const Launch& l, uintptr_t a) {
   return best.empty() ? "no buffer is bound" : best;
 }
 
-[[noreturn]] void out_of_bounds(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, bool write,
-                                uintptr_t pc) {
+[[noreturn]] __attribute__((noinline, cold)) void out_of_bounds(Worker& w, GpuThread& t,
+                                                                uintptr_t a, uint32_t size,
+                                                                bool write, uintptr_t pc) {
   const Launch& l = *w.launch;
   char address[32];
   std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(a));
@@ -127,8 +128,8 @@ const TgAllocation* find_allocation(const Worker& w, uintptr_t a) {
   return nullptr;
 }
 
-[[noreturn]] void threadgroup_out_of_bounds(Worker& w, GpuThread& t, uintptr_t a, uint32_t size,
-                                            bool write, uintptr_t pc) {
+[[noreturn]] __attribute__((noinline, cold)) void threadgroup_out_of_bounds(
+    Worker& w, GpuThread& t, uintptr_t a, uint32_t size, bool write, uintptr_t pc) {
   // The allocation just below the address is the one the index ran past.
   const TgAllocation* below = nullptr;
   for (const TgAllocation& alloc : w.allocations) {
@@ -154,9 +155,9 @@ bool simd_ordered(const WorkerCheck& k, const GpuThread& t, uint16_t other, uint
   return other / METALSIM_SIMD_WIDTH == t.simdgroup && k.simd_stamp[t.simdgroup] != other_simd;
 }
 
-[[noreturn]] void threadgroup_race(Worker& w, GpuThread& t, const TgAllocation& alloc, uintptr_t a,
-                                   bool write, uintptr_t pc, uint16_t other, bool other_wrote,
-                                   uint32_t other_pc) {
+[[noreturn]] __attribute__((noinline, cold)) void threadgroup_race(
+    Worker& w, GpuThread& t, const TgAllocation& alloc, uintptr_t a, bool write, uintptr_t pc,
+    uint16_t other, bool other_wrote, uint32_t other_pc) {
   const WorkerCheck& k = w.check;
   const std::string offset = std::to_string(a - reinterpret_cast<uintptr_t>(alloc.address));
   std::string other_text = other == kManyThreads ? "other threads read it"
@@ -183,8 +184,8 @@ bool simd_ordered(const WorkerCheck& k, const GpuThread& t, uint16_t other, uint
                      hint);
 }
 
-void threadgroup_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, bool write,
-                        uintptr_t pc) {
+__attribute__((noinline)) void threadgroup_access(Worker& w, GpuThread& t, uintptr_t a,
+                                                  uint32_t size, bool write, uintptr_t pc) {
   const TgAllocation* alloc = find_allocation(w, a);
   if (!alloc || a + size > reinterpret_cast<uintptr_t>(alloc->address) + alloc->size)
     threadgroup_out_of_bounds(w, t, a, size, write, pc);
@@ -250,8 +251,10 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
   return -1;
 }
 
-[[noreturn]] void device_race(Worker& w, GpuThread& t, uintptr_t a, bool write, uintptr_t pc,
-                              uint32_t other_group, bool other_wrote, uint32_t other_pc) {
+[[noreturn]] __attribute__((noinline, cold)) void device_race(Worker& w, GpuThread& t, uintptr_t a,
+                                                              bool write, uintptr_t pc,
+                                                              uint32_t other_group,
+                                                              bool other_wrote, uint32_t other_pc) {
   const Launch& l = *w.launch;
   std::string other =
       other_group == kManyGroups
@@ -268,7 +271,8 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
 }
 
 // False when the address is in no region (the caller decides what it is).
-bool device_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, int kind, uintptr_t pc) {
+__attribute__((noinline)) bool device_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size,
+                                             int kind, uintptr_t pc) {
   const DeviceCheck& c = w.launch->device;
   WorkerCheck& k = w.check;
   const bool write = kind == 1 || kind == 3;
@@ -294,12 +298,14 @@ bool device_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, int kind
                     __atomic_load_n(&e.write_pc, __ATOMIC_RELAXED));
       if (write && reader && reader != me) device_race(w, t, a + b, true, pc, reader, false, 0);
     }
-    if (kind != 1 && reader != me) {  // reads (and read-modify-writes)
+    if (kind != 1 && reader != me && reader != kManyGroups) {  // reads, read-modify-writes
       if (!reader) ++k.distinct_read[r];
-      if (!atomic)
-        __atomic_store_n(&e.reader, reader ? kManyGroups : me, __ATOMIC_RELAXED);
-      else if (!reader)
+      // Only changes are stored: a byte every threadgroup reads (weights, parameters)
+      // settles at kManyGroups and its cache line stays shared between the workers.
+      if (!reader)
         __atomic_store_n(&e.reader, me, __ATOMIC_RELAXED);
+      else if (!atomic)
+        __atomic_store_n(&e.reader, kManyGroups, __ATOMIC_RELAXED);
     }
     if (write && writer != me) {
       if (!writer) ++k.distinct_written[r];
@@ -313,7 +319,8 @@ bool device_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, int kind
 }
 
 // Not threadgroup memory, not a bound buffer, not this thread's stack.
-void other_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, bool write, uintptr_t pc) {
+__attribute__((noinline, cold)) void other_access(Worker& w, GpuThread& t, uintptr_t a,
+                                                  uint32_t size, bool write, uintptr_t pc) {
   const DeviceCheck& c = w.launch->device;
   auto inside = [a](const void* lo, size_t bytes) {
     return a - reinterpret_cast<uintptr_t>(lo) < bytes;
@@ -326,33 +333,40 @@ void other_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size, bool writ
   out_of_bounds(w, t, a, size, write, pc);
 }
 
-// kind: 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write.
-inline void on_access(const void* p, uint32_t size, int kind, uintptr_t pc) {
-  GpuThread* t = tls_current;
-  if (!t) return;
-  Worker& w = *t->worker;
-  if (!w.check.enabled || w.check.paused) return;
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+__attribute__((noinline)) void threadgroup_atomic(Worker& w, GpuThread& t, uintptr_t a,
+                                                  uint32_t size, int kind, uintptr_t pc) {
+  // Atomics: bounds, and the bytes count as written (they are never raced).
+  const TgAllocation* alloc = find_allocation(w, a);
+  if (!alloc || a + size > reinterpret_cast<uintptr_t>(alloc->address) + alloc->size)
+    threadgroup_out_of_bounds(w, t, a, size, kind == 3, pc);
+  if (kind != 3) return;
   const uintptr_t arena = reinterpret_cast<uintptr_t>(w.arena_base());
-  if (a - arena < kArenaBytes) {
-    if (kind >= 2) {  // atomics: bounds, and the bytes count as written (not raced)
-      const TgAllocation* alloc = find_allocation(w, a);
-      if (!alloc || a + size > reinterpret_cast<uintptr_t>(alloc->address) + alloc->size)
-        threadgroup_out_of_bounds(w, *t, a, size, kind == 3, pc);
-      if (kind == 3)
-        for (uint32_t b = 0; b < size; ++b) {
-          ThreadgroupShadow& e = w.check.shadow[a - arena + b];
-          if (e.write_stamp < w.check.group_start) e.write_stamp = w.check.group_start;
-        }
-      return;
-    }
-    threadgroup_access(w, *t, a, size, kind == 1, pc);
+  for (uint32_t b = 0; b < size; ++b) {
+    ThreadgroupShadow& e = w.check.shadow[a - arena + b];
+    if (e.write_stamp < w.check.group_start) e.write_stamp = w.check.group_start;
+  }
+}
+
+// kind: 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write.
+// The hot path of every instrumented access: one TLS load when not checking, two range
+// tests for threadgroup and device memory.
+__attribute__((always_inline)) inline void on_access(const void* p, uint32_t size, int kind,
+                                                     uintptr_t pc) {
+  const FastCheck& fast = tls_check;
+  Worker* w = fast.worker;
+  if (!w) return;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  GpuThread& t = *tls_current;
+  if (a - fast.arena_lo < kArenaBytes) {
+    if (kind >= 2)
+      threadgroup_atomic(*w, t, a, size, kind, pc);
+    else
+      threadgroup_access(*w, t, a, size, kind == 1, pc);
     return;
   }
-  const DeviceCheck& c = w.launch->device;
-  if (a - c.span_lo < c.span_size && device_access(w, *t, a, size, kind, pc)) return;
-  if (a - reinterpret_cast<uintptr_t>(t->stack.low) < t->stack.size) return;
-  other_access(w, *t, a, size, kind == 1 || kind == 3, pc);
+  if (a - fast.span_lo < fast.span_size && device_access(*w, t, a, size, kind, pc)) return;
+  if (a - reinterpret_cast<uintptr_t>(t.stack.low) < t.stack.size) return;
+  other_access(*w, t, a, size, kind == 1 || kind == 3, pc);
 }
 
 // The kernel library's address range, for program-scope constants and for pcs.
@@ -509,14 +523,19 @@ void finish_device_check(Launch& l) {
   c.enabled = false;
 }
 
+thread_local FastCheck tls_check __attribute__((tls_model("initial-exec")));
+
 void start_threadgroup_check(Worker& w) {
   WorkerCheck& k = w.check;
   if (k.shadow.size() < kArenaBytes) k.shadow.resize(kArenaBytes);  // zero: never written
   k.group_start = ++k.stamp;
   k.weak_stamp = 0;
   k.simd_stamp.assign(w.simdgroups.size(), 0);
-  k.paused = false;
+  const DeviceCheck& c = w.launch->device;
+  tls_check = {&w, reinterpret_cast<uintptr_t>(w.arena_base()), c.span_lo, c.span_size};
 }
+
+void end_threadgroup_check() { tls_check.worker = nullptr; }
 
 void note_barrier(Worker& w, int flags) {
   WorkerCheck& k = w.check;

@@ -79,7 +79,6 @@ constexpr uint16_t kManyThreads = 0xFFFF;
 
 struct WorkerCheck {
   bool enabled = false;
-  bool paused = false;       // runtime code (collective resolvers) runs on the fiber
   uint32_t stamp = 0;        // threadgroup-memory epoch: +1 per ordering barrier
   uint32_t group_start = 0;  // stamp when the current threadgroup started
   uint32_t weak_stamp = 0;   // epoch in which a barrier without mem_threadgroup released
@@ -182,6 +181,16 @@ struct Worker {
 // The fibers' thread-local state (scheduler.cpp).
 extern thread_local Worker* tls_worker __attribute__((tls_model("initial-exec")));
 extern thread_local GpuThread* tls_current __attribute__((tls_model("initial-exec")));
+// What the memory checks' load/store hook needs first, in one place (check.cpp): the
+// worker whose threadgroup is being checked (nullptr: not checking, or runtime code such
+// as a collective's resolver is running on the fiber), its arena, the bound span.
+struct FastCheck {
+  Worker* worker = nullptr;
+  uintptr_t arena_lo = 0;
+  uintptr_t span_lo = 0, span_size = 0;
+};
+extern thread_local FastCheck tls_check __attribute__((tls_model("initial-exec")));
+void end_threadgroup_check();
 // Ends the running GPU thread's threadgroup with an error (from kernel code: checks).
 [[noreturn]] void abandon_thread(int kind, const std::string& message);
 std::string group_text(const Worker& w);

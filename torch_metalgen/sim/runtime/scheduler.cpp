@@ -135,9 +135,10 @@ void resolve_collective(Worker& w, SimdGroup& sg) {
   diag.poison_inactive = w.launch->desc->poison_inactive;
   // The resolver reads and writes other lanes' stacks (and simdgroup_load/store operands):
   // runtime work, not accesses of the running thread.
-  w.check.paused = true;
+  Worker* const checking = tls_check.worker;
+  tls_check.worker = nullptr;
   leader->resolve(lanes, mask, &diag);
-  w.check.paused = false;
+  tls_check.worker = checking;
   if (diag.kind != METALSIM_OK) {
     std::vector<uint32_t> ids;
     for (uint32_t lane = 0; lane < sg.count; ++lane)
@@ -353,6 +354,7 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   tls_current = first;
   switch_context(&scheduler_sp, first->sp, first->stack.low, first->stack.size);
   tls_current = nullptr;
+  end_threadgroup_check();
   if (aborted) unblock_fault_signals();  // we may have left a SIGSEGV handler by switching
   if (!aborted && live > 0) {
     std::vector<uint32_t> stuck;
@@ -494,7 +496,7 @@ namespace metalsim {
 void abandon_thread(int kind, const std::string& message) {
   GpuThread* self = tls_current;
   Worker& w = *self->worker;
-  w.check.paused = true;  // the scheduler's own accesses from here on are not the kernel's
+  tls_check.worker = nullptr;  // the scheduler's own accesses from here on are not the kernel's
   abort_threadgroup(w, kind, message);
   switch_away(self);
   std::abort();  // an aborted threadgroup never resumes its fibers
