@@ -210,9 +210,10 @@ kernel void scale_once(device const float4* x [[buffer(0)]],
   out[gid] = x[gid] * factor;
 }
 
-// Reads every input element twice.
+// Reads every input element twice (its own and its mirror's).
 kernel void sum_twice(device const float* x [[buffer(0)]],
                       device float* out [[buffer(1)]],
-                      uint gid [[thread_position_in_grid]]) {
-  out[gid] = x[gid] + x[gid];
+                      uint gid [[thread_position_in_grid]],
+                      uint n [[threads_per_grid]]) {
+  out[gid] = x[gid] + x[n - 1 - gid];
 }

@@ -299,17 +299,23 @@ __attribute__((noinline)) bool device_access(Worker& w, GpuThread& t, uintptr_t 
       if (write && reader && reader != me) device_race(w, t, a + b, true, pc, reader, false, 0);
     }
     if (kind != 1 && reader != me && reader != kManyGroups) {  // reads, read-modify-writes
-      if (!reader) ++k.distinct_read[r];
-      // Only changes are stored: a byte every threadgroup reads (weights, parameters)
-      // settles at kManyGroups and its cache line stays shared between the workers.
-      if (!reader)
-        __atomic_store_n(&e.reader, me, __ATOMIC_RELAXED);
-      else if (!atomic)
+      // The first reader claims the byte with a compare-exchange, so two workers reading
+      // it at once count it once. Later, only changes are stored: a byte every
+      // threadgroup reads (weights, parameters) settles at kManyGroups and its cache line
+      // stays shared between the workers.
+      uint32_t seen = reader;
+      if (!seen && __atomic_compare_exchange_n(&e.reader, &seen, me, false, __ATOMIC_RELAXED,
+                                               __ATOMIC_RELAXED))
+        ++k.distinct_read[r];
+      else if (!atomic && seen != me && seen != kManyGroups)
         __atomic_store_n(&e.reader, kManyGroups, __ATOMIC_RELAXED);
     }
     if (write && writer != me) {
-      if (!writer) ++k.distinct_written[r];
-      if (!atomic || !writer) {
+      uint32_t seen = writer;
+      const bool first = !seen && __atomic_compare_exchange_n(&e.writer, &seen, me, false,
+                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+      if (first) ++k.distinct_written[r];
+      if (first || (!atomic && seen != me)) {
         __atomic_store_n(&e.writer, me, __ATOMIC_RELAXED);
         __atomic_store_n(&e.write_pc, pc_offset(*w.launch, pc), __ATOMIC_RELAXED);
       }
