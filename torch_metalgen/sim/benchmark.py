@@ -2,7 +2,10 @@
 
 Reports the median of several runs (after a warm-up) for: compiling a kernel file
 (cold, then cached), the launch overhead of a 1-thread kernel, and RMSNorm 64 x 4096
-float with 1024-thread threadgroups (the project's rms_norm kernel and LaunchPlan)."""
+float with 1024-thread threadgroups (the project's rms_norm kernel and LaunchPlan), with
+the memory checks on (the default) and off; then, for every rms_norm kernel variant, the
+bytes it moved against its compulsory bytes (each input read once, each output written
+once), from the checker's traffic counts."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import torch
 from . import cache
 from .library import compile_library
 from .toolchain import toolchain_info
+from .traffic import record_launches
 
 TRIVIAL = """#include <metal_stdlib>
 using namespace metal;
@@ -60,7 +64,6 @@ def main() -> None:
     try:
         from torch_metalgen import _C
 
-        from .plan import run_plan
     except ImportError:
         print("rms_norm: skipped (torch_metalgen._C is not built)")
         return
@@ -68,10 +71,62 @@ def main() -> None:
         x = torch.randn(rows, n)
         weight = torch.randn(n)
         plan, _ = _C.plan_rms_norm(x, weight, 1e-6)
-        median, best = _median_ms(lambda plan=plan: run_plan(plan, check_unwritten=False), 20)
+        for checks in (True, False):
+            median, best = _median_ms(
+                lambda plan=plan, checks=checks: _launch_plan(plan, check_memory=checks),
+                20,
+            )
+            print(
+                f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}, "
+                f"memory checks {'on' if checks else 'off'}): median {median:.1f} ms, "
+                f"best {best:.1f} ms"
+            )
+    print_traffic(_C)
+
+
+def _launch_plan(plan, **options):
+    """run_plan without the unwritten-output check, with Library.launch's options."""
+    from .plan import metal_source_dir
+
+    source_dir = metal_source_dir()
+    library = compile_library(source_dir / f"{plan.library}.metal", include_dirs=(source_dir,))
+    return library.launch(
+        plan.kernel,
+        buffers={int(i): t for i, t, _ in plan.buffers if t is not None},
+        bytes={int(i): bytes(d) for i, d in plan.bytes},
+        threadgroup_memory={int(i): int(n) for i, n in plan.threadgroup_memory},
+        grid=tuple(plan.grid),
+        threadgroup=tuple(plan.threadgroup),
+        dispatch=plan.dispatch,
+        **options,
+    )
+
+
+def print_traffic(_C) -> None:
+    """Measured traffic / compulsory bytes of each rms_norm variant."""
+    from .plan import run_plan
+
+    cases = ((64, 256, torch.float32), (64, 4096, torch.float32), (5, 10001, torch.float32))
+    cases += ((64, 4096, torch.float16), (64, 4096, torch.bfloat16))
+    for rows, n, dtype in cases:
+        x, weight = torch.randn(rows, n, dtype=dtype), torch.randn(n, dtype=dtype)
+        plan, _ = _C.plan_rms_norm(x, weight, 1e-6)
+        with record_launches() as launches:
+            run_plan(plan)
+        traffic = launches[0].traffic
+        parts = []
+        for index, tensor, is_output in plan.buffers:
+            size = tensor.numel() * tensor.element_size()
+            moved = traffic[int(index)].written if is_output else traffic[int(index)].read
+            parts.append(
+                f"buffer({index}) {'written' if is_output else 'read'} {moved / size:.2f}x"
+            )
+        read = sum(traffic[int(i)].read for i, _, out in plan.buffers if not out)
+        written = sum(traffic[int(i)].written for i, _, out in plan.buffers if out)
+        compulsory = sum(t.numel() * t.element_size() for _, t, _ in plan.buffers)
         print(
-            f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}): "
-            f"median {median:.1f} ms, best {best:.1f} ms"
+            f"traffic {plan.kernel} {rows} x {n}: {(read + written) / compulsory:.2f}x compulsory "
+            f"({read + written} / {compulsory} bytes; {', '.join(parts)})"
         )
 
 
