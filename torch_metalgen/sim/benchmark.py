@@ -70,7 +70,9 @@ def main() -> None:
     for rows, n in ((64, 4096), (64, 1024)):
         x = torch.randn(rows, n)
         weight = torch.randn(n)
-        plan, _ = _C.plan_rms_norm(x, weight, 1e-6)
+        plans, _ = _C.plan_rms_norm(x, weight, 1e-6)
+        # One LaunchPlan, or a list of them (multi-launch plans); rms_norm has one launch.
+        plan = plans[0] if isinstance(plans, (list, tuple)) else plans
         for checks in (True, False):
             median, best = _median_ms(
                 lambda plan=plan, checks=checks: _launch_plan(plan, check_memory=checks),
@@ -104,31 +106,28 @@ def _launch_plan(plan, **options):
 
 def print_traffic(_C) -> None:
     """Measured traffic / compulsory bytes of each rms_norm variant."""
-    from .plan import run_plan
 
     cases = ((64, 256, torch.float32), (64, 4096, torch.float32), (5, 10001, torch.float32))
     cases += ((64, 4096, torch.float16), (64, 4096, torch.bfloat16))
     for rows, n, dtype in cases:
         x, weight = torch.randn(rows, n, dtype=dtype), torch.randn(n, dtype=dtype)
-        plan, _ = _C.plan_rms_norm(x, weight, 1e-6)
-        with record_launches() as launches:
-            run_plan(plan)
-        traffic = launches[0].traffic
-        parts = []
-        for index, tensor, is_output in plan.buffers:
-            size = tensor.numel() * tensor.element_size()
-            moved = traffic[int(index)].written if is_output else traffic[int(index)].read
-            parts.append(
-                f"buffer({index}) {'written' if is_output else 'read'} {moved / size:.2f}x"
+        plans, _ = _C.plan_rms_norm(x, weight, 1e-6)
+        plans = plans if isinstance(plans, (list, tuple)) else [plans]
+        for plan in plans:
+            with record_launches() as launches:
+                _launch_plan(plan)
+            traffic = launches[0].traffic
+            bound = [(int(i), t, out) for i, t, out in plan.buffers if t is not None]
+            parts = []
+            for index, tensor, is_output in bound:
+                size = tensor.numel() * tensor.element_size()
+                moved = traffic[index].written if is_output else traffic[index].read
+                what = "written" if is_output else "read"
+                parts.append(f"buffer({index}) {what} {moved / size:.2f}x")
+            read = sum(traffic[i].read for i, _, out in bound if not out)
+            written = sum(traffic[i].written for i, _, out in bound if out)
+            compulsory = sum(t.numel() * t.element_size() for _, t, _ in bound)
+            print(
+                f"traffic {plan.kernel} {rows} x {n}: {(read + written) / compulsory:.2f}x "
+                f"compulsory ({read + written} / {compulsory} bytes; {', '.join(parts)})"
             )
-        read = sum(traffic[int(i)].read for i, _, out in plan.buffers if not out)
-        written = sum(traffic[int(i)].written for i, _, out in plan.buffers if out)
-        compulsory = sum(t.numel() * t.element_size() for _, t, _ in plan.buffers)
-        print(
-            f"traffic {plan.kernel} {rows} x {n}: {(read + written) / compulsory:.2f}x compulsory "
-            f"({read + written} / {compulsory} bytes; {', '.join(parts)})"
-        )
-
-
-if __name__ == "__main__":
-    main()
