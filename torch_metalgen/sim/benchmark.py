@@ -131,3 +131,7 @@ def print_traffic(_C) -> None:
                 f"traffic {plan.kernel} {rows} x {n}: {(read + written) / compulsory:.2f}x "
                 f"compulsory ({read + written} / {compulsory} bytes; {', '.join(parts)})"
             )
+
+
+if __name__ == "__main__":
+    main()
