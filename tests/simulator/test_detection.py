@@ -12,12 +12,27 @@ from tests.simulator.broken import launch_early_return
 from torch_metalgen import sim
 
 
+def test_missing_barrier_is_a_named_error_by_default(library):
+    lib = library("broken")
+    x, out = torch.randn(256), torch.empty(256)
+    with pytest.raises(
+        sim.UninitializedReadError, match=r"missing_barrier.*broken\.metal:13.*declared at broken"
+    ):
+        lib.launch("missing_barrier", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,))
+
+
 def test_missing_barrier_is_order_dependent_and_reads_poison(library):
+    # Without the memory checks, the poison and the second order still expose it.
     lib = library("broken")
     x = torch.randn(256)
     out = torch.empty(256)
     lib.launch(
-        "missing_barrier", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,), order="forward"
+        "missing_barrier",
+        buffers={0: x, 1: out},
+        grid=(256,),
+        threadgroup=(256,),
+        order="forward",
+        check_memory=False,
     )
     # Forward order: a thread reads slots that later threads have not written: poison NaN.
     assert out.isnan().any()
@@ -28,6 +43,7 @@ def test_missing_barrier_is_order_dependent_and_reads_poison(library):
             grid=(256,),
             threadgroup=(256,),
             check_orders=True,
+            check_memory=False,
         )
 
 
@@ -146,6 +162,7 @@ def test_random_order_is_seeded(library):
             threadgroup=(256,),
             order="random",
             seed=seed,
+            check_memory=False,
         )
         return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .errors import (
     BarrierDivergenceError,
+    DataRaceError,
     InactiveLaneReadError,
     LaunchArgumentError,
     MetalCompileError,
@@ -16,30 +17,39 @@ from .errors import (
     OrderDependenceError,
     OutOfBoundsError,
     ResourceLimitError,
+    SimdWidthError,
     SimulatorError,
     ToolchainMissingError,
+    UninitializedReadError,
     UnwrittenOutputError,
 )
 from .library import Library, compile_library, run_isolated
 from .mode import simulate
 from .plan import metal_source_dir, run_plan
 from .toolchain import toolchain_info
+from .traffic import BufferTraffic, LaunchResult, record_launches
 
 __all__ = [
     "BarrierDivergenceError",
+    "BufferTraffic",
+    "DataRaceError",
     "InactiveLaneReadError",
     "LaunchArgumentError",
+    "LaunchResult",
     "Library",
     "MetalCompileError",
     "NonUniformArgumentError",
     "OrderDependenceError",
     "OutOfBoundsError",
     "ResourceLimitError",
+    "SimdWidthError",
     "SimulatorError",
     "ToolchainMissingError",
+    "UninitializedReadError",
     "UnwrittenOutputError",
     "compile_library",
     "metal_source_dir",
+    "record_launches",
     "run_isolated",
     "run_plan",
     "simulate",

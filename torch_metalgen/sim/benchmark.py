@@ -2,7 +2,10 @@
 
 Reports the median of several runs (after a warm-up) for: compiling a kernel file
 (cold, then cached), the launch overhead of a 1-thread kernel, and RMSNorm 64 x 4096
-float with 1024-thread threadgroups (the project's rms_norm kernel and LaunchPlan)."""
+float with 1024-thread threadgroups (the project's rms_norm kernel and LaunchPlan), with
+the memory checks on (the default) and off; then, for every rms_norm kernel variant, the
+bytes it moved against its compulsory bytes (each input read once, each output written
+once), from the checker's traffic counts."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import torch
 from . import cache
 from .library import compile_library
 from .toolchain import toolchain_info
+from .traffic import record_launches
 
 TRIVIAL = """#include <metal_stdlib>
 using namespace metal;
@@ -60,19 +64,73 @@ def main() -> None:
     try:
         from torch_metalgen import _C
 
-        from .plan import run_plan
     except ImportError:
         print("rms_norm: skipped (torch_metalgen._C is not built)")
         return
     for rows, n in ((64, 4096), (64, 1024)):
         x = torch.randn(rows, n)
         weight = torch.randn(n)
-        plan, _ = _C.plan_rms_norm(x, weight, 1e-6)
-        median, best = _median_ms(lambda plan=plan: run_plan(plan, check_unwritten=False), 20)
-        print(
-            f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}): "
-            f"median {median:.1f} ms, best {best:.1f} ms"
-        )
+        plans, _ = _C.plan_rms_norm(x, weight, 1e-6)
+        # One LaunchPlan, or a list of them (multi-launch plans); rms_norm has one launch.
+        plan = plans[0] if isinstance(plans, (list, tuple)) else plans
+        for checks in (True, False):
+            median, best = _median_ms(
+                lambda plan=plan, checks=checks: _launch_plan(plan, check_memory=checks),
+                20,
+            )
+            print(
+                f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}, "
+                f"memory checks {'on' if checks else 'off'}): median {median:.1f} ms, "
+                f"best {best:.1f} ms"
+            )
+    print_traffic(_C)
+
+
+def _launch_plan(plan, **options):
+    """run_plan without the unwritten-output check, with Library.launch's options."""
+    from .plan import metal_source_dir
+
+    source_dir = metal_source_dir()
+    library = compile_library(source_dir / f"{plan.library}.metal", include_dirs=(source_dir,))
+    return library.launch(
+        plan.kernel,
+        buffers={int(i): t for i, t, _ in plan.buffers if t is not None},
+        bytes={int(i): bytes(d) for i, d in plan.bytes},
+        threadgroup_memory={int(i): int(n) for i, n in plan.threadgroup_memory},
+        grid=tuple(plan.grid),
+        threadgroup=tuple(plan.threadgroup),
+        dispatch=plan.dispatch,
+        **options,
+    )
+
+
+def print_traffic(_C) -> None:
+    """Measured traffic / compulsory bytes of each rms_norm variant."""
+
+    cases = ((64, 256, torch.float32), (64, 4096, torch.float32), (5, 10001, torch.float32))
+    cases += ((64, 4096, torch.float16), (64, 4096, torch.bfloat16))
+    for rows, n, dtype in cases:
+        x, weight = torch.randn(rows, n, dtype=dtype), torch.randn(n, dtype=dtype)
+        plans, _ = _C.plan_rms_norm(x, weight, 1e-6)
+        plans = plans if isinstance(plans, (list, tuple)) else [plans]
+        for plan in plans:
+            with record_launches() as launches:
+                _launch_plan(plan)
+            traffic = launches[0].traffic
+            bound = [(int(i), t, out) for i, t, out in plan.buffers if t is not None]
+            parts = []
+            for index, tensor, is_output in bound:
+                size = tensor.numel() * tensor.element_size()
+                moved = traffic[index].written if is_output else traffic[index].read
+                what = "written" if is_output else "read"
+                parts.append(f"buffer({index}) {what} {moved / size:.2f}x")
+            read = sum(traffic[i].read for i, _, out in bound if not out)
+            written = sum(traffic[i].written for i, _, out in bound if out)
+            compulsory = sum(t.numel() * t.element_size() for _, t, _ in bound)
+            print(
+                f"traffic {plan.kernel} {rows} x {n}: {(read + written) / compulsory:.2f}x "
+                f"compulsory ({read + written} / {compulsory} bytes; {', '.join(parts)})"
+            )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import cache
+from . import cache, instrument
 from .errors import MetalCompileError, SimulatorError, ToolchainMissingError
 from .frontend import Kernel, Parameter, kernels_from_ast
 from .launcher import SIMULATED_BUILTINS, generate_launcher, unsupported_builtins
@@ -25,7 +25,7 @@ from .toolchain import Toolchain, find_toolchain, has_asan, has_compiler_rt
 SIM_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = SIM_DIR / "include"
 RUNTIME_DIR = SIM_DIR / "runtime"
-RUNTIME_SOURCES = ("fiber.cpp", "scheduler.cpp", "launch.cpp", "builtins.cpp")
+RUNTIME_SOURCES = ("fiber.cpp", "scheduler.cpp", "launch.cpp", "builtins.cpp", "check.cpp")
 ASAN_DRIVER = "asan_driver.cpp"
 NO_ADDRESS_SPACES = "-DMETALSIM_NO_ADDRESS_SPACES"
 
@@ -82,7 +82,7 @@ def link_flags(toolchain: Toolchain) -> list[str]:
 
 
 # Python modules whose output is compiled: a change to them must invalidate builds.
-_CODE_GENERATORS = ("rewrite.py", "frontend.py", "launcher.py", "build.py")
+_CODE_GENERATORS = ("rewrite.py", "frontend.py", "launcher.py", "build.py", "instrument.py")
 
 
 @functools.cache
@@ -415,6 +415,7 @@ def _compile(
             *([] if address_spaces else [NO_ADDRESS_SPACES]),
             "-O2",
             "-fPIC",
+            *instrument.compile_flags(),
             "-include-pch",
             str(pch),
             "-shared",

@@ -40,7 +40,22 @@ class OrderDependenceError(SimulatorError):
 
 
 class OutOfBoundsError(SimulatorError):
-    """AddressSanitizer found an access outside a buffer, threadgroup or thread memory."""
+    """An access outside every bound buffer, threadgroup variable and the thread's own
+    memory (the memory checks of the default build, or AddressSanitizer with asan=True)."""
+
+
+class DataRaceError(SimulatorError):
+    """Two threads accessed the same memory, at least one writing, with nothing ordering
+    them: threads of a threadgroup with no barrier (with mem_threadgroup) in between, or
+    two threadgroups of one launch on device memory (atomics excepted)."""
+
+
+class UninitializedReadError(SimulatorError):
+    """A thread read threadgroup memory that no thread of its threadgroup had written."""
+
+
+class SimdWidthError(SimulatorError):
+    """A SIMD-group function was used as if SIMD-groups were wider than 32 lanes."""
 
 
 class ResourceLimitError(SimulatorError):
@@ -55,4 +70,7 @@ ERROR_BY_KIND: dict[int, type[SimulatorError]] = {
     4: ResourceLimitError,
     5: LaunchArgumentError,
     6: OutOfBoundsError,
+    7: DataRaceError,
+    8: UninitializedReadError,
+    9: SimdWidthError,
 }

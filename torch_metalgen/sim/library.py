@@ -14,6 +14,7 @@ from . import outputs as output_checks
 from .build import Artifact, build_library, build_runtime
 from .errors import ERROR_BY_KIND, LaunchArgumentError, SimulatorError
 from .frontend import Kernel
+from .instrument import symbolize_message
 from .isolated import launch_in_subprocess
 from .orders import run_in_two_orders
 from .request import (
@@ -25,6 +26,7 @@ from .request import (
     check_choice,
     triple,
 )
+from .traffic import BufferTraffic, LaunchResult, record
 
 
 class _LaunchDesc(ctypes.Structure):
@@ -44,6 +46,13 @@ class _LaunchDesc(ctypes.Structure):
         ("poison_inactive", ctypes.c_int),
         ("error_kind", ctypes.c_int),
         ("error", ctypes.c_char * 4096),
+        ("buffer_sizes", ctypes.c_uint64 * MAX_BINDINGS),
+        ("check_memory", ctypes.c_int),
+        ("bytes_read", ctypes.c_uint64 * MAX_BINDINGS),
+        ("bytes_written", ctypes.c_uint64 * MAX_BINDINGS),
+        ("distinct_read", ctypes.c_uint64 * MAX_BINDINGS),
+        ("distinct_written", ctypes.c_uint64 * MAX_BINDINGS),
+        ("image_base", ctypes.c_uint64),
     ]
 
 
@@ -141,7 +150,8 @@ class Library:
         inactive_lanes: str = "error",
         num_threads: int | None = None,
         check_orders: bool = False,
-    ) -> None:
+        check_memory: bool = True,
+    ) -> LaunchResult:
         """Runs `kernel` once, like encoding one dispatch and waiting for it.
 
         buffers: buffer index -> CPU tensor bound at its data_ptr() (setBuffer); the
@@ -159,6 +169,13 @@ class Library:
             all CPUs); ignored by the AddressSanitizer build.
         check_orders: also run in a second order from the same inputs and require
             bit-identical buffers (OrderDependenceError).
+        check_memory: check every load and store of the kernel (in-process build):
+            out-of-bounds accesses (OutOfBoundsError), data races on threadgroup and
+            device memory (DataRaceError), reads of threadgroup memory no thread wrote
+            (UninitializedReadError), and count the traffic per buffer. False is faster.
+
+        Returns a LaunchResult with the bytes read and written per buffer index (empty
+        for the AddressSanitizer build or with check_memory=False).
 
         Raises LaunchArgumentError for a malformed launch (before anything runs), and the
         SimulatorError subclass of whatever the kernel did wrong.
@@ -180,6 +197,7 @@ class Library:
             seed=seed & (2**64 - 1),
             poison_inactive=inactive_lanes == "poison",
             num_threads=num_threads or 0,
+            check_memory=bool(check_memory),
         )
         group = request.threadgroup
         per_group = group[0] * group[1] * group[2]
@@ -201,11 +219,13 @@ class Library:
 
         run = self._run_isolated if self.artifact.asan else self._run_here
         if check_orders:
-            run_in_two_orders(kernel, buffers, order, lambda other: run(request, other))
+            result = run_in_two_orders(kernel, buffers, order, lambda other: run(request, other))
         else:
-            run(request, order)
+            result = run(request, order)
         for index in outputs:
             output_checks.check_written(buffers[index], kernel, index)
+        record(result)
+        return result
 
     def _check_bindings(self, info: Kernel, buffers, bytes_args, threadgroup_memory) -> None:
         kernel = info.host_name
@@ -255,10 +275,11 @@ class Library:
                         "a multiple of 16."
                     )
 
-    def _run_isolated(self, request: LaunchRequest, order: str) -> None:
+    def _run_isolated(self, request: LaunchRequest, order: str) -> LaunchResult:
         launch_in_subprocess(self.artifact.binary, request, order)
+        return LaunchResult(request.kernel)
 
-    def _run_here(self, request: LaunchRequest, order: str) -> None:
+    def _run_here(self, request: LaunchRequest, order: str) -> LaunchResult:
         runtime = _load_runtime()
         desc = _LaunchDesc()
         name = request.kernel.encode()
@@ -267,6 +288,7 @@ class Library:
         keep_alive = []
         for index, tensor in request.buffers.items():
             desc.buffers[index] = tensor.data_ptr() if tensor.numel() else 0
+            desc.buffer_sizes[index] = _extent_bytes(tensor)
         for index, data in request.bytes_args.items():
             # 16-byte aligned copy, as Metal's setBytes gives an aligned buffer.
             storage = torch.zeros(max(len(data), 16), dtype=torch.uint8)
@@ -274,6 +296,7 @@ class Library:
                 storage[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
             keep_alive.append(storage)
             desc.buffers[index] = storage.data_ptr()
+            desc.buffer_sizes[index] = len(data)
         desc.threadgroup_lengths[:] = request.threadgroup_lengths()
         desc.grid[:] = request.grid
         desc.threadgroup[:] = request.threadgroup
@@ -282,10 +305,41 @@ class Library:
         desc.seed = request.seed
         desc.num_workers = request.num_threads
         desc.poison_inactive = int(request.poison_inactive)
+        desc.check_memory = int(request.check_memory)
         kind = runtime.metalsim_launch(ctypes.byref(desc))
         del keep_alive
         if kind:
-            raise ERROR_BY_KIND.get(kind, SimulatorError)(desc.error.decode(errors="replace"))
+            message = symbolize_message(desc.error.decode(errors="replace"), self.artifact.binary)
+            raise ERROR_BY_KIND.get(kind, SimulatorError)(message)
+        if not request.check_memory:
+            return LaunchResult(request.kernel)
+        unknown = 2**64 - 1
+
+        def distinct(value: int) -> int | None:
+            return None if value == unknown else value
+
+        traffic = {
+            index: BufferTraffic(
+                read=desc.bytes_read[index],
+                written=desc.bytes_written[index],
+                distinct_read=distinct(desc.distinct_read[index]),
+                distinct_written=distinct(desc.distinct_written[index]),
+            )
+            for index in (*request.buffers, *request.bytes_args)
+            if desc.buffer_sizes[index]
+        }
+        return LaunchResult(request.kernel, traffic)
+
+
+def _extent_bytes(tensor: torch.Tensor) -> int:
+    """Bytes from data_ptr() that the tensor's elements span (what a kernel may touch)."""
+    if tensor.numel() == 0:
+        return 0
+    # PyTorch strides are never negative: the elements lie from data_ptr() upwards.
+    last = sum(
+        (size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride(), strict=True)
+    )
+    return (last + 1) * tensor.element_size()
 
 
 _libraries: dict[tuple, tuple[Library, dict[str, int]]] = {}

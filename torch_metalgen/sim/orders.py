@@ -4,11 +4,13 @@ bit-identical buffers; a difference means a missing barrier or a race."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import torch
 
 from .errors import OrderDependenceError
 
+T = TypeVar("T")
 _BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
@@ -35,11 +37,12 @@ def _difference(index: int, first: torch.Tensor, second: torch.Tensor) -> str | 
 
 
 def run_in_two_orders(
-    kernel: str, buffers: Mapping[int, torch.Tensor], order: str, run: Callable[[str], None]
-) -> None:
-    """Runs `run(order)` and `run(other order)` from the same buffer contents."""
+    kernel: str, buffers: Mapping[int, torch.Tensor], order: str, run: Callable[[str], T]
+) -> T:
+    """Runs `run(order)` and `run(other order)` from the same buffer contents; returns
+    the first run's result."""
     before = {index: tensor.clone() for index, tensor in buffers.items()}
-    run(order)
+    result = run(order)
     first = {index: tensor.clone() for index, tensor in buffers.items()}
     for index, tensor in buffers.items():
         tensor.copy_(before[index])
@@ -55,3 +58,4 @@ def run_in_two_orders(
             "thread writes without a threadgroup_barrier between them, or threads race on "
             "device memory."
         )
+    return result

@@ -29,6 +29,7 @@ class LaunchRequest:
     seed: int  # already reduced to 64 bits
     poison_inactive: bool
     num_threads: int  # OS threads; 0: METALGEN_SIM_THREADS or all CPUs
+    check_memory: bool = True  # bounds, races, uninitialized reads, traffic (in-process)
 
     def threadgroup_lengths(self) -> list[int]:
         """The [[threadgroup(i)]] lengths as the runtime's fixed-size table."""

@@ -35,6 +35,63 @@ void switch_context(void** save_sp, void* next_sp, const void* next_low, size_t 
 // Called first thing on a fresh fiber (AddressSanitizer bookkeeping).
 void fiber_started();
 
+// ---- memory checks (check.cpp) -------------------------------------------------
+// Device memory: every distinct bound range (bindings that overlap are merged, so
+// aliasing is kept) is copied into one mapping where it ends next to a guard page;
+// accesses outside the ranges are out of bounds. A shadow entry per byte records the
+// threadgroup that wrote it and the one(s) that read it during the launch.
+struct Region {
+  uintptr_t lo = 0, hi = 0;           // what the kernel sees (the copy, or in place)
+  unsigned char* original = nullptr;  // the caller's memory (copied back after the launch)
+  uint32_t bindings = 0;              // bitmask of binding indices in this region
+  std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
+  std::atomic<uint64_t> distinct_read{0}, distinct_written{0};
+};
+struct DeviceShadow {
+  uint32_t writer;    // linear threadgroup + 1 of the last write, 0: not written
+  uint32_t reader;    // linear threadgroup + 1 of the readers, kManyGroups: several
+  uint32_t write_pc;  // offset of the writing instruction in the kernel library
+};
+constexpr uint32_t kManyGroups = 0xFFFFFFFFu;
+
+struct DeviceCheck {
+  bool enabled = false;
+  uintptr_t span_lo = 0, span_size = 0;  // [lowest region lo, highest region hi)
+  unsigned char* mapping = nullptr;      // the copies (nullptr: bound in place)
+  size_t mapping_size = 0;
+  DeviceShadow* shadow = nullptr;  // per byte of the span; nullptr: too large to shadow
+  size_t shadow_size = 0;
+  Region regions[METALSIM_MAX_BINDINGS];
+  int region_count = 0;
+  uintptr_t image_lo = 0, image_hi = 0;  // the kernel library (program-scope constants)
+};
+
+// Threadgroup memory: a shadow entry per byte of the worker's arena.
+struct ThreadgroupShadow {
+  uint32_t write_stamp;  // epoch of the last write (< threadgroup start: never written)
+  uint32_t read_stamp;   // epoch of the last read
+  uint32_t write_simd;   // the writer's SIMD-group barrier stamp at the write
+  uint32_t read_simd;
+  uint32_t write_pc, read_pc;
+  uint16_t writer, reader;  // thread index in the threadgroup; reader kManyThreads: several
+};
+constexpr uint16_t kManyThreads = 0xFFFF;
+
+struct WorkerCheck {
+  bool enabled = false;
+  uint32_t stamp = 0;        // threadgroup-memory epoch: +1 per ordering barrier
+  uint32_t group_start = 0;  // stamp when the current threadgroup started
+  uint32_t weak_stamp = 0;   // epoch in which a barrier without mem_threadgroup released
+  uint32_t simd_counter = 0;
+  std::vector<uint32_t> simd_stamp;       // per SIMD-group: simd_counter at its last barrier
+  std::vector<ThreadgroupShadow> shadow;  // per byte of the arena
+  uint64_t bytes_read[METALSIM_MAX_BINDINGS] = {};     // per region
+  uint64_t bytes_written[METALSIM_MAX_BINDINGS] = {};  // per region
+  uint64_t distinct_read[METALSIM_MAX_BINDINGS] = {};
+  uint64_t distinct_written[METALSIM_MAX_BINDINGS] = {};
+  int last_region = 0;
+};
+
 // ---- one launch (launch.cpp) ---------------------------------------------------
 struct Launch {
   metalsim_launch_desc* desc;
@@ -46,6 +103,7 @@ struct Launch {
   std::vector<uint32_t> group_order;  // linear threadgroup ids in execution order
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
+  DeviceCheck device;
   // Records the first error of the launch; later ones are dropped.
   void fail(int kind, const std::string& message);
 };
@@ -65,6 +123,7 @@ struct GpuThread {
   metalsim_call* call = nullptr;    // while InCollective
   const char* wait_file = nullptr;  // while AtBarrier
   int wait_line = 0;
+  int wait_flags = 0;
   uint32_t linear = 0;
   uint32_t lane = 0;
   uint32_t simdgroup = 0;
@@ -78,8 +137,12 @@ struct SimdGroup {
 };
 
 struct TgAllocation {
-  const void* site;
+  const void* site;  // nullptr for a [[threadgroup(i)]] buffer
   void* address;
+  size_t size;
+  const char* file;  // declaration (threadgroup variables)
+  int line;
+  int index;  // [[threadgroup(index)]], -1 for a declaration
 };
 
 struct Worker {
@@ -104,9 +167,45 @@ struct Worker {
   size_t arena_used = 0;
   std::vector<TgAllocation> allocations;
   void* threadgroup_buffers[METALSIM_MAX_BINDINGS] = {};
+  size_t threadgroup_bytes = 0;  // declared + dynamic, without the checker's gaps
+  uint32_t linear_group = 0;
+  WorkerCheck check;
 
+  unsigned char* arena_base() {
+    return reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(arena.data()) + 63) &
+                                            ~uintptr_t(63));
+  }
   void run_threadgroup(Launch& launch, uint32_t linear_group);
 };
+
+// The fibers' thread-local state (scheduler.cpp).
+extern thread_local Worker* tls_worker __attribute__((tls_model("initial-exec")));
+extern thread_local GpuThread* tls_current __attribute__((tls_model("initial-exec")));
+// What the memory checks' load/store hook needs first, in one place (check.cpp): the
+// worker whose threadgroup is being checked (nullptr: not checking, or runtime code such
+// as a collective's resolver is running on the fiber), its arena, the bound span.
+struct FastCheck {
+  Worker* worker = nullptr;
+  uintptr_t arena_lo = 0;
+  uintptr_t span_lo = 0, span_size = 0;
+};
+extern thread_local FastCheck tls_check __attribute__((tls_model("initial-exec")));
+void end_threadgroup_check();
+// Ends the running GPU thread's threadgroup with an error (from kernel code: checks).
+[[noreturn]] void abandon_thread(int kind, const std::string& message);
+std::string group_text(const Worker& w);
+std::string site_text(const char* file, int line);
+
+// Memory checks (check.cpp).
+void setup_device_check(Launch& l);
+void finish_device_check(Launch& l);
+void flush_worker_check(Worker& w, Launch& l);  // a worker's counts, at the end of its work
+void start_threadgroup_check(Worker& w);
+void note_barrier(Worker& w, int flags);
+void note_simdgroup_barrier(Worker& w, uint32_t simdgroup, int flags);
+// A fault inside a fiber that is not a stack overflow: an access the checks did not
+// see (wild pointer); ends the threadgroup with an OutOfBoundsError.
+bool recover_from_fault(const void* fault_address, uintptr_t pc);
 
 // Stack-overflow recovery (launch.cpp installs the handler, scheduler.cpp recovers).
 bool recover_from_stack_overflow(const void* fault_address);

@@ -2,6 +2,7 @@
 // threads that lives across launches (fiber stacks are reused), collects the first error.
 #include <pthread.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +45,9 @@ struct sigaction previous_bus;
 
 void on_fault(int signal, siginfo_t* info, void* context) {
   if (recover_from_stack_overflow(info->si_addr)) return;  // never returns when it recovers
+  const uintptr_t pc =
+      static_cast<uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+  if (recover_from_fault(info->si_addr, pc)) return;  // likewise
   // Not ours: restore the previous handler and let the fault happen again under it.
   sigaction(signal, signal == SIGSEGV ? &previous_segv : &previous_bus, nullptr);
   (void)context;
@@ -92,6 +96,7 @@ void work(Worker& w, Launch& l) {
     if (i >= l.total_groups) break;
     w.run_threadgroup(l, l.group_order[i]);
   }
+  flush_worker_check(w, l);
 }
 
 // Worker 0 is the calling thread; workers 1.. are pooled OS threads.
@@ -228,6 +233,9 @@ extern "C" int metalsim_launch(metalsim_launch_desc* d) {
   l.desc = d;
   l.dynamic_threadgroup_bytes = static_cast<uint32_t>(dynamic);
   std::memcpy(l.buffers, d->buffers, sizeof(l.buffers));
+  for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i) {
+    d->bytes_read[i] = d->bytes_written[i] = d->distinct_read[i] = d->distinct_written[i] = 0;
+  }
   uint64_t total = 1;
   for (int k = 0; k < 3; ++k) {
     l.groups[k] = d->dispatch_threadgroups
@@ -257,6 +265,8 @@ extern "C" int metalsim_launch(metalsim_launch_desc* d) {
 #ifndef METALSIM_ASAN
   FaultHandler fault_handler;  // ASan reports stack overflows itself
 #endif
+  setup_device_check(l);  // may move the bindings into guarded copies (l.buffers)
   pool().run(l, workers);
+  finish_device_check(l);  // copies them back
   return d->error_kind;
 }

@@ -23,8 +23,8 @@
 namespace metalsim {
 
 // initial-exec: no __tls_get_addr call per access (the library is loaded once, early).
-static thread_local Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
-static thread_local GpuThread* tls_current __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local GpuThread* tls_current __attribute__((tls_model("initial-exec"))) = nullptr;
 
 std::string format_ranges(const std::vector<uint32_t>& indices) {
   std::string out = "[";
@@ -46,7 +46,7 @@ static std::string basename_of(const char* path) {
   return slash ? slash + 1 : path;
 }
 
-static std::string site_text(const char* file, int line) {
+std::string site_text(const char* file, int line) {
   return basename_of(file) + ":" + std::to_string(line);
 }
 
@@ -58,12 +58,12 @@ static uint64_t next_random(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-namespace {
-
 std::string group_text(const Worker& w) {
   return "(" + std::to_string(w.group_position[0]) + "," + std::to_string(w.group_position[1]) +
          "," + std::to_string(w.group_position[2]) + ")";
 }
+
+namespace {
 
 void abort_threadgroup(Worker& w, int kind, const std::string& what) {
   if (!w.aborted) {
@@ -111,6 +111,10 @@ bool same_site(const metalsim_call* a, const metalsim_call* b) {
          (a->file == b->file || std::strcmp(a->file, b->file) == 0);
 }
 
+// simdgroup_barrier is a collective with nothing to compute; resolve_collective
+// recognises it by this resolver to advance the SIMD-group's memory-ordering stamp.
+void resolve_simdgroup_barrier(metalsim_call* const*, uint32_t, metalsim_diag*) {}
+
 // Runs the collective that the lowest waiting lane of `sg` is blocked in, for
 // every lane waiting at the same call site.
 void resolve_collective(Worker& w, SimdGroup& sg) {
@@ -129,14 +133,20 @@ void resolve_collective(Worker& w, SimdGroup& sg) {
   }
   metalsim_diag diag{};
   diag.poison_inactive = w.launch->desc->poison_inactive;
+  // The resolver reads and writes other lanes' stacks (and simdgroup_load/store operands):
+  // runtime work, not accesses of the running thread.
+  Worker* const checking = tls_check.worker;
+  tls_check.worker = nullptr;
   leader->resolve(lanes, mask, &diag);
+  tls_check.worker = checking;
   if (diag.kind != METALSIM_OK) {
     std::vector<uint32_t> ids;
     for (uint32_t lane = 0; lane < sg.count; ++lane)
       if (mask >> lane & 1u) ids.push_back(sg.first + lane);
     const char* what = diag.kind == METALSIM_ERR_NON_UNIFORM          ? "non-uniform argument"
                        : diag.kind == METALSIM_ERR_INACTIVE_LANE_READ ? "read of an inactive lane"
-                                                                      : "SIMD-group error";
+                       : diag.kind == METALSIM_ERR_SIMD_WIDTH ? "SIMD-group width assumption"
+                                                              : "SIMD-group error";
     abort_threadgroup(w, diag.kind,
                       std::string(what) + " at " + site_text(leader->file, leader->line) +
                           " in threadgroup " + group_text(w) + ", SIMD-group " +
@@ -144,6 +154,9 @@ void resolve_collective(Worker& w, SimdGroup& sg) {
                           format_ranges(ids) + " active): " + diag.message);
     return;
   }
+  if (leader->resolve == &resolve_simdgroup_barrier)
+    note_simdgroup_barrier(w, static_cast<uint32_t>(&sg - w.simdgroups.data()),
+                           static_cast<int>(leader->arg));
   uint32_t woken[METALSIM_SIMD_WIDTH];
   uint32_t count = 0;
   for (uint32_t lane = 0; lane < sg.count; ++lane) {
@@ -166,9 +179,11 @@ void after_block(Worker& w, SimdGroup& sg) {
   // Every live thread waits at a barrier: release, or report divergence.
   const GpuThread* first = nullptr;
   bool same = true;
+  int flags = 0;
   for (uint32_t i = 0; i < w.thread_count; ++i) {
     const GpuThread& t = w.threads[i];
     if (t.state != ThreadState::AtBarrier) continue;
+    flags |= t.wait_flags;
     if (!first)
       first = &t;
     else if (t.wait_line != first->wait_line ||
@@ -184,6 +199,7 @@ void after_block(Worker& w, SimdGroup& sg) {
     }
     for (SimdGroup& g : w.simdgroups) g.running = static_cast<int>(g.count);
     w.at_barrier = 0;
+    note_barrier(w, flags);
     enqueue(w, woken, w.thread_count);
     return;
   }
@@ -235,6 +251,7 @@ void fiber_main(void* arg) {
 
 void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   launch = &l;
+  this->linear_group = linear_group;
   tls_worker = this;
   const metalsim_launch_desc& d = *l.desc;
   group_position[0] = linear_group % l.groups[0];
@@ -273,8 +290,7 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   // Threadgroup memory: poisoned with 0xFF bytes (NaN for float, half and bfloat).
   if (arena.size() < 2 * METALSIM_THREADGROUP_MEMORY_LIMIT)
     arena.resize(2 * METALSIM_THREADGROUP_MEMORY_LIMIT + 64);
-  unsigned char* base = reinterpret_cast<unsigned char*>(
-      (reinterpret_cast<uintptr_t>(arena.data()) + 63) & ~uintptr_t(63));
+  unsigned char* base = arena_base();
 #ifdef METALSIM_ASAN
   __asan_unpoison_memory_region(arena.data(), arena.size());
 #endif
@@ -283,17 +299,23 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   __asan_poison_memory_region(arena.data(), arena.size());
 #endif
   arena_used = 0;
+  threadgroup_bytes = 0;
   allocations.clear();
+  check.enabled = d.check_memory != 0;
   for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i) {
     threadgroup_buffers[i] = nullptr;
     if (d.threadgroup_lengths[i] == 0) continue;
     threadgroup_buffers[i] = base + arena_used;
+    allocations.push_back({nullptr, base + arena_used, d.threadgroup_lengths[i], nullptr, 0, i});
 #ifdef METALSIM_ASAN
     __asan_unpoison_memory_region(base + arena_used, d.threadgroup_lengths[i]);
     arena_used += 32;  // redzone after each buffer
 #endif
+    if (check.enabled) arena_used += 32;  // a gap, so overflows are out of bounds
     arena_used += (d.threadgroup_lengths[i] + 15) & ~15u;
+    threadgroup_bytes += (d.threadgroup_lengths[i] + 15) & ~15u;
   }
+  if (check.enabled) start_threadgroup_check(*this);
 
   for (uint32_t i = 0; i < thread_count; ++i) {
     GpuThread& t = threads[i];
@@ -332,6 +354,7 @@ void Worker::run_threadgroup(Launch& l, uint32_t linear_group) {
   tls_current = first;
   switch_context(&scheduler_sp, first->sp, first->stack.low, first->stack.size);
   tls_current = nullptr;
+  end_threadgroup_check();
   if (aborted) unblock_fault_signals();  // we may have left a SIGSEGV handler by switching
   if (!aborted && live > 0) {
     std::vector<uint32_t> stuck;
@@ -363,12 +386,13 @@ extern "C" void metalsim_collective(metalsim_call* call) {
 }
 
 extern "C" void metalsim_threadgroup_barrier(int flags, const char* file, int line) {
-  (void)flags;  // every barrier orders all memory here; the flags only matter on hardware
+  // Execution is ordered by every barrier; memory only by the flags (check.cpp).
   GpuThread* self = metalsim::tls_current;
   Worker& w = *self->worker;
   self->state = ThreadState::AtBarrier;
   self->wait_file = file;
   self->wait_line = line;
+  self->wait_flags = flags;
   ++w.at_barrier;
   SimdGroup& sg = w.simdgroups[self->simdgroup];
   --sg.running;
@@ -382,14 +406,17 @@ extern "C" void* metalsim_threadgroup_alloc(size_t size, size_t align, const voi
   for (const auto& a : w.allocations)
     if (a.site == site) return a.address;
   if (align < 16) align = 16;
-  size_t offset = (w.arena_used + align - 1) / align * align;
-  unsigned char* base = reinterpret_cast<unsigned char*>(
-      (reinterpret_cast<uintptr_t>(w.arena.data()) + 63) & ~uintptr_t(63));
-  if (offset + size > METALSIM_THREADGROUP_MEMORY_LIMIT) {
+  // The checker leaves a gap before each allocation (an overflow lands in no variable);
+  // the 32 KiB limit counts the declarations alone, as on the GPU.
+  size_t offset = (w.arena_used + (w.check.enabled ? 32 : 0) + align - 1) / align * align;
+  unsigned char* base = w.arena_base();
+  const size_t logical = (w.threadgroup_bytes + align - 1) / align * align;
+  if (logical + size > METALSIM_THREADGROUP_MEMORY_LIMIT ||
+      offset + size > 2 * METALSIM_THREADGROUP_MEMORY_LIMIT) {
     metalsim_fail(METALSIM_ERR_RESOURCE_LIMIT,
                   ("threadgroup memory over the 32 KiB (32768-byte) limit: the declaration at " +
                    metalsim::site_text(file, line) + " needs " + std::to_string(size) +
-                   " bytes at offset " + std::to_string(offset) +
+                   " bytes at offset " + std::to_string(logical) +
                    " (threadgroup declarations and [[threadgroup(i)]] lengths together)")
                       .c_str(),
                   file, line);
@@ -400,11 +427,22 @@ extern "C" void* metalsim_threadgroup_alloc(size_t size, size_t align, const voi
   offset += 32;  // redzone between declarations
 #endif
   w.arena_used = offset + size;
-  w.allocations.push_back({site, address});
+  w.threadgroup_bytes = logical + size;
+  w.allocations.push_back({site, address, size, file, line, -1});
   return address;
 }
 
 extern "C" uint32_t metalsim_lane_id(void) { return metalsim::tls_current->lane; }
+
+extern "C" void metalsim_simdgroup_barrier(int flags, const char* file, int line, int column) {
+  metalsim_call call{};
+  call.file = file;
+  call.line = line;
+  call.column = column;
+  call.resolve = &metalsim::resolve_simdgroup_barrier;
+  call.arg = flags;
+  metalsim_collective(&call);
+}
 
 namespace metalsim {
 
@@ -427,6 +465,41 @@ bool recover_from_stack_overflow(const void* fault_address) {
   void* discarded = nullptr;
   switch_context(&discarded, w.scheduler_sp, w.scheduler_stack_low, w.scheduler_stack_size);
   return true;  // not reached
+}
+
+bool recover_from_fault(const void* fault_address, uintptr_t pc) {
+  GpuThread* self = tls_current;
+  if (!self || !self->worker || self->worker->aborted || !self->worker->launch) return false;
+  Worker& w = *self->worker;
+  const DeviceCheck& c = w.launch->device;
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", fault_address);
+  std::string where = "an instruction outside the kernel library";
+  if (c.image_lo && pc >= c.image_lo && pc < c.image_hi)
+    where = "{pc:" + std::to_string(pc - c.image_lo) + "}";
+  abort_threadgroup(w, METALSIM_ERR_OUT_OF_BOUNDS,
+                    std::string("invalid memory access (SIGSEGV at address ") + address + ") at " +
+                        where + " by thread " + std::to_string(self->linear) + " of threadgroup " +
+                        group_text(w) +
+                        ": the address is in no bound buffer, threadgroup variable or the "
+                        "thread's stack (an index far out of range, e.g. an overflowing "
+                        "32-bit offset); check the index arithmetic");
+  void* discarded = nullptr;
+  switch_context(&discarded, w.scheduler_sp, w.scheduler_stack_low, w.scheduler_stack_size);
+  return true;  // not reached
+}
+
+}  // namespace metalsim
+
+namespace metalsim {
+
+void abandon_thread(int kind, const std::string& message) {
+  GpuThread* self = tls_current;
+  Worker& w = *self->worker;
+  tls_check.worker = nullptr;  // the scheduler's own accesses from here on are not the kernel's
+  abort_threadgroup(w, kind, message);
+  switch_away(self);
+  std::abort();  // an aborted threadgroup never resumes its fibers
 }
 
 }  // namespace metalsim

@@ -36,29 +36,37 @@ template <class A>
 inline typename A::value_type* atomic_address(A* object) {
   return (typename A::value_type*)(object);
 }
+// Every access below is a read-modify-write instruction, which the memory checker's
+// load/store tracing does not see (runtime/check.cpp): each operation reports itself
+// through metalsim_atomic_access instead, so atomics count as traffic and are
+// bounds-checked, but are never data races.
+template <class T>
+using atomic_bits_t = std::make_unsigned_t<std::conditional_t<
+    sizeof(T) == 1, char,
+    std::conditional_t<sizeof(T) == 2, short, std::conditional_t<sizeof(T) == 4, int, long long>>>>;
 template <class T>
 inline T atomic_read(T* p) {
-  T value;
-  __atomic_load(p, &value, __ATOMIC_RELAXED);  // the generic form also takes float
-  return value;
+  using U = atomic_bits_t<T>;
+  metalsim_atomic_access(p, sizeof(T), 0);
+  return __builtin_bit_cast(T, __atomic_fetch_or(reinterpret_cast<U*>(p), U(0), __ATOMIC_RELAXED));
+}
+template <class T>
+inline void atomic_write(T* p, T value) {
+  using U = atomic_bits_t<T>;
+  metalsim_atomic_access(p, sizeof(T), 1);
+  __atomic_exchange_n(reinterpret_cast<U*>(p), __builtin_bit_cast(U, value), __ATOMIC_RELAXED);
 }
 template <class T, class F>
 inline T atomic_update(T* p, F f) {
-  T old = atomic_read(p);
-  if constexpr (std::is_same_v<T, float>) {
-    uint32_t expected = __builtin_bit_cast(uint32_t, old);
-    for (;;) {
-      float next = f(__builtin_bit_cast(float, expected));
-      if (__atomic_compare_exchange_n(reinterpret_cast<uint32_t*>(p), &expected,
-                                      __builtin_bit_cast(uint32_t, next), true, __ATOMIC_RELAXED,
-                                      __ATOMIC_RELAXED))
-        return __builtin_bit_cast(float, expected);
-    }
-  } else {
-    while (
-        !__atomic_compare_exchange_n(p, &old, f(old), true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-    }
-    return old;
+  using U = atomic_bits_t<T>;
+  metalsim_atomic_access(p, sizeof(T), 1);
+  U* bits = reinterpret_cast<U*>(p);
+  U expected = __atomic_fetch_or(bits, U(0), __ATOMIC_RELAXED);
+  for (;;) {
+    const U next = __builtin_bit_cast(U, static_cast<T>(f(__builtin_bit_cast(T, expected))));
+    if (__atomic_compare_exchange_n(bits, &expected, next, true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+      return __builtin_bit_cast(T, expected);
   }
 }
 }  // namespace metalsim
@@ -70,8 +78,7 @@ using atomic_value_t = typename A::value_type;
 
 template <class A, class U>
 inline void atomic_store_explicit(A* object, U desired, memory_order) {
-  atomic_value_t<A> value = static_cast<atomic_value_t<A>>(desired);
-  __atomic_store(metalsim::atomic_address(object), &value, __ATOMIC_RELAXED);
+  metalsim::atomic_write(metalsim::atomic_address(object), static_cast<atomic_value_t<A>>(desired));
 }
 template <class A>
 inline atomic_value_t<A> atomic_load_explicit(A* object, memory_order) {
@@ -87,18 +94,15 @@ template <class A, class U>
 inline bool atomic_compare_exchange_weak_explicit(A* object, atomic_value_t<A>* expected, U desired,
                                                   memory_order, memory_order) {
   using T = atomic_value_t<A>;
+  using Bits = metalsim::atomic_bits_t<T>;
   T* p = metalsim::atomic_address(object);
-  if constexpr (std::is_same_v<T, float>) {
-    uint32_t e = __builtin_bit_cast(uint32_t, *expected);
-    bool ok = __atomic_compare_exchange_n(reinterpret_cast<uint32_t*>(p), &e,
-                                          __builtin_bit_cast(uint32_t, static_cast<T>(desired)),
-                                          false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-    *expected = __builtin_bit_cast(float, e);
-    return ok;
-  } else {
-    return __atomic_compare_exchange_n(p, expected, static_cast<T>(desired), false,
-                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-  }
+  metalsim_atomic_access(p, sizeof(T), 1);
+  Bits e = __builtin_bit_cast(Bits, *expected);
+  const bool ok = __atomic_compare_exchange_n(reinterpret_cast<Bits*>(p), &e,
+                                              __builtin_bit_cast(Bits, static_cast<T>(desired)),
+                                              false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  *expected = __builtin_bit_cast(T, e);
+  return ok;
 }
 template <class A, class U>
 inline bool atomic_compare_exchange_strong_explicit(A* object, atomic_value_t<A>* expected,

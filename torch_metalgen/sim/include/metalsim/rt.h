@@ -24,6 +24,9 @@ enum metalsim_error_kind {
   METALSIM_ERR_RESOURCE_LIMIT = 4,
   METALSIM_ERR_LAUNCH = 5,
   METALSIM_ERR_OUT_OF_BOUNDS = 6,
+  METALSIM_ERR_DATA_RACE = 7,
+  METALSIM_ERR_UNINITIALIZED_READ = 8,
+  METALSIM_ERR_SIMD_WIDTH = 9,
 };
 
 // Builtin values of one GPU thread, read by the generated launcher.
@@ -83,6 +86,12 @@ void* metalsim_threadgroup_alloc(size_t size, size_t align, const void* site, co
                                  int line);
 uint32_t metalsim_lane_id(void);
 void metalsim_fail(int kind, const char* message, const char* file, int line);
+// simdgroup_barrier: a collective that also orders the SIMD-group's memory accesses for
+// the race checker (runtime/check.cpp).
+void metalsim_simdgroup_barrier(int flags, const char* file, int line, int column);
+// Atomic operations are not instrumented loads/stores (include/metalsim/atomic.h): they
+// report here, so they count as traffic and are bounds-checked but never race.
+void metalsim_atomic_access(const void* address, uint32_t size, int is_write);
 
 // Kernel table exported by every compiled library (generated launcher).
 enum metalsim_param_kind {
@@ -122,6 +131,18 @@ typedef struct metalsim_launch_desc {
   int poison_inactive;
   int error_kind;
   char error[4096];
+  // Memory checks (runtime/check.cpp); all zero means off (the ASan driver leaves them so).
+  // buffer_sizes[i]: bytes the binding at buffers[i] may be accessed over; 0 = unbound.
+  uint64_t buffer_sizes[METALSIM_MAX_BINDINGS];
+  int check_memory;  // bounds, races, uninitialized threadgroup reads, traffic
+  // Filled in by the launch when check_memory: bytes read / written through each binding,
+  // in total and distinct (each byte once); aliased bindings share their numbers.
+  // distinct_* are UINT64_MAX when the buffers were too large to shadow.
+  uint64_t bytes_read[METALSIM_MAX_BINDINGS];
+  uint64_t bytes_written[METALSIM_MAX_BINDINGS];
+  uint64_t distinct_read[METALSIM_MAX_BINDINGS];
+  uint64_t distinct_written[METALSIM_MAX_BINDINGS];
+  uint64_t image_base;  // load address of the kernel library (for symbolizing pcs)
 } metalsim_launch_desc;
 
 int metalsim_launch(metalsim_launch_desc* desc);

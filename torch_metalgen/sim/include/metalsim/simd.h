@@ -200,6 +200,19 @@ void resolve_shuffle(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* 
                            : kind == kBroadcast || kind == kQuadBroadcast ? "broadcast_lane_id"
                                                                           : "delta";
     if (!check_uniform(lanes, mask, d, name, argument)) return;
+    // A delta or mask of 32 or more reaches no other lane of a 32-wide SIMD-group: the
+    // code assumes wider SIMD-groups (a reduction tree starting at 32 is written for 64).
+    const int64_t a = lanes[__builtin_ctz(mask)]->arg;
+    const bool simd_wide = kind == kShuffleUp || kind == kShuffleDown || kind == kShuffleXor;
+    if (simd_wide && a >= 32) {
+      d->kind = METALSIM_ERR_SIMD_WIDTH;
+      snprintf(d->message, sizeof d->message,
+               "%s with %s %lld, but SIMD-groups on Apple GPUs are 32 lanes wide, so no "
+               "lane can reach another (each keeps its own value): the code assumes "
+               "64-wide SIMD-groups. Use threads_per_simdgroup (32) for the widths.",
+               name, argument, static_cast<long long>(a));
+      return;
+    }
   }
   const int first_active = __builtin_ctz(mask);
   T results[32];
@@ -420,8 +433,10 @@ inline void threadgroup_barrier(mem_flags flags, const char* file = __builtin_FI
                                 int line = __builtin_LINE()) {
   metalsim_threadgroup_barrier(static_cast<int>(flags), file, line);
 }
-inline void simdgroup_barrier(mem_flags, METALSIM_SITE) {
-  metalsim::collective<bool, bool>(true, &detail::resolve_nothing, 0, METALSIM_SITE_ARGS);
+inline void simdgroup_barrier(mem_flags flags, METALSIM_SITE) {
+  // A collective in the runtime, which also orders the SIMD-group's memory accesses for
+  // the race checker (runtime/check.cpp).
+  metalsim_simdgroup_barrier(static_cast<int>(flags), METALSIM_SITE_ARGS);
 }
 
 }  // namespace metal

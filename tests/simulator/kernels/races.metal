@@ -1,0 +1,219 @@
+// Planted bugs for the memory checks (tests/simulator/test_races.py): races, reads of
+// uninitialized threadgroup memory, 64-wide SIMD assumptions, out-of-bounds accesses.
+// Each buggy kernel has a correct twin that must pass. Line numbers are asserted by the
+// tests: add new kernels at the end.
+#include <metal_stdlib>
+using namespace metal;
+
+// Reads the previous thread's slot with no barrier after the writes.
+kernel void neighbour_no_barrier(device const float* x [[buffer(0)]],
+                                 device float* out [[buffer(1)]],
+                                 uint gid [[thread_position_in_grid]],
+                                 uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float slots[256];
+  slots[tid] = x[gid];
+  out[gid] = slots[tid == 0 ? 0 : tid - 1];
+}
+
+// The barrier is there but orders no threadgroup memory (the flags come from buffer 2).
+kernel void neighbour_weak_barrier(device const float* x [[buffer(0)]],
+                                   device float* out [[buffer(1)]],
+                                   constant uint& flags [[buffer(2)]],
+                                   uint gid [[thread_position_in_grid]],
+                                   uint tid [[thread_index_in_threadgroup]],
+                                   uint threads [[threads_per_threadgroup]]) {
+  threadgroup float slots[256];
+  slots[tid] = x[gid];
+  if (flags == 0) {
+    threadgroup_barrier(mem_flags::mem_none);
+  } else if (flags == 1) {
+    threadgroup_barrier(mem_flags::mem_device);
+  } else {
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  out[gid] = slots[(tid + 1) % threads];
+}
+
+// Every thread increments one threadgroup counter without an atomic.
+kernel void threadgroup_counter(device uint* out [[buffer(0)]],
+                                uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup uint count;
+  if (tid == 0) {
+    count = 0;
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  count += 1;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (tid == 0) {
+    out[0] = count;
+  }
+}
+
+kernel void threadgroup_counter_atomic(device uint* out [[buffer(0)]],
+                                       uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup atomic_uint count;
+  if (tid == 0) {
+    atomic_store_explicit(&count, 0u, memory_order_relaxed);
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  atomic_fetch_add_explicit(&count, 1u, memory_order_relaxed);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (tid == 0) {
+    out[0] = atomic_load_explicit(&count, memory_order_relaxed);
+  }
+}
+
+// Half the threads fill the buffer, all of them read it; fmax hides the NaN poison.
+kernel void half_filled_max(device const float* x [[buffer(0)]],
+                            device float* out [[buffer(1)]],
+                            uint gid [[thread_position_in_grid]],
+                            uint tid [[thread_index_in_threadgroup]],
+                            uint threads [[threads_per_threadgroup]]) {
+  threadgroup float buf[256];
+  if (tid < threads / 2) {
+    buf[tid] = x[gid];
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[gid] = fmax(buf[tid], 0.0f);
+}
+
+// Thread 0 sums one more element than was written (an off-by-one on the count).
+kernel void unwritten_uint_sum(device const uint* x [[buffer(0)]],
+                               device uint* out [[buffer(1)]],
+                               uint tid [[thread_index_in_threadgroup]],
+                               uint threads [[threads_per_threadgroup]]) {
+  threadgroup uint buf[257];
+  buf[tid] = x[tid];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (tid == 0) {
+    uint sum = 0;
+    for (uint i = 0; i <= threads; i++) {
+      sum += buf[i];
+    }
+    out[0] = sum;
+  }
+}
+
+// Every thread of every threadgroup increments one device counter without an atomic.
+kernel void device_counter(device uint* counter [[buffer(0)]]) {
+  counter[0] += 1;
+}
+
+kernel void device_counter_atomic(device atomic_uint* counter [[buffer(0)]]) {
+  atomic_fetch_add_explicit(counter, 1u, memory_order_relaxed);
+}
+
+// Threadgroups overlap in what they write: each writes 64 outputs from its own start,
+// but the threadgroups are only 32 apart.
+kernel void overlapping_groups(device float* out [[buffer(0)]],
+                               uint group [[threadgroup_position_in_grid]],
+                               uint tid [[thread_index_in_threadgroup]]) {
+  out[group * 32 + tid] = float(group);
+}
+
+// A reduction written for 64-wide SIMD-groups: SIMD-groups 0 and 1 both store into
+// partial[0], so half of the partial sums are lost.
+kernel void reduce_assuming_simd64(device const float* x [[buffer(0)]],
+                                   device float* out [[buffer(1)]],
+                                   uint gid [[thread_position_in_grid]],
+                                   uint tid [[thread_index_in_threadgroup]],
+                                   uint lane [[thread_index_in_simdgroup]],
+                                   uint threads [[threads_per_threadgroup]]) {
+  threadgroup float partial[16];
+  const float s = simd_sum(x[gid]);
+  if (lane == 0) {
+    partial[tid / 64] = s;
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (tid == 0) {
+    float total = 0.0f;
+    for (uint i = 0; i < threads / 64; i++) {
+      total += partial[i];
+    }
+    out[0] = total;
+  }
+}
+
+// A shuffle tree that starts at offset 32, as for 64-wide SIMD-groups.
+kernel void shuffle_tree_from_32(device const float* x [[buffer(0)]],
+                                 device float* out [[buffer(1)]],
+                                 uint gid [[thread_position_in_grid]]) {
+  float v = x[gid];
+  for (ushort offset = 32; offset > 0; offset /= 2) {
+    v += simd_shuffle_down(v, offset);
+  }
+  out[gid] = v;
+}
+
+// Lanes read their pair leader's value through threadgroup memory; correct only with the SIMD-group
+// barrier (flags from buffer 2: 0 none, 1 simdgroup_barrier(mem_threadgroup)).
+kernel void simd_exchange(device const float* x [[buffer(0)]],
+                          device float* out [[buffer(1)]],
+                          constant uint& barrier [[buffer(2)]],
+                          uint gid [[thread_position_in_grid]],
+                          uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float slots[32];
+  slots[tid] = x[gid];
+  if (barrier == 1) {
+    simdgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  out[gid] = slots[tid & ~1u];
+}
+
+// One past the end, reading and writing.
+kernel void read_past_end(device const float* x [[buffer(0)]],
+                          device float* out [[buffer(1)]],
+                          uint gid [[thread_position_in_grid]]) {
+  out[gid] = x[gid + 1];
+}
+
+kernel void write_past_end(device float* out [[buffer(0)]],
+                           uint gid [[thread_position_in_grid]]) {
+  out[gid + 1] = 1.0f;
+}
+
+// A 32-bit index that overflows: lands gigabytes away from the buffer.
+kernel void wild_index(device const float* x [[buffer(0)]],
+                       device float* out [[buffer(1)]],
+                       uint gid [[thread_position_in_grid]]) {
+  const int index = int(gid) * 1000000000;
+  out[gid] = x[index];
+}
+
+// The same, through a struct copy (a memcpy the checks do not see): the fault is caught.
+struct Block {
+  float v[16];
+};
+kernel void wild_struct_copy(device const Block* x [[buffer(0)]],
+                             device Block* out [[buffer(1)]],
+                             uint gid [[thread_position_in_grid]]) {
+  const Block b = x[int(gid + 1) * 100000000];
+  out[gid] = b;
+}
+
+// One tensor bound at two indices: the kernel must see one buffer.
+kernel void aliased(device const float* a [[buffer(0)]],
+                    device float* b [[buffer(1)]],
+                    device uint* same [[buffer(2)]],
+                    uint gid [[thread_position_in_grid]]) {
+  if (gid == 0) {
+    same[0] = a == b ? 1 : 0;
+  }
+  b[gid] = a[gid] * 2.0f;
+}
+
+// Reads each input element once and writes each output once (traffic = compulsory).
+kernel void scale_once(device const float4* x [[buffer(0)]],
+                       device float4* out [[buffer(1)]],
+                       constant float& factor [[buffer(2)]],
+                       uint gid [[thread_position_in_grid]]) {
+  out[gid] = x[gid] * factor;
+}
+
+// Reads every input element twice (its own and its mirror's).
+kernel void sum_twice(device const float* x [[buffer(0)]],
+                      device float* out [[buffer(1)]],
+                      uint gid [[thread_position_in_grid]],
+                      uint n [[threads_per_grid]]) {
+  out[gid] = x[gid] + x[n - 1 - gid];
+}
