@@ -13,7 +13,28 @@
   [[clang::annotate("metal", "host_name", host)]] static constexpr auto METALSIM_CONCAT( \
       metalsim_kernel_instance_, __COUNTER__) = &__VA_ARGS__;
 
+// `constant T name [[function_constant(i)]];` becomes this (rewrite.py): a compile-time
+// constant, as after MTLFunctionConstantValues specialised the pipeline. The values come
+// from function_constant_value_of<i> specialisations that build.py writes into a header
+// included before the source; is_function_constant_defined(name) reads
+// metalsim_fc_defined_name.
+#define METALSIM_FUNCTION_CONSTANT(T, name, index)                                           \
+  [[clang::annotate("metal", "function_constant", (index), #name)]] constexpr constant T name = \
+      ::metalsim::function_constant_value<T, (index)>();                                    \
+  constexpr constant bool metalsim_fc_defined_##name =                                        \
+      ::metalsim::function_constant_value_of<(index)>::defined;
+
 namespace metalsim {
+template <int I>
+struct function_constant_value_of {
+  static constexpr bool defined = false;
+  static constexpr int value = 0;
+};
+template <class T, int I>
+constexpr T function_constant_value() {
+  return static_cast<T>(function_constant_value_of<I>::value);
+}
+
 // One tag per `threadgroup T x[N];` declaration: the key of its per-threadgroup copy.
 template <int N>
 inline char threadgroup_site = 0;

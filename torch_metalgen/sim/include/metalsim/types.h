@@ -185,6 +185,21 @@ inline V make_vec(A... args) {
   }
 }
 
+// C-style vector casts `(int4)v` convert element-wise in Metal (a scalar is splat);
+// clang would reinterpret the bits. The source rewrite turns them into this.
+template <class V, class S>
+inline V vector_cast(S s) {
+  if constexpr (is_vector_v<S>) {
+    static_assert(vec_size_v<S> == vec_size_v<V>,
+                  "vector cast: the source and destination vectors have different sizes");
+    V r;
+    for (int i = 0; i < vec_size_v<V>; ++i) r[i] = convert_element<element_t<V>>(s[i]);
+    return r;
+  } else {
+    return make_vec<V>(s);
+  }
+}
+
 }  // namespace metalsim
 
 // Packed vectors: no padding, 4-byte (element) alignment.
