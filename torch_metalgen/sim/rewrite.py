@@ -440,17 +440,11 @@ def _threadgroup_declaration(view: _View, edits: _Edits, k: int) -> int:
                 "threadgroup memory cannot be initialized in its declaration (MSL "
                 "specification 4.4, threadgroup address space): assign it after the declaration"
             )
-        storage = f"{type_text}{dims}"
-        if dims:
-            pieces.append(
-                f"threadgroup {type_text} (&{name}){dims} = *(threadgroup {type_text} (*){dims})"
-                f"METALSIM_THREADGROUP_ALLOC({storage});"
-            )
-        else:
-            pieces.append(
-                f"threadgroup {type_text}& {name} = *(threadgroup {type_text}*)"
-                f"METALSIM_THREADGROUP_ALLOC({storage});"
-            )
+        storage = f"::metalsim::threadgroup_storage<threadgroup {type_text}{dims}>"
+        declarator = f"(&{name}){dims}" if dims else f"& {name}"
+        pieces.append(
+            f"threadgroup {type_text} {declarator} = {storage}(METALSIM_THREADGROUP_SITE);"
+        )
     edits.replace(view.tok(k).start, view.tok(semicolon).end, " ".join(pieces))
     return semicolon + 1
 
