@@ -69,20 +69,27 @@ class _Tracker:
     file: str = ""
     line: int = 0
     spelled_in_macro_file: str = ""
+    node_where: str = ""  # where the node being checked is
+
+    def _bare(self, loc: dict) -> None:
+        # clang prints a file (and line) only when it differs from the last one it
+        # printed, spelling and expansion locations alike: one state for both.
+        if "file" in loc:
+            self.file = loc["file"]
+        if "line" in loc:
+            self.line = loc["line"]
 
     def update(self, loc: dict | None) -> None:
         if not loc:
             return
         if "spellingLoc" in loc or "expansionLoc" in loc:
-            spelling = loc.get("spellingLoc", {})
-            self.update(loc.get("expansionLoc"))
-            self.spelled_in_macro_file = spelling.get("file", self.spelled_in_macro_file)
+            self._bare(loc.get("spellingLoc", {}))
+            spelled = self.file
+            self._bare(loc.get("expansionLoc", {}))
+            self.spelled_in_macro_file = spelled
             return
-        if "file" in loc:
-            self.file = loc["file"]
-            self.spelled_in_macro_file = loc["file"]
-        if "line" in loc:
-            self.line = loc["line"]
+        self._bare(loc)
+        self.spelled_in_macro_file = self.file
 
     @property
     def user(self) -> bool:
@@ -100,15 +107,20 @@ class _Tracker:
 @dataclass
 class _State:
     tracker: _Tracker
+    in_kernel: bool = False
     violations: list[str] = field(default_factory=list)
     kernel_ids: set[str] = field(default_factory=set)
     calls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # caller -> callees
     names: dict[str, str] = field(default_factory=dict)  # function id -> name
     defined: set[str] = field(default_factory=set)  # names of functions with a body
     declared_only: dict[str, str] = field(default_factory=dict)  # id -> where declared
+    first_declaration: dict[str, str] = field(default_factory=dict)  # redeclaration -> first
+
+    def canonical(self, function_id: str) -> str:
+        return self.first_declaration.get(function_id, function_id)
 
     def report(self, construct: str, rule: str) -> None:
-        entry = f"{self.tracker.where()}: {construct} ({rule})"
+        entry = f"{self.tracker.node_where}: {construct} ({rule})"
         if entry not in self.violations:
             self.violations.append(entry)
 
@@ -142,11 +154,12 @@ def _check_types(node: dict, state: _State) -> None:
     kind = node.get("kind", "")
     type_text = _type(node)
     name = node.get("name", "")
-    if "__int128" in type_text:
+    declaration = kind.endswith("Decl")
+    if declaration and "__int128" in type_text:
         state.report(
             f"'{name or kind}' uses __int128", RESTRICTIONS.format(what="128-bit integers")
         )
-    if "long double" in type_text:
+    if declaration and "long double" in type_text:
         state.report(
             f"'{name or kind}' uses long double", RESTRICTIONS.format(what="double precision")
         )
@@ -280,21 +293,36 @@ def _check_expression(node: dict, state: _State, function: str | None, caller: s
                 RESTRICTIONS.format(what="the C and C++ standard libraries (no printf, malloc...)"),
             )
         _check_atomic_call(node, name, state)
+        if name == "threadgroup_storage" and function is not None and not state.in_kernel:
+            state.report(
+                f"threadgroup variable declared in '{function}', which is not a kernel",
+                ADDRESS_SPACES.format(
+                    what="threadgroup variables can be declared only in kernel functions"
+                ),
+            )
         if caller is not None:
-            state.calls.setdefault(caller, []).append((callee["id"], state.tracker.where()))
+            state.calls.setdefault(caller, []).append(
+                (state.canonical(callee["id"]), state.tracker.node_where)
+            )
 
 
 def _walk(node: dict, state: _State, function: str | None, caller: str | None, record: bool):
     tracker = state.tracker
-    tracker.update(node.get("loc"))
-    begin = node.get("range", {}).get("begin")
-    tracker.update(begin)
-    user = tracker.user
+    # The node's own position: its `loc` (a declaration's name), else its range's start.
+    # Both update the dump's running file/line state, in the order clang prints them.
+    loc, span = node.get("loc"), node.get("range", {})
+    tracker.update(loc if loc else span.get("begin"))
+    user, tracker.node_where = tracker.user, tracker.where()
+    if loc:
+        tracker.update(span.get("begin"))
+    tracker.update(span.get("end"))
     kind = node.get("kind", "")
     if node.get("isImplicit"):
         return
     if kind in ("FunctionDecl", "CXXMethodDecl", "CXXConstructorDecl", "CXXDestructorDecl"):
         state.names[node["id"]] = node.get("name", "")
+        if "previousDecl" in node:
+            state.first_declaration[node["id"]] = state.canonical(node["previousDecl"])
         if user:
             if node.get("virtual") or node.get("pure"):
                 state.report(
@@ -302,7 +330,7 @@ def _walk(node: dict, state: _State, function: str | None, caller: str | None, r
                     RESTRICTIONS.format(what="virtual functions"),
                 )
             if _is_kernel(node):
-                state.kernel_ids.add(node["id"])
+                state.kernel_ids.add(state.canonical(node["id"]))
                 returns = node.get("type", {}).get("qualType", "").split("(")[0].strip()
                 if returns != "void":
                     state.report(
@@ -312,9 +340,12 @@ def _walk(node: dict, state: _State, function: str | None, caller: str | None, r
             if _has_body(node):
                 state.defined.add(node.get("name", ""))
             elif kind == "FunctionDecl":
-                state.declared_only[node["id"]] = tracker.where()
+                state.declared_only[node["id"]] = tracker.node_where
+        outer = state.in_kernel
+        state.in_kernel = _is_kernel(node)
         for child in node.get("inner", []):
-            _walk(child, state, node.get("name", ""), node["id"], record)
+            _walk(child, state, node.get("name", ""), state.canonical(node["id"]), record)
+        state.in_kernel = outer
         return
     if user:
         _check_types(node, state)
@@ -388,6 +419,6 @@ def check_conformance(root: dict, main_file: str, kernels: list[Kernel]) -> None
     """Raises MetalCompileError listing the violations (see conformance_violations)."""
     violations = conformance_violations(root, main_file)
     if violations:
-        shown = violations[:20]
-        more = f"\n  ... and {len(violations) - 20} more" if len(violations) > 20 else ""
+        shown = violations[:40]
+        more = f"\n  ... and {len(violations) - 40} more" if len(violations) > 40 else ""
         raise MetalCompileError(f"{main_file} is not valid Metal:\n  " + "\n  ".join(shown) + more)
