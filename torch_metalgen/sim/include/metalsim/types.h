@@ -252,14 +252,25 @@ inline T as_type(S s) {
 }
 
 // Type traits as MSL spells them (metal::is_floating_point_v includes half and bfloat).
+using std::bool_constant;
 using std::conditional;
 using std::conditional_t;
+using std::decay;
+using std::decay_t;
 using std::enable_if;
 using std::enable_if_t;
 using std::false_type;
 using std::integral_constant;
+using std::is_base_of;
+using std::is_base_of_v;
+using std::is_const;
+using std::is_const_v;
+using std::is_convertible;
+using std::is_convertible_v;
 using std::is_integral;
 using std::is_integral_v;
+using std::is_pointer;
+using std::is_pointer_v;
 using std::is_same;
 using std::is_same_v;
 using std::is_signed;
@@ -271,8 +282,35 @@ using std::make_signed_t;
 using std::make_unsigned;
 using std::make_unsigned_t;
 using std::remove_const_t;
+using std::remove_cv;
 using std::remove_cv_t;
+using std::remove_pointer;
+using std::remove_pointer_t;
+using std::remove_reference;
+using std::remove_reference_t;
+using std::remove_volatile_t;
 using std::true_type;
+// remove_addrspace<T>: T without its address space (MSL type traits).
+template <class T>
+struct remove_addrspace {
+  using type = T;
+};
+#ifndef METALSIM_NO_ADDRESS_SPACES
+template <class T>
+struct remove_addrspace<__attribute__((address_space(1))) T> {
+  using type = T;
+};
+template <class T>
+struct remove_addrspace<__attribute__((address_space(2))) T> {
+  using type = T;
+};
+template <class T>
+struct remove_addrspace<__attribute__((address_space(3))) T> {
+  using type = T;
+};
+#endif
+template <class T>
+using remove_addrspace_t = typename remove_addrspace<T>::type;
 template <class T>
 struct is_floating_point : std::bool_constant<metalsim::is_float_v<T>> {};
 template <class T>
