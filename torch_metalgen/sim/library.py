@@ -96,10 +96,12 @@ class Library:
         artifact: Artifact,
         include_dirs: tuple[Path, ...] = (),
         constants: tuple = (),
+        warnings_as_errors: bool = True,
     ):
         self.source = source
         self.artifact = artifact
         self.include_dirs = include_dirs
+        self.warnings_as_errors = warnings_as_errors
         # The function constant values this library was specialised with.
         self.constants = dict(constants)
         self.function_constants = {c.name: c for c in artifact.function_constants}
@@ -179,7 +181,11 @@ class Library:
         """
         if constants is not None and dict(normalize_constants(constants)) != self.constants:
             specialised = compile_library(
-                self.source, self.include_dirs, self.artifact.asan, constants=constants
+                self.source,
+                self.include_dirs,
+                self.artifact.asan,
+                constants=constants,
+                warnings_as_errors=self.warnings_as_errors,
             )
             arguments = dict(locals())
             for name in ("self", "specialised", "constants", "kernel", "__class__"):
@@ -324,7 +330,13 @@ def _mtimes(paths: Iterable[str]) -> dict[str, int]:
     return result
 
 
-def compile_library(source_path, include_dirs=(), asan: bool = False, constants=None) -> Library:
+def compile_library(
+    source_path,
+    include_dirs=(),
+    asan: bool = False,
+    constants=None,
+    warnings_as_errors: bool = True,
+) -> Library:
     """Compiles (or fetches from the cache) the .metal file at `source_path`.
 
     include_dirs: extra directories for #include "..." (the file's own directory is
@@ -333,19 +345,22 @@ def compile_library(source_path, include_dirs=(), asan: bool = False, constants=
     constants: [[function_constant(i)]] index -> bool/int/float, as a pipeline's
     MTLFunctionConstantValues; constants not given are undefined
     (is_function_constant_defined() is false, the value is zero).
+    warnings_as_errors: compile with -Werror (the default, as the project builds its
+    Metal); False for third-party code built without it (warnings are then ignored,
+    every MSL conformance check still applies).
     """
     values = normalize_constants(constants)
     source = Path(source_path).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"Metal source {source} does not exist")
     dirs = tuple(Path(d).resolve() for d in include_dirs)
-    key = (str(source), tuple(str(d) for d in dirs), bool(asan), values)
+    key = (str(source), tuple(str(d) for d in dirs), bool(asan), values, warnings_as_errors)
     with _libraries_lock:
         cached = _libraries.get(key)
         if cached and _mtimes(cached[1]) == cached[1]:
             return cached[0]
-        artifact = build_library(source, dirs, bool(asan), values)
-        library = Library(source, artifact, dirs, values)
+        artifact = build_library(source, dirs, bool(asan), values, bool(warnings_as_errors))
+        library = Library(source, artifact, dirs, values, bool(warnings_as_errors))
         _libraries[key] = (library, _mtimes(artifact.dependencies))
         return library
 

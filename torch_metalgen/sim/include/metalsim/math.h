@@ -169,6 +169,13 @@ METALSIM_UNARY(sign, v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v == v ? 0.0f * v : 0.
   inline metalsim::mixed_float_t<A, B> name(A x, B y) {                                 \
     using R = metalsim::mixed_float_t<A, B>;                                            \
     return name(static_cast<R>(x), static_cast<R>(y));                                  \
+  }                                                                                     \
+  template <class A, class V,                                                           \
+            std::enable_if_t<!metalsim::is_vector_v<A> && metalsim::is_vector_v<V> &&   \
+                                 metalsim::float_like<V>,                               \
+                             int> = 0>                                                  \
+  inline V name(A x, V y) {                                                             \
+    return name(metalsim::widen<V>(x), y);                                              \
   }
 METALSIM_BINARY(atan2, __builtin_atan2f(a, b))
 METALSIM_BINARY(copysign, __builtin_copysignf(a, b))
@@ -204,7 +211,8 @@ METALSIM_FLOAT_T inline T smoothstep(T e0, T e1, T x) {
 // min / max / clamp / abs for floats (fmin semantics) and integers.
 template <class T, class U = T,
           std::enable_if_t<(metalsim::float_like<T> || metalsim::int_like<T>) &&
-                               !(std::is_integral_v<T> && metalsim::is_float_v<U>),
+                               !(std::is_integral_v<T> && metalsim::is_float_v<U>) &&
+                               !(!metalsim::is_vector_v<T> && metalsim::is_vector_v<U>),
                            int> = 0>
 inline T max(T x, U y) {
   T b = metalsim::widen<T>(y);
@@ -215,7 +223,8 @@ inline T max(T x, U y) {
 }
 template <class T, class U = T,
           std::enable_if_t<(metalsim::float_like<T> || metalsim::int_like<T>) &&
-                               !(std::is_integral_v<T> && metalsim::is_float_v<U>),
+                               !(std::is_integral_v<T> && metalsim::is_float_v<U>) &&
+                               !(!metalsim::is_vector_v<T> && metalsim::is_vector_v<U>),
                            int> = 0>
 inline T min(T x, U y) {
   T b = metalsim::widen<T>(y);
@@ -229,10 +238,20 @@ template <class T, class U,
 inline U max(T x, U y) {
   return max(static_cast<U>(x), y);
 }
+template <class T, class V,
+          std::enable_if_t<!metalsim::is_vector_v<T> && metalsim::is_vector_v<V>, int> = 0>
+inline V max(T x, V y) {
+  return max(metalsim::widen<V>(x), y);
+}
 template <class T, class U,
           std::enable_if_t<std::is_integral_v<T> && metalsim::is_float_v<U>, int> = 0>
 inline U min(T x, U y) {
   return min(static_cast<U>(x), y);
+}
+template <class T, class V,
+          std::enable_if_t<!metalsim::is_vector_v<T> && metalsim::is_vector_v<V>, int> = 0>
+inline V min(T x, V y) {
+  return min(metalsim::widen<V>(x), y);
 }
 template <class T, class U, class V,
           std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
@@ -693,6 +712,7 @@ METALSIM_INT_LIMITS(ulong, 0ul, UINT64_MAX)
 #define HALF_MAX ((half)65504.0f)
 #define HALF_MIN ((half)0x1p-14f)
 #define HALF_EPSILON ((half)0x1p-10f)
+#define MAXHALF ((half)65504.0f)
 #define M_E_F 2.71828182845904523536f
 #define M_LOG2E_F 1.44269504088896340736f
 #define M_LOG10E_F 0.434294481903251827651f

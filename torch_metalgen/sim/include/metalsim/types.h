@@ -208,6 +208,19 @@ struct metalsim_packed_vec {
   using vector_type = typename metalsim::make_vector<T, N>::type;
   T elements[N];
   metalsim_packed_vec() = default;
+#ifndef METALSIM_NO_ADDRESS_SPACES
+  // Copies out of device, constant and threadgroup memory (C++ has no generic address
+  // space for the implicit copy constructor).
+  metalsim_packed_vec(const __attribute__((address_space(1))) metalsim_packed_vec& o) {
+    for (int i = 0; i < N; ++i) elements[i] = o.elements[i];
+  }
+  metalsim_packed_vec(const __attribute__((address_space(2))) metalsim_packed_vec& o) {
+    for (int i = 0; i < N; ++i) elements[i] = o.elements[i];
+  }
+  metalsim_packed_vec(const __attribute__((address_space(3))) metalsim_packed_vec& o) {
+    for (int i = 0; i < N; ++i) elements[i] = o.elements[i];
+  }
+#endif
   metalsim_packed_vec(vector_type v) {
     for (int i = 0; i < N; ++i) elements[i] = v[i];
   }
