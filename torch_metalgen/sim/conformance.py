@@ -319,7 +319,13 @@ def _walk(node: dict, state: _State, function: str | None, caller: str | None, r
     kind = node.get("kind", "")
     if node.get("isImplicit"):
         return
-    if kind in ("FunctionDecl", "CXXMethodDecl", "CXXConstructorDecl", "CXXDestructorDecl"):
+    if kind in (
+        "FunctionDecl",
+        "CXXMethodDecl",
+        "CXXConstructorDecl",
+        "CXXDestructorDecl",
+        "CXXConversionDecl",
+    ):
         state.names[node["id"]] = node.get("name", "")
         if "previousDecl" in node:
             state.first_declaration[node["id"]] = state.canonical(node["previousDecl"])

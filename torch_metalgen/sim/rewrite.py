@@ -449,11 +449,86 @@ def _threadgroup_declaration(view: _View, edits: _Edits, k: int) -> int:
     return semicolon + 1
 
 
+_ADDRESS_SPACES = {"device", "constant", "threadgroup", "threadgroup_imageblock"}
+_METHOD_QUALIFIERS = _ADDRESS_SPACES | {"const", "volatile", "thread", "&", "&&", "noexcept"}
+
+
+def _address_space_method(view: _View, inside: list[bool], k: int) -> tuple[int, int] | None:
+    """A member function qualified with an address space, `T f() const threadgroup {...}`
+    (MSL overloads on the address space of `this`; C++ cannot): the code-token range of
+    the declaration when the `)` at k closes its parameter list, else None."""
+    m = k + 1
+    while view.text_at(m) in _METHOD_QUALIFIERS:
+        m += 1
+    qualifiers = {view.text_at(q) for q in range(k + 1, m)}
+    if not qualifiers & _ADDRESS_SPACES or inside[k]:
+        return None
+    if view.text_at(m) == ":":  # a constructor's member initializers
+        while m < len(view) and view.text_at(m) != "{":
+            m = view.close(m) + 1 if view.text_at(m) in "([" else m + 1
+    if view.text_at(m) == "{":
+        end = view.close(m)
+    elif view.text_at(m) == ";":
+        end = m
+    else:
+        return None
+    start = k
+    while (
+        start > 0
+        and view.text_at(start - 1) not in (";", "{", "}", ":")
+        or (start > 1 and view.text_at(start - 1) == ":" and view.text_at(start - 2) == ":")
+    ):
+        start -= 1
+    return start, end
+
+
+def _array_parameters(view: _View, edits: _Edits) -> None:
+    """`constant const int64_t strides[3]` as a parameter (MLX) is a pointer, as every
+    array parameter is; clang rejects the address-space-qualified array type, so the
+    declarator becomes `*strides`."""
+    for k in range(len(view)):
+        if view.text_at(k) != "(":
+            continue
+        close = view.close(k)
+        start = k + 1
+        for end in [*(m for m in range(k + 1, close) if view.text_at(m) == ","), close]:
+            if end - start >= 4 and (
+                view.text_at(start) in _ADDRESS_SPACES
+                or (view.text_at(start) == "const" and view.text_at(start + 1) in _ADDRESS_SPACES)
+            ):
+                m = end
+                while view.text_at(m - 1) == "]":
+                    m = _opening_bracket(view, m - 1)
+                if m != end and view.tok(m - 1).kind == "ident":
+                    name = view.tok(m - 1)
+                    edits.replace(name.start, view.tok(end - 1).end, f"*{name.text}")
+            start = end + 1
+
+
+def _opening_bracket(view: _View, close: int) -> int:
+    depth = 0
+    for m in range(close, -1, -1):
+        depth += (view.text_at(m) == "]") - (view.text_at(m) == "[")
+        if depth == 0:
+            return m
+    return close
+
+
 def _threadgroup_pass(text: str) -> str:
     view, edits = _View(text), _Edits(text)
     inside = _code_blocks(view)
+    _array_parameters(view, edits)
     k = 0
     while k < len(view):
+        if view.text_at(k) == ")":
+            method = _address_space_method(view, inside, k)
+            if method:
+                # Dropped: the generic (thread) overload serves every address space in
+                # the build without address spaces (build.py falls back to it).
+                start, end = method
+                edits.replace(view.tok(start).start, view.tok(end).end, "")
+                k = end + 1
+                continue
         if (
             view.text_at(k) == "threadgroup"
             and inside[k]
