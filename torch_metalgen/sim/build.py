@@ -38,7 +38,9 @@ NO_ADDRESS_SPACES = "-DMETALSIM_NO_ADDRESS_SPACES"
 _DIAGNOSTIC = re.compile(
     r"^(?P<where>\S+?:\d+:\d+): (?P<level>error|note|warning): (?P<text>.*)$", re.M
 )
-_COPY_NOTE = re.compile(r"implicit (copy|move) (constructor|assignment operator).*address space")
+_COPY_NOTE = re.compile(
+    r"implicit (copy|move) (constructor|assignment operator).*(address space|address_space)"
+)
 
 
 _OBJECT_IN_ADDRESS_SPACE = re.compile(

@@ -544,14 +544,32 @@ def _threadgroup_pass(text: str) -> str:
 # ---- vector casts, constructors, literals ---------------------------------------------
 
 
-def _vector_type_at(view: _View, k: int) -> tuple[str, int] | None:
-    """A vector type name at code token k (``float4`` or ``metal::float4``): its text and
-    the index after it."""
+def _vector_type_at(view: _View, k: int, names=VECTOR_TYPES) -> tuple[str, int] | None:
+    """A vector type name at code token k (``float4`` or ``metal::float4``, or one of
+    `names`): its text and the index after it."""
     if view.text_at(k) == "metal" and view.text_at(k + 1) == "::":
         k += 2
-    if view.text_at(k) in VECTOR_TYPES:
+    if view.text_at(k) in names:
         return view.text_at(k), k + 1
     return None
+
+
+def _cast_type_names(view: _View) -> frozenset[str]:
+    """Names a C-style cast may use for a vector type: the vector types, template type
+    parameters (`typename q4_t`, which may be half4) and typedefs of vector types.
+    ::metalsim::vector_cast keeps C semantics for everything that is not a vector."""
+    names = set(VECTOR_TYPES)
+    for k in range(len(view) - 2):
+        text = view.text_at(k)
+        if text in ("typename", "class") and view.tok(k + 1).kind == "ident":
+            if view.text_at(k + 2) in (",", ">", "="):
+                names.add(view.text_at(k + 1))
+        elif text == "typedef" and view.text_at(k + 1) in VECTOR_TYPES:
+            if view.text_at(k + 3) == ";":
+                names.add(view.text_at(k + 2))
+        elif text == "using" and view.text_at(k + 2) == "=" and view.text_at(k + 3) in VECTOR_TYPES:
+            names.add(view.text_at(k + 1))
+    return frozenset(names)
 
 
 def _operand_end(view: _View, k: int) -> int:
@@ -605,10 +623,11 @@ def _operand_end(view: _View, k: int) -> int:
 def _cast_pass(text: str) -> str:
     view, edits = _View(text), _Edits(text)
     cast_closers: set[int] = set()  # `)` of casts: a cast may follow them, `(float4)(int4)v`
+    names = _cast_type_names(view)
     for k in range(len(view)):
         if view.text_at(k) != "(":
             continue
-        cast = _vector_type_at(view, k + 1)
+        cast = _vector_type_at(view, k + 1, names)
         if not cast or view.text_at(cast[1]) != ")":
             continue
         prev = view.tok(k - 1)

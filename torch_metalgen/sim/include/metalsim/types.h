@@ -195,8 +195,10 @@ inline V vector_cast(S s) {
     V r;
     for (int i = 0; i < vec_size_v<V>; ++i) r[i] = convert_element<element_t<V>>(s[i]);
     return r;
-  } else {
+  } else if constexpr (is_vector_v<V> && !std::is_class_v<S>) {
     return make_vec<V>(s);
+  } else {
+    return (V)(s);  // not a vector conversion: C semantics
   }
 }
 
