@@ -46,6 +46,7 @@ _COPY_NOTE = re.compile(
 _OBJECT_IN_ADDRESS_SPACE = re.compile(
     r"cannot initialize object parameter of type .* with an expression of type "
     r"|function type may not be qualified with an address space"
+    r"|no viable overloaded operator\[\] for type .*address_space"
 )
 
 
