@@ -186,3 +186,29 @@ def test_rewrite_never_moves_lines_and_reports_bad_input():
         rewrite_metal("kernel void k(device float* x [[buffer(0)]\n")
     with pytest.raises(sim.MetalCompileError, match="threadgroup variable 'a' has an initializer"):
         rewrite_metal("kernel void k() {\n  threadgroup float a[4] = {0};\n}\n")
+
+
+def test_metal_array_conditional_buffer_and_bit_builtins(tmp_path):
+    source = tmp_path / "array.metal"
+    source.write_text(
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        "constant bool has_b [[function_constant(3)]];\n"
+        "kernel void k(device float* a [[buffer(0)]],\n"
+        "              const device float* b [[buffer(1), function_constant(has_b)]],\n"
+        "              uint i [[thread_position_in_grid]]) {\n"
+        "  metal::array<float, 2> arr = {1.0f, 2.0f};\n"
+        "  a[i] = arr[1] + float(arr.size()) + (has_b ? b[i] : 0.0f) + float(__builtin_ctz(8u));\n"
+        "}\n"
+    )
+    lib = sim.compile_library(source)
+    for has_b, expected in ((True, 8.0), (False, 7.0)):
+        a = torch.zeros(4)
+        lib.launch(
+            "k",
+            buffers={0: a, 1: torch.ones(4)},
+            grid=(4,),
+            threadgroup=(4,),
+            constants={3: has_b},
+            outputs=(0,),
+        )
+        assert a.tolist() == [expected] * 4

@@ -494,6 +494,7 @@ def strict_warning_flags(warnings_as_errors: bool = True) -> list[str]:
         # `constant` is `const` plus an address space here, so `static const constant T`
         # (ggml's tables) repeats a const that Metal's own `constant` does not.
         "-Wno-duplicate-decl-specifier",
+        "-Wno-unknown-pragmas",  # `#pragma METAL internals : enable` and other Metal pragmas
         "-Werror=vla-cxx-extension",
         "-Werror=gnu-statement-expression",
     ]

@@ -50,6 +50,9 @@ _HOST_FUNCTIONS = {
 # Built-ins the simulator's own headers need are called only there; from user code a
 # __builtin_ call is a host facility unless listed here (clang lowers these inline).
 _ALLOWED_BUILTINS = {"__builtin_expect", "__builtin_assume", "__builtin_unreachable"}
+_ALLOWED_BUILTINS |= {
+    f"__builtin_{op}{w}" for op in ("ctz", "clz", "popcount") for w in ("", "l", "ll")
+}
 _FUNCTION_POINTER = re.compile(r"\(\s*[*&]+\s*(?:const\s*)?\)\s*\(")
 _ATOMIC_ELEMENT = re.compile(r"\batomic<\s*([^<>]+?)\s*>")
 _ALLOWED_ATOMICS = {"int", "uint", "unsigned int", "float", "bool", "ulong", "unsigned long"}

@@ -347,7 +347,18 @@ def _attribute_pass(text: str) -> str:
             continue
         if view.is_attribute_open(k):
             items, after = _attribute_items(view, k)
-            if any(re.match(r"^function_constant\s*\(", i) for i in items):
+            is_constant = [bool(re.match(r"^function_constant\s*\(", i)) for i in items]
+            if any(is_constant) and len(items) > 1:
+                # `[[buffer(i), function_constant(c)]]`: an argument present only when c
+                # is true; the simulator binds it like any other (the host may bind a
+                # placeholder when c is false).
+                kept = [
+                    _rewrite_attribute(i)
+                    for i, fc in zip(items, is_constant, strict=True)
+                    if not fc
+                ]
+                edits.replace(token.start, view.tok(after - 1).end, f"[[{', '.join(kept)}]]")
+            elif any(is_constant):
                 _rewrite_function_constant(view, edits, k, items, after)
             else:
                 rewritten = ", ".join(_rewrite_attribute(i) for i in items)

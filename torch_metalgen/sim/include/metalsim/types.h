@@ -259,6 +259,15 @@ using ::ushort;
 template <class T, int N>
 using vec = typename metalsim::make_vector<T, N>::type;
 
+// metal::array<T, N> (MSL specification 2.12): a fixed-size aggregate.
+template <class T, size_t N>
+struct array {
+  T elements_[N];
+  constexpr size_t size() const { return N; }
+  T& operator[](size_t i) { return elements_[i]; }
+  constexpr const T& operator[](size_t i) const { return elements_[i]; }
+};
+
 // Reinterpret the bits of a value (MSL as_type<T>).
 template <class T, class S>
 inline T as_type(S s) {
