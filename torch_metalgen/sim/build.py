@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import cache, instrument
-from .errors import MetalCompileError, SimulatorError, ToolchainMissingError
-from .frontend import Kernel, Parameter, kernels_from_ast
+from .conformance import check_conformance
+from .errors import LaunchArgumentError, MetalCompileError, SimulatorError, ToolchainMissingError
+from .frontend import FunctionConstant, Kernel, Parameter, read_translation_unit
 from .launcher import SIMULATED_BUILTINS, generate_launcher, unsupported_builtins
 from .rewrite import rewrite_metal
 from .toolchain import Toolchain, find_toolchain, has_asan, has_compiler_rt
@@ -37,11 +38,23 @@ NO_ADDRESS_SPACES = "-DMETALSIM_NO_ADDRESS_SPACES"
 _DIAGNOSTIC = re.compile(
     r"^(?P<where>\S+?:\d+:\d+): (?P<level>error|note|warning): (?P<text>.*)$", re.M
 )
-_COPY_NOTE = re.compile(r"implicit (copy|move) (constructor|assignment operator).*address space")
+_COPY_NOTE = re.compile(
+    r"implicit (copy|move) (constructor|assignment operator).*(address space|address_space)"
+)
+
+
+_OBJECT_IN_ADDRESS_SPACE = re.compile(
+    r"cannot initialize object parameter of type .* with an expression of type "
+    r"|function type may not be qualified with an address space"
+    r"|no viable overloaded operator\[\] for type .*address_space"
+)
 
 
 def only_struct_copy_errors(diagnostics: str) -> bool:
-    """True if every error is a struct copy across address spaces (see above)."""
+    """True if every error is one of clang C++'s address-space gaps (see above): a struct
+    copied across address spaces, a member function called on an object in device,
+    constant or threadgroup memory, or a member function qualified with an address
+    space (MSL allows all three; C++ has no generic address space for `this`)."""
     blocks: list[tuple[str, list[str]]] = []
     for match in _DIAGNOSTIC.finditer(diagnostics):
         if match["level"] == "error":
@@ -51,7 +64,10 @@ def only_struct_copy_errors(diagnostics: str) -> bool:
     if not blocks:
         return False
     # Other candidates (user constructors) may fail too; the copy is the one that applies.
-    return all(any(_COPY_NOTE.search(n) for n in notes) for _, notes in blocks)
+    return all(
+        _OBJECT_IN_ADDRESS_SPACE.search(text) or any(_COPY_NOTE.search(n) for n in notes)
+        for text, notes in blocks
+    )
 
 
 def language_flags() -> list[str]:
@@ -82,7 +98,15 @@ def link_flags(toolchain: Toolchain) -> list[str]:
 
 
 # Python modules whose output is compiled: a change to them must invalidate builds.
-_CODE_GENERATORS = ("rewrite.py", "frontend.py", "launcher.py", "build.py", "instrument.py")
+_CODE_GENERATORS = (
+    "rewrite.py",
+    "tokens.py",
+    "frontend.py",
+    "conformance.py",
+    "launcher.py",
+    "build.py",
+    "instrument.py",
+)
 
 
 @functools.cache
@@ -199,6 +223,7 @@ class Artifact:
     kernels: tuple[Kernel, ...]
     dependencies: tuple[str, ...]
     asan: bool
+    function_constants: tuple[FunctionConstant, ...] = ()
 
     @property
     def binary(self) -> Path:
@@ -261,7 +286,87 @@ def _load_artifact(directory: Path, asan: bool) -> Artifact | None:
         tuple(_kernel_from_json(k) for k in data["kernels"]),
         tuple(data["dependencies"]),
         asan,
+        tuple(FunctionConstant(**c) for c in data.get("function_constants", [])),
     )
+
+
+# ---- function constants ------------------------------------------------------------
+
+ConstantValues = tuple[tuple[int, object], ...]
+
+
+def normalize_constants(constants) -> ConstantValues:
+    """`constants` ({index: value}, as MTLFunctionConstantValues' setConstantValue:
+    atIndex:) as a sorted tuple; values are bool, int or float."""
+    if constants is None:
+        return ()
+    if not hasattr(constants, "items"):
+        raise TypeError(
+            f"constants must be a dict {{function_constant index: value}}, got {type(constants)}"
+        )
+    result = []
+    for index, value in constants.items():
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 65536:
+            raise ValueError(
+                f"constants: key {index!r} is not a [[function_constant(i)]] index (an int "
+                "0..65535)"
+            )
+        if not isinstance(value, (bool, int, float)):
+            raise TypeError(
+                f"constants[{index}] must be a bool, int or float, got {type(value).__name__}"
+            )
+        result.append((index, value))
+    return tuple(sorted(result))
+
+
+def _constant_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}ll" if value < 0 else f"{value}ull"
+    return f"{float(value)!r}f"
+
+
+def constants_header(constants: ConstantValues) -> str:
+    """The header that gives the function constants their values (kernel.h)."""
+    lines = ["// Generated by torch_metalgen/sim/build.py: function constant values."]
+    for index, value in constants:
+        lines.append(
+            f"template <> struct metalsim::function_constant_value_of<{index}> {{ "
+            f"static constexpr bool defined = true; "
+            f"static constexpr auto value = {_constant_literal(value)}; }};"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def check_constants(
+    source: Path, declared: list[FunctionConstant], constants: ConstantValues
+) -> None:
+    """Every given value names a declared constant of a matching type (Metal fails the
+    pipeline otherwise)."""
+    by_index = {c.index: c for c in declared}
+    for index, value in constants:
+        constant = by_index.get(index)
+        if constant is None:
+            raise LaunchArgumentError(
+                f"constants[{index}]: {source.name} declares no [[function_constant({index})]]; "
+                f"it declares {sorted(by_index) or 'none'}"
+            )
+        type_text = constant.type.replace("const", "").split("__attribute__")[-1]
+        is_bool = "bool" in constant.type
+        is_float = any(t in type_text for t in ("float", "half", "bfloat"))
+        ok = (
+            isinstance(value, bool)
+            if is_bool
+            else (isinstance(value, (int, float)) and not isinstance(value, bool))
+            if is_float
+            else (isinstance(value, int) and not isinstance(value, bool))
+        )
+        if not ok:
+            raise LaunchArgumentError(
+                f"constants[{index}] = {value!r} does not fit function constant "
+                f"'{constant.name}' ({constant.type}) at {constant.file}:{constant.line}"
+            )
 
 
 def _full_key(first_key: str, dependencies: list[str]) -> str | None:
@@ -271,7 +376,13 @@ def _full_key(first_key: str, dependencies: list[str]) -> str | None:
         return None
 
 
-def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> Artifact:
+def build_library(
+    source: Path,
+    include_dirs: tuple[Path, ...],
+    asan: bool,
+    constants: ConstantValues = (),
+    warnings_as_errors: bool = True,
+) -> Artifact:
     toolchain = find_toolchain()
     if asan and not has_asan(toolchain):
         raise ToolchainMissingError(
@@ -285,6 +396,8 @@ def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> A
         str(source),
         [str(d) for d in include_dirs],
         asan,
+        repr(constants),
+        warnings_as_errors,
     )
     root = cache.cache_root()
     manifests = root / "manifests"
@@ -306,7 +419,9 @@ def build_library(source: Path, include_dirs: tuple[Path, ...], asan: bool) -> A
             return found
         scratch = cache.scratch_dir("lib-")
         try:
-            dependencies = _compile(toolchain, source, include_dirs, asan, scratch)
+            dependencies = _compile(
+                toolchain, source, include_dirs, asan, scratch, constants, warnings_as_errors
+            )
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
@@ -337,24 +452,82 @@ def _zig_syntax_only(
     return subprocess.CompletedProcess(result.args, code, result.stdout, stderr)
 
 
+def kernel_flags(
+    source: Path,
+    include_dirs: tuple[Path, ...],
+    out_dir: Path,
+    *,
+    stage: str,
+    address_spaces: bool = True,
+    warnings_as_errors: bool = True,
+) -> list[str]:
+    """Every flag of a kernel compile, in one place. stage: "front" (the type-checking
+    pass that dumps the AST, with Metal's -Wall -Werror), "library" (the -O2 shared
+    library) or "asan" (the AddressSanitizer executable). A second, instrumented build
+    adds its flags here."""
+    flags = [*language_flags(), *_include_flags(source, include_dirs, out_dir / "shadow")]
+    if not address_spaces or stage == "asan":
+        flags.append(NO_ADDRESS_SPACES)
+    if stage == "front":
+        flags += strict_warning_flags(warnings_as_errors)
+        flags += ["-include-pch", str(build_pch(optimized=False, address_spaces=address_spaces))]
+    elif stage == "library":
+        flags += ["-O2", "-fPIC", *instrument.compile_flags()]
+        flags += ["-include-pch", str(build_pch(optimized=True, address_spaces=address_spaces))]
+    else:
+        flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
+    flags += ["-include", str(out_dir / CONSTANTS_HEADER)]
+    return flags
+
+
+CONSTANTS_HEADER = "function_constants.h"
+
+
+def strict_warning_flags(warnings_as_errors: bool = True) -> list[str]:
+    """Warnings as errors, as the project builds Metal with Apple's toolchain (`-Wall
+    -Werror`); clang's GNU extensions that MSL (C++14-based) does not have are errors
+    in any case. warnings_as_errors=False is for code built without -Werror (ggml
+    compiles its kernels at run time, where warnings do not fail)."""
+    return [
+        "-Wall",
+        *(["-Werror"] if warnings_as_errors else []),
+        "-Wno-unused-value",  # the simulator's own macros discard values
+        # `constant` is `const` plus an address space here, so `static const constant T`
+        # (ggml's tables) repeats a const that Metal's own `constant` does not.
+        "-Wno-duplicate-decl-specifier",
+        "-Wno-unknown-pragmas",  # `#pragma METAL internals : enable` and other Metal pragmas
+        "-Werror=vla-cxx-extension",
+        "-Werror=gnu-statement-expression",
+    ]
+
+
 def _compile(
-    toolchain: Toolchain, source: Path, include_dirs: tuple[Path, ...], asan: bool, out_dir: Path
+    toolchain: Toolchain,
+    source: Path,
+    include_dirs: tuple[Path, ...],
+    asan: bool,
+    out_dir: Path,
+    constants: ConstantValues = (),
+    warnings_as_errors: bool = True,
 ) -> list[Path]:
     dependencies = _dependencies(toolchain, source, include_dirs)
     shadow_main = _write_shadow(dependencies, source, out_dir / "shadow")
-    flags = [*language_flags(), *_include_flags(source, include_dirs, out_dir / "shadow")]
+    (out_dir / CONSTANTS_HEADER).write_text(constants_header(constants))
 
     # Front end: type-check with address spaces and read the kernels from the AST.
     def front_end(address_spaces: bool) -> subprocess.CompletedProcess:
-        pch = build_pch(optimized=False, address_spaces=address_spaces)
-        extra = [] if address_spaces else [NO_ADDRESS_SPACES]
+        flags = kernel_flags(
+            source,
+            include_dirs,
+            out_dir,
+            stage="front",
+            address_spaces=address_spaces,
+            warnings_as_errors=warnings_as_errors,
+        )
         return _run(
             [
                 *toolchain.command,
                 *flags,
-                *extra,
-                "-include-pch",
-                str(pch),
                 "-fsyntax-only",
                 "-Xclang",
                 "-ast-dump=json",
@@ -373,7 +546,10 @@ def _compile(
         ast = _zig_syntax_only(toolchain, front_end(address_spaces=False))
         if ast.returncode != 0:
             raise MetalCompileError(f"{source} does not compile:\n{ast.stderr.strip()}")
-    kernels = kernels_from_ast(ast.stdout, str(source))
+    root = json.loads(ast.stdout)
+    kernels, declared_constants = read_translation_unit(root, str(source))
+    check_conformance(root, str(source), kernels)
+    check_constants(source, declared_constants, constants)
     missing = unsupported_builtins(kernels)
     if missing:
         kernel, builtin = missing[0]
@@ -390,12 +566,7 @@ def _compile(
         objects = [str(runtime / (Path(s).stem + ".o")) for s in (*RUNTIME_SOURCES, ASAN_DRIVER)]
         command = [
             *toolchain.command,
-            *flags,
-            NO_ADDRESS_SPACES,
-            "-O1",
-            "-g",
-            "-fsanitize=address",
-            "-fno-omit-frame-pointer",
+            *kernel_flags(source, include_dirs, out_dir, stage="asan"),
             "-x",
             "c++",
             str(launcher),
@@ -408,16 +579,11 @@ def _compile(
             *link_flags(toolchain),
         ]
     else:
-        pch = build_pch(optimized=True, address_spaces=address_spaces)
         command = [
             *toolchain.command,
-            *flags,
-            *([] if address_spaces else [NO_ADDRESS_SPACES]),
-            "-O2",
-            "-fPIC",
-            *instrument.compile_flags(),
-            "-include-pch",
-            str(pch),
+            *kernel_flags(
+                source, include_dirs, out_dir, stage="library", address_spaces=address_spaces
+            ),
             "-shared",
             "-x",
             "c++",
@@ -433,6 +599,7 @@ def _compile(
     manifest = {
         "kernels": [asdict(k) for k in kernels],
         "dependencies": [str(d) for d in dependencies],
+        "function_constants": [asdict(c) for c in declared_constants],
     }
     (out_dir / "kernels.json").write_text(json.dumps(manifest, indent=1))
     return dependencies

@@ -29,6 +29,17 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class FunctionConstant:
+    """`constant T name [[function_constant(index)]];` of the translation unit."""
+
+    name: str
+    type: str
+    index: int
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Kernel:
     host_name: str
     callee: str  # C++ expression naming the function (or instance pointer)
@@ -89,6 +100,7 @@ class _Collected:
     functions: dict[str, _Function] = field(default_factory=dict)
     by_name: dict[str, list[_Function]] = field(default_factory=dict)
     instances: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    constants: list[FunctionConstant] = field(default_factory=list)
 
 
 _METAL_ANNOTATIONS = {
@@ -99,6 +111,7 @@ _METAL_ANNOTATIONS = {
     "builtin",
     "max_total_threads_per_threadgroup",
     "unsupported",
+    "function_constant",
 }
 
 
@@ -174,6 +187,16 @@ def _walk(
         return
     if kind == "VarDecl":
         for annotation in _annotations(node):
+            if annotation and annotation[0] == "function_constant":
+                out.constants.append(
+                    FunctionConstant(
+                        str(annotation[2]),
+                        node.get("type", {}).get("qualType", ""),
+                        int(annotation[1]),
+                        start_file,
+                        start_line,
+                    )
+                )
             if annotation and annotation[0] == "host_name":
                 target = _referenced_function(node)
                 variable = "::".join([*scope, node.get("name", "")])
@@ -202,7 +225,31 @@ def _referenced_function(node: dict) -> str | None:
     return None
 
 
+# Address spaces as clang prints them in parameter types (include/metalsim/qualifiers.h).
+_THREADGROUP_SPACE = "address_space(3)"
+
+
+def _implicit_kind(type_text: str) -> str | None:
+    """The binding Metal gives a parameter declared without an attribute: a pointer or
+    reference to threadgroup memory takes a threadgroup index, one to device or constant
+    memory (an array parameter decays to a pointer) a buffer index; other parameters need
+    an attribute."""
+    if not any(c in type_text for c in "*&["):
+        return None
+    return "threadgroup" if _THREADGROUP_SPACE in type_text else "buffer"
+
+
 def _parameters(function: _Function, kernel_name: str) -> tuple[Parameter, ...]:
+    """Parameters with their bindings. Parameters without an attribute get the lowest
+    index of their kind that no parameter of the kernel uses, in declaration order (Metal
+    assigns unattributed buffer and threadgroup arguments in order; ggml binds every
+    argument this way)."""
+    explicit = {"buffer": set(), "threadgroup": set()}
+    for _, _, attributes, _, _ in function.parameters:
+        for a in attributes:
+            if a and a[0] in explicit and a[1:] and isinstance(a[1], int):
+                explicit[a[0]].add(a[1])
+    taken = {kind: set(indices) for kind, indices in explicit.items()}
     result = []
     for name, type_text, attributes, file, line in function.parameters:
         where = f"{file}:{line}"
@@ -214,6 +261,12 @@ def _parameters(function: _Function, kernel_name: str) -> tuple[Parameter, ...]:
                 "which the simulator does not support (textures, samplers, stage_in and "
                 "function constants are not simulated)."
             )
+        implicit = _implicit_kind(type_text) if not bindings else None
+        if implicit:
+            index = min(set(range(31)) - taken[implicit])
+            taken[implicit].add(index)
+            result.append(Parameter(name, type_text, implicit, index=index))
+            continue
         if len(bindings) != 1:
             raise MetalCompileError(
                 f"{where}: kernel '{kernel_name}' parameter '{name}' ({type_text}) needs exactly "
@@ -247,7 +300,14 @@ def _max_threads(function: _Function) -> int:
 
 def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
     """Kernels of a translation unit: plain `kernel` functions and host_name instances."""
-    root = json.loads(ast_json)
+    return read_translation_unit(json.loads(ast_json), main_file)[0]
+
+
+def read_translation_unit(
+    root: dict, main_file: str
+) -> tuple[list[Kernel], list[FunctionConstant]]:
+    """Kernels (plain `kernel` functions and host_name instances) and function constants
+    of a translation unit's JSON AST."""
     collected = _Collected()
     _walk(root, [], _Location(main_file=main_file), collected, False)
     kernels: list[Kernel] = []
@@ -303,4 +363,8 @@ def kernels_from_ast(ast_json: str, main_file: str) -> list[Kernel]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise MetalCompileError(f"{main_file}: kernel names defined twice: {duplicates}")
-    return kernels
+    indices = [c.index for c in collected.constants]
+    twice = sorted({i for i in indices if indices.count(i) > 1})
+    if twice:
+        raise MetalCompileError(f"{main_file}: function constant indices used twice: {twice}")
+    return kernels, collected.constants

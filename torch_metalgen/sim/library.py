@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from . import outputs as output_checks
-from .build import Artifact, build_library, build_runtime
+from .build import Artifact, build_library, build_runtime, normalize_constants
 from .errors import ERROR_BY_KIND, LaunchArgumentError, SimulatorError
 from .frontend import Kernel
 from .instrument import symbolize_message
@@ -99,9 +99,21 @@ def _load_runtime() -> ctypes.CDLL:
 class Library:
     """Kernels of one .metal file. Use compile_library() to get one."""
 
-    def __init__(self, source: Path, artifact: Artifact):
+    def __init__(
+        self,
+        source: Path,
+        artifact: Artifact,
+        include_dirs: tuple[Path, ...] = (),
+        constants: tuple = (),
+        warnings_as_errors: bool = True,
+    ):
         self.source = source
         self.artifact = artifact
+        self.include_dirs = include_dirs
+        self.warnings_as_errors = warnings_as_errors
+        # The function constant values this library was specialised with.
+        self.constants = dict(constants)
+        self.function_constants = {c.name: c for c in artifact.function_constants}
         self.kernels: dict[str, Kernel] = {k.host_name: k for k in artifact.kernels}
         # host_name -> entry point (in-process build only; the ASan build runs elsewhere).
         self._entries: dict[str, int] = {}
@@ -151,6 +163,7 @@ class Library:
         num_threads: int | None = None,
         check_orders: bool = False,
         check_memory: bool = True,
+        constants: Mapping[int, bool | int | float] | None = None,
     ) -> LaunchResult:
         """Runs `kernel` once, like encoding one dispatch and waiting for it.
 
@@ -176,10 +189,25 @@ class Library:
 
         Returns a LaunchResult with the bytes read and written per buffer index (empty
         for the AddressSanitizer build or with check_memory=False).
+        constants: [[function_constant(i)]] index -> value (MTLFunctionConstantValues);
+            a library specialised with these values runs the launch (compiled once per
+            value set, cached).
 
         Raises LaunchArgumentError for a malformed launch (before anything runs), and the
         SimulatorError subclass of whatever the kernel did wrong.
         """
+        if constants is not None and dict(normalize_constants(constants)) != self.constants:
+            specialised = compile_library(
+                self.source,
+                self.include_dirs,
+                self.artifact.asan,
+                constants=constants,
+                warnings_as_errors=self.warnings_as_errors,
+            )
+            arguments = dict(locals())
+            for name in ("self", "specialised", "constants", "kernel", "__class__"):
+                arguments.pop(name, None)
+            return specialised.launch(kernel, **arguments)
         info = self._kernel(kernel)
         bytes_args = dict(bytes or {})
         threadgroup_memory = dict(threadgroup_memory or {})
@@ -356,24 +384,37 @@ def _mtimes(paths: Iterable[str]) -> dict[str, int]:
     return result
 
 
-def compile_library(source_path, include_dirs=(), asan: bool = False) -> Library:
+def compile_library(
+    source_path,
+    include_dirs=(),
+    asan: bool = False,
+    constants=None,
+    warnings_as_errors: bool = True,
+) -> Library:
     """Compiles (or fetches from the cache) the .metal file at `source_path`.
 
     include_dirs: extra directories for #include "..." (the file's own directory is
     always searched). asan=True builds an AddressSanitizer executable: its launches run
     in a subprocess and report out-of-bounds accesses as OutOfBoundsError.
+    constants: [[function_constant(i)]] index -> bool/int/float, as a pipeline's
+    MTLFunctionConstantValues; constants not given are undefined
+    (is_function_constant_defined() is false, the value is zero).
+    warnings_as_errors: compile with -Werror (the default, as the project builds its
+    Metal); False for third-party code built without it (warnings are then ignored,
+    every MSL conformance check still applies).
     """
+    values = normalize_constants(constants)
     source = Path(source_path).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"Metal source {source} does not exist")
     dirs = tuple(Path(d).resolve() for d in include_dirs)
-    key = (str(source), tuple(str(d) for d in dirs), bool(asan))
+    key = (str(source), tuple(str(d) for d in dirs), bool(asan), values, warnings_as_errors)
     with _libraries_lock:
         cached = _libraries.get(key)
         if cached and _mtimes(cached[1]) == cached[1]:
             return cached[0]
-        artifact = build_library(source, dirs, bool(asan))
-        library = Library(source, artifact)
+        artifact = build_library(source, dirs, bool(asan), values, bool(warnings_as_errors))
+        library = Library(source, artifact, dirs, values, bool(warnings_as_errors))
         _libraries[key] = (library, _mtimes(artifact.dependencies))
         return library
 

@@ -38,7 +38,7 @@ template <class P>
 using pointee_t = std::remove_pointer_t<std::remove_reference_t<P>>;
 template <class P>
 constexpr uint64_t pointee_size() {
-  if constexpr (std::is_void_v<std::remove_cv_t<pointee_t<P>>>)
+  if constexpr (std::is_void_v<std::remove_cv_t<metal::remove_addrspace_t<pointee_t<P>>>>)
     return 1;
   else
     return sizeof(pointee_t<P>);

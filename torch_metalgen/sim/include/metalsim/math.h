@@ -73,6 +73,8 @@ template <class T, class U>
 inline T widen(U u) {
   if constexpr (std::is_same_v<T, U>)
     return u;
+  else if constexpr (!is_vector_v<T>)
+    return static_cast<T>(u);
   else if constexpr (is_vector_v<U>)
     return __builtin_convertvector(u, T);
   else
@@ -84,6 +86,28 @@ template <class T>
 constexpr bool int_like = std::is_integral_v<element_t<T>>;
 template <class T>
 using bool_result_t = typename make_vector<bool, vec_size_v<T>>::type;
+
+// Mixed scalar arguments, `pow(x, 2)`, `fmax(0, h)`: Metal's overloads are per float
+// type (float f(float, float), half f(half, half)), so an integer argument converts to
+// the type of the one floating argument. Two different floating types stay ambiguous.
+template <class A, class B>
+constexpr bool mixed_scalars =
+    !is_vector_v<A> && !is_vector_v<B> && !std::is_same_v<A, B> &&
+    ((is_float_v<A> && std::is_integral_v<B>) || (std::is_integral_v<A> && is_float_v<B>));
+template <class A, class B>
+using mixed_float_t = std::conditional_t<is_float_v<A>, A, B>;
+// intN with the shape of T (frexp, ldexp, ilogb).
+template <class T>
+using int_vector_t = typename make_vector<int, vec_size_v<T>>::type;
+template <class E>
+constexpr E int_max() {
+  using U = std::make_unsigned_t<E>;
+  return std::is_signed_v<E> ? static_cast<E>(static_cast<U>(~U(0)) >> 1) : static_cast<E>(~U(0));
+}
+template <class E>
+constexpr E int_min() {
+  return std::is_signed_v<E> ? static_cast<E>(-int_max<E>() - 1) : E(0);
+}
 
 }  // namespace metalsim
 
@@ -130,16 +154,28 @@ METALSIM_UNARY(saturate, __builtin_fminf(__builtin_fmaxf(v, 0.0f), 1.0f))
 METALSIM_UNARY(sign, v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v == v ? 0.0f * v : 0.0f)
 #undef METALSIM_UNARY
 
-#define METALSIM_BINARY(name, expr)                                                    \
-  METALSIM_FLOAT_T inline T name(T x, T y) {                                           \
-    return metalsim::map_float2(x, y, [](float a, float b) -> float { return expr; }); \
-  }                                                                                    \
-  template <class T, class U,                                                          \
-            std::enable_if_t<metalsim::float_like<T> && metalsim::is_vector_v<T> &&    \
-                                 !metalsim::is_vector_v<U>,                            \
-                             int> = 0>                                                 \
-  inline T name(T x, U y) {                                                            \
-    return name(x, metalsim::widen<T>(y));                                             \
+#define METALSIM_BINARY(name, expr)                                                     \
+  METALSIM_FLOAT_T inline T name(T x, T y) {                                            \
+    return metalsim::map_float2(x, y, [](float a, float b) -> float { return expr; });  \
+  }                                                                                     \
+  template <class T, class U,                                                           \
+            std::enable_if_t<metalsim::float_like<T> && metalsim::is_vector_v<T> &&     \
+                                 !metalsim::is_vector_v<U>,                             \
+                             int> = 0>                                                  \
+  inline T name(T x, U y) {                                                             \
+    return name(x, metalsim::widen<T>(y));                                              \
+  }                                                                                     \
+  template <class A, class B, std::enable_if_t<metalsim::mixed_scalars<A, B>, int> = 0> \
+  inline metalsim::mixed_float_t<A, B> name(A x, B y) {                                 \
+    using R = metalsim::mixed_float_t<A, B>;                                            \
+    return name(static_cast<R>(x), static_cast<R>(y));                                  \
+  }                                                                                     \
+  template <class A, class V,                                                           \
+            std::enable_if_t<!metalsim::is_vector_v<A> && metalsim::is_vector_v<V> &&   \
+                                 metalsim::float_like<V>,                               \
+                             int> = 0>                                                  \
+  inline V name(A x, V y) {                                                             \
+    return name(metalsim::widen<V>(x), y);                                              \
   }
 METALSIM_BINARY(atan2, __builtin_atan2f(a, b))
 METALSIM_BINARY(copysign, __builtin_copysignf(a, b))
@@ -174,7 +210,10 @@ METALSIM_FLOAT_T inline T smoothstep(T e0, T e1, T x) {
 
 // min / max / clamp / abs for floats (fmin semantics) and integers.
 template <class T, class U = T,
-          std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+          std::enable_if_t<(metalsim::float_like<T> || metalsim::int_like<T>) &&
+                               !(std::is_integral_v<T> && metalsim::is_float_v<U>) &&
+                               !(!metalsim::is_vector_v<T> && metalsim::is_vector_v<U>),
+                           int> = 0>
 inline T max(T x, U y) {
   T b = metalsim::widen<T>(y);
   if constexpr (metalsim::float_like<T>)
@@ -183,13 +222,36 @@ inline T max(T x, U y) {
     return metalsim::map_any2(x, b, [](auto p, auto q) { return p < q ? q : p; });
 }
 template <class T, class U = T,
-          std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+          std::enable_if_t<(metalsim::float_like<T> || metalsim::int_like<T>) &&
+                               !(std::is_integral_v<T> && metalsim::is_float_v<U>) &&
+                               !(!metalsim::is_vector_v<T> && metalsim::is_vector_v<U>),
+                           int> = 0>
 inline T min(T x, U y) {
   T b = metalsim::widen<T>(y);
   if constexpr (metalsim::float_like<T>)
     return metalsim::map_float2(x, b, [](float p, float q) { return __builtin_fminf(p, q); });
   else
     return metalsim::map_any2(x, b, [](auto p, auto q) { return q < p ? q : p; });
+}
+template <class T, class U,
+          std::enable_if_t<std::is_integral_v<T> && metalsim::is_float_v<U>, int> = 0>
+inline U max(T x, U y) {
+  return max(static_cast<U>(x), y);
+}
+template <class T, class V,
+          std::enable_if_t<!metalsim::is_vector_v<T> && metalsim::is_vector_v<V>, int> = 0>
+inline V max(T x, V y) {
+  return max(metalsim::widen<V>(x), y);
+}
+template <class T, class U,
+          std::enable_if_t<std::is_integral_v<T> && metalsim::is_float_v<U>, int> = 0>
+inline U min(T x, U y) {
+  return min(static_cast<U>(x), y);
+}
+template <class T, class V,
+          std::enable_if_t<!metalsim::is_vector_v<T> && metalsim::is_vector_v<V>, int> = 0>
+inline V min(T x, V y) {
+  return min(metalsim::widen<V>(x), y);
 }
 template <class T, class U, class V,
           std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
@@ -307,56 +369,281 @@ inline T cross(T a, T b) {
   return metalsim::make_vec<T>(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
 }
 
+// More of the MSL standard library (MSL specification 6.5 math, 6.4 integer,
+// 6.7 geometric functions).
+METALSIM_FLOAT_T inline T frexp(T x, metalsim::int_vector_t<T>& e) {
+  T r;
+  if constexpr (metalsim::is_vector_v<T>) {
+    for (int i = 0; i < metalsim::vec_size_v<T>; ++i) {
+      int k;
+      r[i] = static_cast<metalsim::element_t<T>>(__builtin_frexpf(static_cast<float>(x[i]), &k));
+      e[i] = k;
+    }
+  } else {
+    int k;
+    r = static_cast<T>(__builtin_frexpf(static_cast<float>(x), &k));
+    e = k;
+  }
+  return r;
+}
+METALSIM_FLOAT_T inline T ldexp(T x, metalsim::int_vector_t<T> e) {
+  T r;
+  if constexpr (metalsim::is_vector_v<T>) {
+    for (int i = 0; i < metalsim::vec_size_v<T>; ++i)
+      r[i] = static_cast<metalsim::element_t<T>>(__builtin_ldexpf(static_cast<float>(x[i]), e[i]));
+  } else {
+    r = static_cast<T>(__builtin_ldexpf(static_cast<float>(x), e));
+  }
+  return r;
+}
+METALSIM_FLOAT_T inline T modf(T x, T& whole) {
+  whole = trunc(x);
+  return metalsim::map_float2(x, whole, [](float a, float w) {
+    return __builtin_isinf(a) ? __builtin_copysignf(0.0f, a) : a - w;
+  });
+}
+METALSIM_FLOAT_T inline metalsim::int_vector_t<T> ilogb(T x) {
+  metalsim::int_vector_t<T> r;
+  if constexpr (metalsim::is_vector_v<T>) {
+    for (int i = 0; i < metalsim::vec_size_v<T>; ++i)
+      r[i] = __builtin_ilogbf(static_cast<float>(x[i]));
+  } else {
+    r = __builtin_ilogbf(static_cast<float>(x));
+  }
+  return r;
+}
+METALSIM_FLOAT_T inline T nextafter(T x, T y) {
+  if constexpr (std::is_same_v<metalsim::element_t<T>, float>) {
+    return metalsim::map_float2(x, y, [](float a, float b) { return __builtin_nextafterf(a, b); });
+  } else {  // half / bfloat: one step of the narrow type
+    using E = metalsim::element_t<T>;
+    using U = std::conditional_t<sizeof(E) == 2, uint16_t, uint8_t>;
+    T r;
+    for (int i = 0; i < metalsim::vec_size_v<T>; ++i) {
+      E a = metalsim::vec_size_v<T> > 1 ? ((E*)&x)[i] : *(E*)&x;
+      E b = metalsim::vec_size_v<T> > 1 ? ((E*)&y)[i] : *(E*)&y;
+      E out;
+      if (a != a || b != b) {
+        out = a + b;
+      } else if (a == b) {
+        out = b;
+      } else {
+        U bits = __builtin_bit_cast(U, a);
+        if (a == E(0)) {
+          bits = U(1) | (b < E(0) ? U(U(1) << (sizeof(E) * 8 - 1)) : U(0));
+        } else {
+          bool away = (a < b) == (a > E(0));
+          bits = away ? U(bits + 1) : U(bits - 1);
+        }
+        out = __builtin_bit_cast(E, bits);
+      }
+      if constexpr (metalsim::vec_size_v<T> > 1)
+        r[i] = out;
+      else
+        r = out;
+    }
+    return r;
+  }
+}
+METALSIM_FLOAT_T inline T sincos(T x, T& cosval) {
+  cosval = cos(x);
+  return sin(x);
+}
+METALSIM_FLOAT_T inline T fmin3(T x, T y, T z) { return fmin(fmin(x, y), z); }
+METALSIM_FLOAT_T inline T fmax3(T x, T y, T z) { return fmax(fmax(x, y), z); }
+METALSIM_FLOAT_T inline T fmedian3(T x, T y, T z) { return fmax(fmin(x, y), fmin(fmax(x, y), z)); }
+template <class T, std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+inline T min3(T x, T y, T z) {
+  return min(min(x, y), z);
+}
+template <class T, std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+inline T max3(T x, T y, T z) {
+  return max(max(x, y), z);
+}
+template <class T, std::enable_if_t<metalsim::float_like<T> || metalsim::int_like<T>, int> = 0>
+inline T median3(T x, T y, T z) {
+  return max(min(x, y), min(max(x, y), z));
+}
+METALSIM_FLOAT_T inline T reflect(T i, T n) { return i - metalsim::widen<T>(2 * dot(n, i)) * n; }
+METALSIM_FLOAT_T inline T faceforward(T n, T i, T nref) { return dot(nref, i) < 0 ? n : -n; }
+
+// Integer functions, element-wise in the element type.
+METALSIM_INT_T inline T reverse_bits(T x) {
+  return metalsim::map_any(x, [](auto v) {
+    using E = decltype(v);
+    using U = std::make_unsigned_t<E>;
+    U u = static_cast<U>(v), r = 0;
+    for (unsigned b = 0; b < sizeof(E) * 8; ++b)
+      r = U(r | (((u >> b) & 1u) << (sizeof(E) * 8 - 1 - b)));
+    return static_cast<E>(r);
+  });
+}
+METALSIM_INT_T inline T extract_bits(T x, uint offset, uint bits) {
+  return metalsim::map_any(x, [offset, bits](auto v) {
+    using E = decltype(v);
+    if (bits == 0) return E(0);
+    constexpr unsigned width = sizeof(E) * 8;
+    if constexpr (std::is_signed_v<E>) {  // sign-extends the field
+      int64_t shifted = static_cast<int64_t>(static_cast<uint64_t>(v) << (64 - offset - bits));
+      return static_cast<E>(shifted >> (64 - bits));
+    } else {
+      uint64_t field =
+          (static_cast<uint64_t>(v) >> offset) & (bits >= 64 ? ~0ull : ((1ull << bits) - 1));
+      (void)width;
+      return static_cast<E>(field);
+    }
+  });
+}
+METALSIM_INT_T inline T insert_bits(T base, T insert, uint offset, uint bits) {
+  return metalsim::map_any2(base, insert, [offset, bits](auto b, auto v) {
+    using E = decltype(b);
+    using U = std::make_unsigned_t<E>;
+    if (bits == 0) return b;
+    uint64_t mask = (bits >= 64 ? ~0ull : ((1ull << bits) - 1)) << offset;
+    uint64_t r = (static_cast<uint64_t>(static_cast<U>(b)) & ~mask) |
+                 ((static_cast<uint64_t>(static_cast<U>(v)) << offset) & mask);
+    return static_cast<E>(static_cast<U>(r));
+  });
+}
+METALSIM_INT_T inline T rotate(T v, T i) {
+  return metalsim::map_any2(v, i, [](auto a, auto n) {
+    using E = decltype(a);
+    using U = std::make_unsigned_t<E>;
+    constexpr unsigned width = sizeof(E) * 8;
+    unsigned k = static_cast<unsigned>(static_cast<U>(n)) % width;
+    U u = static_cast<U>(a);
+    return static_cast<E>(k ? U((u << k) | (u >> (width - k))) : u);
+  });
+}
+#define METALSIM_INT_BINARY(name, expr)                                               \
+  METALSIM_INT_T inline T name(T x, T y) {                                            \
+    return metalsim::map_any2(x, y, [](auto a, auto b) {                              \
+      using E = decltype(a);                                                          \
+      using W = std::conditional_t<std::is_signed_v<E>, __int128, unsigned __int128>; \
+      constexpr W lo = static_cast<W>(metalsim::int_min<E>());                        \
+      constexpr W hi = static_cast<W>(metalsim::int_max<E>());                        \
+      W p = static_cast<W>(a), q = static_cast<W>(b);                                 \
+      (void)lo;                                                                       \
+      (void)hi;                                                                       \
+      return static_cast<E>(expr);                                                    \
+    });                                                                               \
+  }
+METALSIM_INT_BINARY(addsat, p + q > hi ? hi : (p + q < lo ? lo : p + q))
+METALSIM_INT_BINARY(subsat, (std::is_signed_v<E> ? (p - q > hi ? hi : (p - q < lo ? lo : p - q))
+                                                 : (p < q ? W(0) : p - q)))
+METALSIM_INT_BINARY(hadd, (p + q) >> 1)
+METALSIM_INT_BINARY(rhadd, (p + q + 1) >> 1)
+#undef METALSIM_INT_BINARY
+METALSIM_INT_T inline T mul24(T x, T y) {
+  return metalsim::map_any2(x, y, [](auto a, auto b) {
+    using E = decltype(a);
+    auto low24 = [](E v) -> int64_t {
+      if constexpr (std::is_signed_v<E>)
+        return static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v) << 8) >> 8);
+      else
+        return static_cast<int64_t>(static_cast<uint32_t>(v) & 0xFFFFFFu);
+    };
+    return static_cast<E>(low24(a) * low24(b));
+  });
+}
+METALSIM_INT_T inline T mad24(T x, T y, T z) { return mul24(x, y) + z; }
+METALSIM_INT_T inline T madhi(T a, T b, T c) { return mulhi(a, b) + c; }
+METALSIM_INT_T inline T mulsat(T x, T y) {
+  return metalsim::map_any2(x, y, [](auto a, auto b) {
+    using E = decltype(a);
+    using W = std::conditional_t<std::is_signed_v<E>, __int128, unsigned __int128>;
+    W m = static_cast<W>(a) * static_cast<W>(b);
+    W lo = static_cast<W>(metalsim::int_min<E>()), hi = static_cast<W>(metalsim::int_max<E>());
+    return static_cast<E>(m > hi ? hi : (m < lo ? lo : m));
+  });
+}
+METALSIM_INT_T inline T madsat(T a, T b, T c) { return addsat(mulsat(a, b), c); }
+
 #undef METALSIM_FLOAT_T
 #undef METALSIM_INT_T
 
+// metal::fast and metal::precise name the same functions (see the top of this file).
+// Using-declarations, not a using-directive: MLX adds its own overloads to
+// metal::precise, and those must overload the float versions, not hide them.
+#define METALSIM_FAST_PRECISE(X) \
+  X(abs)                         \
+  X(acos)                        \
+  X(acosh)                       \
+  X(asin)                        \
+  X(asinh)                       \
+  X(atan)                        \
+  X(atan2)                       \
+  X(atanh)                       \
+  X(ceil)                        \
+  X(clamp)                       \
+  X(copysign)                    \
+  X(cos)                         \
+  X(cosh)                        \
+  X(cospi)                       \
+  X(cross)                       \
+  X(distance)                    \
+  X(divide)                      \
+  X(dot)                         \
+  X(exp)                         \
+  X(exp10)                       \
+  X(exp2)                        \
+  X(fabs)                        \
+  X(faceforward)                 \
+  X(fdim)                        \
+  X(floor)                       \
+  X(fma)                         \
+  X(fmax)                        \
+  X(fmax3)                       \
+  X(fmin)                        \
+  X(fmin3)                       \
+  X(fmod)                        \
+  X(fract)                       \
+  X(frexp)                       \
+  X(ilogb)                       \
+  X(isfinite)                    \
+  X(isinf)                       \
+  X(isnan)                       \
+  X(ldexp)                       \
+  X(length)                      \
+  X(length_squared)              \
+  X(log)                         \
+  X(log10)                       \
+  X(log2)                        \
+  X(max)                         \
+  X(median3)                     \
+  X(min)                         \
+  X(mix)                         \
+  X(modf)                        \
+  X(nextafter)                   \
+  X(normalize)                   \
+  X(pow)                         \
+  X(powr)                        \
+  X(reflect)                     \
+  X(rint)                        \
+  X(round)                       \
+  X(rsqrt)                       \
+  X(saturate)                    \
+  X(sign)                        \
+  X(sin)                         \
+  X(sincos)                      \
+  X(sinh)                        \
+  X(sinpi)                       \
+  X(smoothstep)                  \
+  X(sqrt)                        \
+  X(step)                        \
+  X(tan)                         \
+  X(tanh)                        \
+  X(tanpi)                       \
+  X(trunc)
+#define METALSIM_USING(name) using metal::name;
 namespace fast {
-using metal::abs;
-using metal::acos;
-using metal::asin;
-using metal::atan;
-using metal::atan2;
-using metal::ceil;
-using metal::clamp;
-using metal::cos;
-using metal::cosh;
-using metal::cospi;
-using metal::distance;
-using metal::divide;
-using metal::exp;
-using metal::exp10;
-using metal::exp2;
-using metal::fabs;
-using metal::floor;
-using metal::fmax;
-using metal::fmin;
-using metal::fmod;
-using metal::fract;
-using metal::length;
-using metal::log;
-using metal::log10;
-using metal::log2;
-using metal::max;
-using metal::min;
-using metal::normalize;
-using metal::pow;
-using metal::powr;
-using metal::rint;
-using metal::round;
-using metal::rsqrt;
-using metal::saturate;
-using metal::sin;
-using metal::sinh;
-using metal::sinpi;
-using metal::sqrt;
-using metal::tan;
-using metal::tanh;
-using metal::tanpi;
-using metal::trunc;
+METALSIM_FAST_PRECISE(METALSIM_USING)
 }  // namespace fast
 namespace precise {
-using namespace fast;
+METALSIM_FAST_PRECISE(METALSIM_USING)
 }  // namespace precise
+#undef METALSIM_USING
+#undef METALSIM_FAST_PRECISE
 
 // numeric_limits with half and bfloat.
 template <class T>
@@ -407,6 +694,7 @@ METALSIM_INT_LIMITS(uint, 0u, UINT32_MAX)
 METALSIM_INT_LIMITS(short, INT16_MIN, INT16_MAX)
 METALSIM_INT_LIMITS(ushort, 0, UINT16_MAX)
 METALSIM_INT_LIMITS(char, INT8_MIN, INT8_MAX)
+METALSIM_INT_LIMITS(signed char, INT8_MIN, INT8_MAX)
 METALSIM_INT_LIMITS(uchar, 0, UINT8_MAX)
 METALSIM_INT_LIMITS(long, INT64_MIN, INT64_MAX)
 METALSIM_INT_LIMITS(ulong, 0ul, UINT64_MAX)
@@ -424,6 +712,7 @@ METALSIM_INT_LIMITS(ulong, 0ul, UINT64_MAX)
 #define HALF_MAX ((half)65504.0f)
 #define HALF_MIN ((half)0x1p-14f)
 #define HALF_EPSILON ((half)0x1p-10f)
+#define MAXHALF ((half)65504.0f)
 #define M_E_F 2.71828182845904523536f
 #define M_LOG2E_F 1.44269504088896340736f
 #define M_LOG10E_F 0.434294481903251827651f

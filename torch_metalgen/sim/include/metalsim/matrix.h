@@ -149,7 +149,7 @@ typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
 typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
 typedef simdgroup_matrix<bfloat, 8, 8> simdgroup_bfloat8x8;
 
-template <class T, int R, int C>
+template <class T, int R, int C = R>
 inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
   simdgroup_matrix<T, R, C> m;
   m.elements[0] = value;
@@ -212,5 +212,118 @@ inline void simdgroup_multiply(simdgroup_matrix<T, R, C>& d, const simdgroup_mat
   detail::matrix_mma(d, a, b, static_cast<const simdgroup_matrix<T, R, C>*>(nullptr),
                      METALSIM_SITE_ARGS);
 }
+
+}  // namespace metal
+
+// ---- floatCxR matrices (MSL specification 2.3) --------------------------------------
+// A matrix of C columns, each a vector of R elements; m[i] is column i. Element type
+// float, half or bfloat.
+namespace metal {
+
+template <class T, int C, int R>
+struct matrix {
+  using column_type = typename metalsim::make_vector<T, R>::type;
+  column_type columns[C];
+
+  matrix() = default;
+  // Diagonal matrix (float4x4(1.0f)), as in MSL.
+  explicit matrix(T diagonal) {
+    for (int c = 0; c < C; ++c) {
+      columns[c] = column_type(T(0));
+      if (c < R) columns[c][c] = diagonal;
+    }
+  }
+  template <class... V, std::enable_if_t<sizeof...(V) == C && C >= 2, int> = 0>
+  matrix(V... cols) : columns{static_cast<column_type>(cols)...} {}
+  // Element-type conversion, (half4x4)m or half4x4(m), from any address space.
+  template <class U>
+  explicit matrix(const matrix<U, C, R>& m) {
+    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+  }
+#ifndef METALSIM_NO_ADDRESS_SPACES
+  template <class U>
+  matrix(const __attribute__((address_space(1))) matrix<U, C, R>& m) {
+    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+  }
+  template <class U>
+  matrix(const __attribute__((address_space(2))) matrix<U, C, R>& m) {
+    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+  }
+  template <class U>
+  matrix(const __attribute__((address_space(3))) matrix<U, C, R>& m) {
+    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+  }
+#endif
+  column_type& operator[](int c) { return columns[c]; }
+  const column_type& operator[](int c) const { return columns[c]; }
+};
+
+template <class T, int C, int R>
+inline matrix<T, C, R> operator+(matrix<T, C, R> a, const matrix<T, C, R>& b) {
+  for (int c = 0; c < C; ++c) a.columns[c] += b.columns[c];
+  return a;
+}
+template <class T, int C, int R>
+inline matrix<T, C, R> operator-(matrix<T, C, R> a, const matrix<T, C, R>& b) {
+  for (int c = 0; c < C; ++c) a.columns[c] -= b.columns[c];
+  return a;
+}
+template <class T, int C, int R>
+inline matrix<T, C, R> operator*(matrix<T, C, R> a, T s) {
+  for (int c = 0; c < C; ++c) a.columns[c] *= s;
+  return a;
+}
+template <class T, int C, int R>
+inline matrix<T, C, R> operator*(T s, matrix<T, C, R> a) {
+  return a * s;
+}
+// matrix * column vector: sum of columns weighted by the vector's elements.
+template <class T, int C, int R>
+inline typename matrix<T, C, R>::column_type operator*(
+    const matrix<T, C, R>& m, typename metalsim::make_vector<T, C>::type v) {
+  typename matrix<T, C, R>::column_type r(T(0));
+  for (int c = 0; c < C; ++c) r += m.columns[c] * v[c];
+  return r;
+}
+// row vector * matrix: one dot product per column.
+template <class T, int C, int R>
+inline typename metalsim::make_vector<T, C>::type operator*(typename matrix<T, C, R>::column_type v,
+                                                            const matrix<T, C, R>& m) {
+  typename metalsim::make_vector<T, C>::type r;
+  for (int c = 0; c < C; ++c) {
+    T s = T(0);
+    for (int k = 0; k < R; ++k) s += v[k] * m.columns[c][k];
+    r[c] = s;
+  }
+  return r;
+}
+template <class T, int K, int R, int C>
+inline matrix<T, C, R> operator*(const matrix<T, K, R>& a, const matrix<T, C, K>& b) {
+  matrix<T, C, R> r;
+  for (int c = 0; c < C; ++c) r.columns[c] = a * b.columns[c];
+  return r;
+}
+template <class T, int C, int R>
+inline matrix<T, R, C> transpose(const matrix<T, C, R>& m) {
+  matrix<T, R, C> r;
+  for (int c = 0; c < C; ++c)
+    for (int k = 0; k < R; ++k) r.columns[k][c] = m.columns[c][k];
+  return r;
+}
+
+#define METALSIM_MATRICES(S)      \
+  typedef matrix<S, 2, 2> S##2x2; \
+  typedef matrix<S, 2, 3> S##2x3; \
+  typedef matrix<S, 2, 4> S##2x4; \
+  typedef matrix<S, 3, 2> S##3x2; \
+  typedef matrix<S, 3, 3> S##3x3; \
+  typedef matrix<S, 3, 4> S##3x4; \
+  typedef matrix<S, 4, 2> S##4x2; \
+  typedef matrix<S, 4, 3> S##4x3; \
+  typedef matrix<S, 4, 4> S##4x4;
+METALSIM_MATRICES(float)
+METALSIM_MATRICES(half)
+METALSIM_MATRICES(bfloat)
+#undef METALSIM_MATRICES
 
 }  // namespace metal

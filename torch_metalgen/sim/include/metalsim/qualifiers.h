@@ -18,6 +18,10 @@
 #define thread
 #define threadgroup_imageblock threadgroup
 #define kernel [[clang::annotate("metal", "kernel")]]
+// Apple's headers spell an always-inlined helper this way (MLX uses it).
+#ifndef METAL_FUNC
+#define METAL_FUNC inline __attribute__((always_inline))
+#endif
 // Metal has no double; unsuffixed literals are made float by the source rewrite.
 #define double metal_has_no_double_use_float
 

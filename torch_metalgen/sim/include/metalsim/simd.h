@@ -273,6 +273,40 @@ void resolve_shuffle(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* 
     if (mask >> i & 1u) *static_cast<T*>(lanes[i]->out) = results[i];
 }
 
+// simd_shuffle_and_fill_up/down: each lane's input is {data, filling_data}; arg packs
+// delta (low 16 bits) and the window width `modulo` (high bits, 32 when not given).
+// Within each window of `modulo` lanes, up: lane i reads data of lane i - delta, or,
+// when that falls below the window, filling_data of lane i - delta + modulo; down:
+// data of lane i + delta, or filling_data of lane i + delta - modulo.
+template <class T>
+struct fill_pair {
+  T data;
+  T fill;
+};
+template <class T, bool up>
+void resolve_shuffle_and_fill(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* d) {
+  const char* name = up ? "simd_shuffle_and_fill_up" : "simd_shuffle_and_fill_down";
+  if (!check_uniform(lanes, mask, d, name, "delta")) return;
+  T results[32];
+  for (int i = 0; i < 32; ++i) {
+    if (!(mask >> i & 1u)) continue;
+    const int64_t delta = lanes[i]->arg & 0xFFFF, modulo = lanes[i]->arg >> 16;
+    const int64_t base = i / modulo * modulo, in_window = i - base;
+    int64_t src = up ? in_window - delta : in_window + delta;
+    bool fill = src < 0 || src >= modulo;
+    src = base + (src < 0 ? src + modulo : src >= modulo ? src - modulo : src);
+    if (src < 0 || src >= 32 || !(mask >> src & 1u)) {
+      if (!inactive_read(d, name, i, static_cast<int>(src))) return;
+      results[i] = poison<T>();
+    } else {
+      const fill_pair<T> pair = load_in<fill_pair<T>>(lanes[src]);
+      results[i] = fill ? pair.fill : pair.data;
+    }
+  }
+  for (int i = 0; i < 32; ++i)
+    if (mask >> i & 1u) *static_cast<T*>(lanes[i]->out) = results[i];
+}
+
 // A call resolved by `fn`, made at a kernel's source position (METALSIM_SITE_ARGS): lanes
 // at the same position and resolver execute it together.
 inline metalsim_call site_call(metalsim_resolve_fn fn, const char* file, int line, int column) {
@@ -365,6 +399,23 @@ METALSIM_SHUFFLE(quad_shuffle_xor, kQuadShuffleXor)
 METALSIM_SHUFFLE(quad_broadcast, kQuadBroadcast)
 #undef METALSIM_SHUFFLE
 
+#define METALSIM_SHUFFLE_AND_FILL(name, up)                                                \
+  template <class T>                                                                       \
+  inline T name(T data, T filling_data, ushort delta, ushort modulo, METALSIM_SITE) {      \
+    const metalsim::fill_pair<T> pair{data, filling_data};                                 \
+    const int64_t window = modulo ? modulo : 32;                                           \
+    return metalsim::collective<metalsim::fill_pair<T>, T>(                                \
+        pair, &metalsim::resolve_shuffle_and_fill<T, up>, int64_t(delta) | (window << 16), \
+        METALSIM_SITE_ARGS);                                                               \
+  }                                                                                        \
+  template <class T>                                                                       \
+  inline T name(T data, T filling_data, ushort delta, METALSIM_SITE) {                     \
+    return name(data, filling_data, delta, ushort(32), METALSIM_SITE_ARGS);                \
+  }
+METALSIM_SHUFFLE_AND_FILL(simd_shuffle_and_fill_up, true)
+METALSIM_SHUFFLE_AND_FILL(simd_shuffle_and_fill_down, false)
+#undef METALSIM_SHUFFLE_AND_FILL
+
 template <class T>
 inline T simd_broadcast_first(T x, METALSIM_SITE) {
   return metalsim::collective<T, T>(x, &metalsim::resolve_shuffle<T, metalsim::kBroadcastFirst>, 0,
@@ -432,6 +483,22 @@ constexpr mem_flags operator|(mem_flags a, mem_flags b) {
 inline void threadgroup_barrier(mem_flags flags, const char* file = __builtin_FILE(),
                                 int line = __builtin_LINE()) {
   metalsim_threadgroup_barrier(static_cast<int>(flags), file, line);
+}
+// atomic_thread_fence(flags, order, scope): orders memory accesses. The simulator's
+// device atomics are sequentially consistent CPU atomics, so a fence is a CPU fence.
+enum class thread_scope : uint {
+  thread_scope_thread,
+  thread_scope_simdgroup,
+  thread_scope_threadgroup,
+  thread_scope_device
+};
+constexpr thread_scope thread_scope_thread = thread_scope::thread_scope_thread;
+constexpr thread_scope thread_scope_simdgroup = thread_scope::thread_scope_simdgroup;
+constexpr thread_scope thread_scope_threadgroup = thread_scope::thread_scope_threadgroup;
+constexpr thread_scope thread_scope_device = thread_scope::thread_scope_device;
+template <class Order>
+inline void atomic_thread_fence(mem_flags, Order, thread_scope = thread_scope_device) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 inline void simdgroup_barrier(mem_flags flags, METALSIM_SITE) {
   // A collective in the runtime, which also orders the SIMD-group's memory accesses for

@@ -185,6 +185,23 @@ inline V make_vec(A... args) {
   }
 }
 
+// C-style vector casts `(int4)v` convert element-wise in Metal (a scalar is splat);
+// clang would reinterpret the bits. The source rewrite turns them into this.
+template <class V, class S>
+inline V vector_cast(S s) {
+  if constexpr (is_vector_v<S>) {
+    static_assert(vec_size_v<S> == vec_size_v<V>,
+                  "vector cast: the source and destination vectors have different sizes");
+    V r;
+    for (int i = 0; i < vec_size_v<V>; ++i) r[i] = convert_element<element_t<V>>(s[i]);
+    return r;
+  } else if constexpr (is_vector_v<V> && !std::is_class_v<S>) {
+    return make_vec<V>(s);
+  } else {
+    return (V)(s);  // not a vector conversion: C semantics
+  }
+}
+
 }  // namespace metalsim
 
 // Packed vectors: no padding, 4-byte (element) alignment.
@@ -193,6 +210,19 @@ struct metalsim_packed_vec {
   using vector_type = typename metalsim::make_vector<T, N>::type;
   T elements[N];
   metalsim_packed_vec() = default;
+#ifndef METALSIM_NO_ADDRESS_SPACES
+  // Copies out of device, constant and threadgroup memory (C++ has no generic address
+  // space for the implicit copy constructor).
+  metalsim_packed_vec(const __attribute__((address_space(1))) metalsim_packed_vec& o) {
+    for (int i = 0; i < N; ++i) elements[i] = o.elements[i];
+  }
+  metalsim_packed_vec(const __attribute__((address_space(2))) metalsim_packed_vec& o) {
+    for (int i = 0; i < N; ++i) elements[i] = o.elements[i];
+  }
+  metalsim_packed_vec(const __attribute__((address_space(3))) metalsim_packed_vec& o) {
+    for (int i = 0; i < N; ++i) elements[i] = o.elements[i];
+  }
+#endif
   metalsim_packed_vec(vector_type v) {
     for (int i = 0; i < N; ++i) elements[i] = v[i];
   }
@@ -229,6 +259,15 @@ using ::ushort;
 template <class T, int N>
 using vec = typename metalsim::make_vector<T, N>::type;
 
+// metal::array<T, N> (MSL specification 2.12): a fixed-size aggregate.
+template <class T, size_t N>
+struct array {
+  T elements_[N];
+  constexpr size_t size() const { return N; }
+  T& operator[](size_t i) { return elements_[i]; }
+  constexpr const T& operator[](size_t i) const { return elements_[i]; }
+};
+
 // Reinterpret the bits of a value (MSL as_type<T>).
 template <class T, class S>
 inline T as_type(S s) {
@@ -237,14 +276,25 @@ inline T as_type(S s) {
 }
 
 // Type traits as MSL spells them (metal::is_floating_point_v includes half and bfloat).
+using std::bool_constant;
 using std::conditional;
 using std::conditional_t;
+using std::decay;
+using std::decay_t;
 using std::enable_if;
 using std::enable_if_t;
 using std::false_type;
 using std::integral_constant;
+using std::is_base_of;
+using std::is_base_of_v;
+using std::is_const;
+using std::is_const_v;
+using std::is_convertible;
+using std::is_convertible_v;
 using std::is_integral;
 using std::is_integral_v;
+using std::is_pointer;
+using std::is_pointer_v;
 using std::is_same;
 using std::is_same_v;
 using std::is_signed;
@@ -256,8 +306,35 @@ using std::make_signed_t;
 using std::make_unsigned;
 using std::make_unsigned_t;
 using std::remove_const_t;
+using std::remove_cv;
 using std::remove_cv_t;
+using std::remove_pointer;
+using std::remove_pointer_t;
+using std::remove_reference;
+using std::remove_reference_t;
+using std::remove_volatile_t;
 using std::true_type;
+// remove_addrspace<T>: T without its address space (MSL type traits).
+template <class T>
+struct remove_addrspace {
+  using type = T;
+};
+#ifndef METALSIM_NO_ADDRESS_SPACES
+template <class T>
+struct remove_addrspace<__attribute__((address_space(1))) T> {
+  using type = T;
+};
+template <class T>
+struct remove_addrspace<__attribute__((address_space(2))) T> {
+  using type = T;
+};
+template <class T>
+struct remove_addrspace<__attribute__((address_space(3))) T> {
+  using type = T;
+};
+#endif
+template <class T>
+using remove_addrspace_t = typename remove_addrspace<T>::type;
 template <class T>
 struct is_floating_point : std::bool_constant<metalsim::is_float_v<T>> {};
 template <class T>
