@@ -12,6 +12,9 @@ import torch
 import torch_metalgen
 from tests.models import tiny
 
+# The tiny Llama (2 layers): 5 RMSNorms and 2 gated MLPs (silu_and_mul) are swapped.
+LLAMA_SWAPS = 7
+
 
 def forwards(model):
     return {name: module.__dict__.get("forward") for name, module in model.named_modules()}
@@ -41,10 +44,10 @@ def test_two_handles_undo_in_any_order(order):
 def test_an_old_handle_does_not_undo_a_newer_patch():
     model = tiny.build("llama")
     h1 = torch_metalgen.patch(model, force=True)
-    assert torch_metalgen.unpatch(model) == 5
+    assert torch_metalgen.unpatch(model) == LLAMA_SWAPS
     h3 = torch_metalgen.patch(model, force=True)
     h1.undo()  # h1's forwards are gone already; h3's stay
-    assert len(h3.swapped) == 5
+    assert len(h3.swapped) == LLAMA_SWAPS
     assert all("forward" in m.__dict__ for m in model.modules() if "RMSNorm" in type(m).__name__)
     h3.undo()
     assert all("forward" not in m.__dict__ for m in model.modules())
@@ -101,8 +104,8 @@ def test_dry_run_changes_nothing_and_runs_nothing():
     before = forwards(model)
     recorder = Recorder(model)
     handle = torch_metalgen.patch(model, force=True, dry_run=True, probe_unknown=True)
-    assert len(handle.swapped) == 5 and forwards(model) == before
-    assert recorder.calls == [] and "would swap 5" in handle.report()
+    assert len(handle.swapped) == LLAMA_SWAPS and forwards(model) == before
+    assert recorder.calls == [] and f"would swap {LLAMA_SWAPS}" in handle.report()
 
 
 def test_meta_device_models_are_patched_by_declaration_without_running_anything():
@@ -111,7 +114,7 @@ def test_meta_device_models_are_patched_by_declaration_without_running_anything(
     recorder = Recorder(model)
     for dry_run in (True, False):
         handle = torch_metalgen.patch(model, force=True, dry_run=dry_run, probe_unknown=True)
-        assert len(handle.swapped) == 5, handle.report()
+        assert len(handle.swapped) == LLAMA_SWAPS, handle.report()
     assert recorder.calls == []
     norm = torch.nn.Module()
     norm.weight = torch.nn.Parameter(torch.ones(8, device="meta"))
@@ -141,7 +144,7 @@ def test_deepcopy_of_a_patched_model_runs_its_own_weights_and_unpatch_reaches_it
     assert sum(norm.__dict__["forward"].fallbacks.values()) == 1
     handle.undo()  # the handle knows the original's modules only
     assert "forward" not in model.model.norm.__dict__ and "forward" in norm.__dict__
-    assert torch_metalgen.unpatch(twin) == 5
+    assert torch_metalgen.unpatch(twin) == LLAMA_SWAPS
     assert all("forward" not in m.__dict__ for m in twin.modules())
 
 
@@ -160,7 +163,7 @@ def test_saved_patched_model_loads_patched_and_unpatch_restores_it():
     norm = loaded.model.norm
     assert norm.__dict__["forward"].module is norm
     torch.testing.assert_close(logits(loaded), expected, rtol=1e-5, atol=1e-5)
-    assert torch_metalgen.unpatch(loaded) == 5 and torch.equal(logits(loaded), expected)
+    assert torch_metalgen.unpatch(loaded) == LLAMA_SWAPS and torch.equal(logits(loaded), expected)
     state.seek(0)
     fresh = tiny.build("llama", seed=1)
     fresh.load_state_dict(torch.load(state))
@@ -187,8 +190,8 @@ def test_patch_on_load_patches_models_built_in_the_block_only():
     with torch_metalgen.patch_on_load(force=True) as session:
         model = tiny.build("llama")
         assert session.handles == []  # decided on exit, after weights and dtypes settle
-    assert len(session.handles) == 1 and len(session.handles[0].swapped) == 5
-    assert "swapped 5" in session.report()
+    assert len(session.handles) == 1 and len(session.handles[0].swapped) == LLAMA_SWAPS
+    assert f"swapped {LLAMA_SWAPS}" in session.report()
     outside = tiny.build("llama")
     assert all("forward" not in m.__dict__ for m in outside.modules())
     expected = logits(outside)
@@ -204,7 +207,7 @@ def test_patch_on_load_with_from_pretrained(tmp_path):
     with torch_metalgen.patch_on_load(force=True) as session:
         model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path)
     (handle,) = session.handles
-    assert len(handle.swapped) == 5, session.report()
+    assert len(handle.swapped) == LLAMA_SWAPS, session.report()
     assert all("forward" in m.__dict__ for m in model.modules() if "RMSNorm" in type(m).__name__)
 
 
