@@ -132,7 +132,7 @@ class GatedMLPAdapter:
             return None
         op, extra = row
         if isinstance(activation, torch.nn.GELU):
-            extra = {"approximate": activation.approximate}
+            extra = {"approximate_tanh": activation.approximate == "tanh"}
         return op, extra
 
     def unfit(self, module, sem: GatedMLPSemantics) -> str:
@@ -156,7 +156,7 @@ class GatedMLPAdapter:
 
     def options(self, module, sem: GatedMLPSemantics) -> tuple[str, dict]:
         op, extra = self._activation(module, sem)
-        return op, extra
+        return op, {**extra, capabilities.CASTING_ARGUMENT: sem.casting}
 
     def run(self, module, sem: GatedMLPSemantics, plan, args, kwargs):
         x, why = _single_tensor(args, kwargs)

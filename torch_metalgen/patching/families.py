@@ -122,8 +122,8 @@ HUB_LAYERS: dict[str, Semantics] = {
 ACTIVATIONS: dict[str, tuple[str, dict[str, object]]] = {
     "torch.nn.modules.activation.SiLU": ("silu_and_mul", {}),
     "transformers.activations.SiLUActivation": ("silu_and_mul", {}),
-    "transformers.activations.GELUTanh": ("gelu_and_mul", {"approximate": "tanh"}),
-    "transformers.activations.GELUActivation": ("gelu_and_mul", {"approximate": "none"}),
+    "transformers.activations.GELUTanh": ("gelu_and_mul", {"approximate_tanh": True}),
+    "transformers.activations.GELUActivation": ("gelu_and_mul", {"approximate_tanh": False}),
     "torch.nn.modules.activation.GELU": ("gelu_and_mul", {}),  # approximate from the module
 }
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# How a norm rounds when its input is float16/bfloat16 (Liger-Kernel's casting_mode names).
+# How a module rounds when its input is float16/bfloat16 (Liger-Kernel's casting_mode names).
 # In float32 both are the same computation, bit for bit.
-LLAMA = "llama"  # normalise in fp32, round to the input dtype, then multiply by the weight
-GEMMA = "gemma"  # multiply by the weight in fp32, round once at the end
+# llama: the intermediate (a norm's normalised x, a gated MLP's act(gate)) is rounded to the
+#   input dtype, then multiplied (by the weight, by up) and rounded again;
+# gemma: everything in fp32, rounded once at the end.
+LLAMA = "llama"
+GEMMA = "gemma"
 CASTING_MODES = {
-    LLAMA: "Llama-style casting (round, then multiply by the weight)",
+    LLAMA: "Llama-style casting (round the intermediate, then multiply)",
     GEMMA: "Gemma-style casting (multiply in fp32, round once)",
 }
 
@@ -45,6 +48,8 @@ class GatedMLPSemantics:
     gate: str | None = None
     up: str | None = None
     gate_up: str | None = None
+    # Hugging Face's `act(gate) * up` in half precision rounds act(gate) before the multiply.
+    casting: str | None = LLAMA
 
     kind = "gated_mlp"
 
