@@ -43,7 +43,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise ExpressionError(f"cannot read {text!r} at {text[position:position + 20]!r}")
+            raise ExpressionError(f"cannot read {text!r} at {text[position : position + 20]!r}")
         kind = match.lastgroup
         tokens.append((kind, match.group(kind)))
         position = match.end()

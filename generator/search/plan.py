@@ -137,7 +137,9 @@ def plan(
     """The launches ``plan_<op>`` would make for ``arguments`` (schema order, tensors
     contiguous) and the allocated ``outputs``, with ``constants`` overriding the spec's."""
     if max_threads < SIMD_SIZE:
-        raise ValueError(f"{spec.name}: max_threads must be at least {SIMD_SIZE}, got {max_threads}")
+        raise ValueError(
+            f"{spec.name}: max_threads must be at least {SIMD_SIZE}, got {max_threads}"
+        )
     limit = min(max_threads, MAX_THREADS_PER_THREADGROUP) // SIMD_SIZE * SIMD_SIZE
     names: dict[str, Any] = dict(constants_of(spec, constants))
     names["SIMD_SIZE"] = SIMD_SIZE
@@ -158,7 +160,7 @@ def plan(
     if all(t.numel() == 0 for t in outputs):
         return []
     fits = {
-        v.name: all(_fits(limit, _geometry(launch.threadgroup, names)) for launch in v.all_launches())
+        v.name: all(_fits(limit, _geometry(la.threadgroup, names)) for la in v.all_launches())
         for v in spec.variants
     }
     if variant:
@@ -169,9 +171,7 @@ def plan(
                 f"limit {limit}"
             )
     else:
-        chosen = next(
-            (v for v in spec.variants if evaluate(v.when, names) and fits[v.name]), None
-        )
+        chosen = next((v for v in spec.variants if evaluate(v.when, names) and fits[v.name]), None)
         if chosen is None:
             raise RuntimeError(
                 f"{spec.name}: no kernel variant accepts these sizes with at most {limit} "
@@ -200,9 +200,7 @@ def plan(
             tensor = scope[buffer.tensor]
             if tensor is None:  # an absent optional binds its fallback
                 tensor = scope[buffer.fallback or output_specs[0].like]
-            bindings.append(
-                (buffer.index, tensor, buffer.tensor in output_names or buffer.output)
-            )
+            bindings.append((buffer.index, tensor, buffer.tensor in output_names or buffer.output))
         made = Launch(
             library=spec.name,
             kernel=kernel_name(spec.name, launch.kernel, dtype),
@@ -232,7 +230,8 @@ def _check_limits(launch: Launch, limit: int) -> None:
             f"allows 1 to {limit}"
         )
     memory = sum(length for _, length in launch.threadgroup_memory)
-    if any(length % 16 for _, length in launch.threadgroup_memory) or memory > MAX_THREADGROUP_MEMORY:
+    unaligned = any(length % 16 for _, length in launch.threadgroup_memory)
+    if unaligned or memory > MAX_THREADGROUP_MEMORY:
         raise RuntimeError(f"kernel {launch.kernel} plans bad threadgroup memory {memory}")
     for _, data in launch.bytes:
         if len(data) >= MAX_SET_BYTES:

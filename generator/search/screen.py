@@ -49,7 +49,9 @@ FORBIDDEN = {
     "__FILE_NAME__": "host paths",
 }
 ALLOWED_BUILTINS = {"__builtin_expect", "__builtin_assume", "__builtin_unreachable"}
-ALLOWED_BUILTINS |= {f"__builtin_{op}{w}" for op in ("ctz", "clz", "popcount") for w in ("", "l", "ll")}
+ALLOWED_BUILTINS |= {
+    f"__builtin_{op}{width}" for op in ("ctz", "clz", "popcount") for width in ("", "l", "ll")
+}
 
 _COMMENT_OR_LITERAL = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"', re.S)
 _IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\b")

@@ -52,13 +52,13 @@ from torch_metalgen.verify.device import (
     synchronize,
 )
 from torch_metalgen.verify.distributions import NATIVE, all_distributions, refill
+from torch_metalgen.verify.limits import ResourceLimits
 from torch_metalgen.verify.tolerances import (
     EAGER_BAR_CAP,
     EAGER_FACTOR,
     Tolerance,
     tolerance_for,
 )
-from torch_metalgen.verify.limits import ResourceLimits
 from torch_metalgen.verify.worker import CandidateWorker, WorkerError, shape_message
 
 __all__ = ["BAD_PROBLEM", "FAIL", "PASS", "SKIP", "Rejected", "as_tensors"]
