@@ -74,7 +74,8 @@ def _verify(
 ) -> StageResult:
     import torch
 
-    from torch_metalgen.problems import file_candidate, load_problem, parse_dtype
+    from torch_metalgen.problems import file_candidate, load_problem
+    from torch_metalgen.problems.problem import parse_dtype
     from torch_metalgen.verify import VerifyConfig, runner
 
     problem = load_problem(settings.problem)
@@ -112,7 +113,8 @@ def _benchmark(directory: Path, settings: Settings) -> StageResult:
     from torch_metalgen.bench.baselines import BASELINES, Baseline
     from torch_metalgen.bench.runner import BenchConfig, bench_case
     from torch_metalgen.bench.speed_of_light import device_limits
-    from torch_metalgen.problems import file_candidate, load_problem, parse_dtype
+    from torch_metalgen.problems import file_candidate, load_problem
+    from torch_metalgen.problems.problem import parse_dtype
 
     problem = load_problem(settings.problem)
     device = torch.device(settings.device)

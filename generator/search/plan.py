@@ -126,6 +126,20 @@ def _fits(max_threads: int, threadgroup: tuple[int, int, int]) -> bool:
     return x * y * z <= max_threads
 
 
+def sizes_of(
+    spec: OpSpec, arguments: tuple, outputs: tuple, constants: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """The spec's named sizes for these arguments (``n``, ``rows``, ...)."""
+    names: dict[str, Any] = dict(constants_of(spec, constants))
+    names["SIMD_SIZE"] = SIMD_SIZE
+    names.update(zip([n for _, n in spec.arguments], arguments, strict=True))
+    names.update({o.name: t for o, t in zip(spec.all_outputs, outputs, strict=True)})
+    sizes = {}
+    for size_name, expression in spec.sizes:
+        names[size_name] = sizes[size_name] = int(evaluate(expression, names))
+    return sizes
+
+
 def plan(
     spec: OpSpec,
     arguments: tuple,
