@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.search.candidate import RunStore, contract_problems
-from generator.search.sandbox import run_limited
+from generator.search.sandbox import run_step
 from generator.search.screen import screen
 from torch_metalgen.verify.limits import GIB, ResourceLimits
 
@@ -187,13 +187,13 @@ def evaluate(candidate_dir: str, settings: dict[str, Any]) -> dict[str, Any]:
         return StageResult("", "pass")
 
     def compile_stage() -> StageResult:
-        done = run_limited("compile", directory, options.limits, options.compile_timeout)
+        done = run_step("compile", directory, options.limits, options.compile_timeout)
         return StageResult("", "pass" if done.ok else "fail", done.why)
 
     def profile() -> StageResult:
         if not options.profile:
             return StageResult("", "skip", "not asked for")
-        done = run_limited("profile", directory, options.limits, options.compile_timeout)
+        done = run_step("profile", directory, options.limits, options.compile_timeout)
         # Feedback only: a profile that fails is reported, it does not reject a kernel the
         # harness has passed.
         return StageResult("", "pass" if done.ok else "skip", done.why, details=done.reply)

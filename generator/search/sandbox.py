@@ -46,10 +46,18 @@ def _tail(path: Path) -> str:
         return handle.read().decode(errors="replace")
 
 
+def run_step(step: str, directory: Path, limits: ResourceLimits, timeout: float) -> SandboxResult:
+    """Run one sandbox step (compile, profile) on a candidate directory."""
+    argv = [sys.executable, "-m", "generator.search.sandbox", step, str(directory)]
+    return run_limited(argv, limits, timeout, what=step)
+
+
 def run_limited(
-    step: str, directory: Path, limits: ResourceLimits, timeout: float
+    argv: list[str], limits: ResourceLimits, timeout: float, what: str = "sandbox"
 ) -> SandboxResult:
-    """Run one sandbox step on a candidate directory; see the module docstring."""
+    """Run ``argv`` limited and isolated as the module docstring says; its last stdout line
+    starting with ``{`` is the reply."""
+    step = what
     start = time.monotonic()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
@@ -58,7 +66,7 @@ def run_limited(
         out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-m", "generator.search.sandbox", step, str(directory)],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
