@@ -9,20 +9,19 @@ import sys
 import time
 
 import pytest
-from tests.search.search_helpers import (
-    PROBLEM,
-    SHIPPED,
-    SPEC,
-    failed_at,
-    quick_settings,
-    saved,
-    stage,
-)
 
 from generator.search.candidate import RunStore
 from generator.search.evaluate import evaluate
 from generator.search.sandbox import run_limited
 from generator.search.screen import screen
+from tests.search.search_helpers import (
+    PROBLEM,
+    SHIPPED,
+    failed_at,
+    quick_settings,
+    saved,
+    stage,
+)
 from torch_metalgen.verify.limits import GIB, ResourceLimits
 
 pytest.importorskip("torch_metalgen.sim")
