@@ -397,11 +397,11 @@ class Supervisor:
             self.console.print(f"Selection: timed on {self.device} ({gpu_family(self.device)}).")
         proposers = self.proposers()
         per_round = options.per_round or max(1, math.ceil(options.budget / max(1, options.rounds)))
-        pending = [
-            c
-            for c in self.candidates.values()
-            if c.id not in self.evaluations and c.id != self.incumbent.id
-        ]
+        if self.incumbent.id not in self.evaluations:
+            # The current kernel goes through the same stages first: the baseline every
+            # candidate is compared with, and the default winner without timings.
+            self.evaluate_all([self.incumbent], "the incumbent (current kernel)")
+        pending = [c for c in self.candidates.values() if c.id not in self.evaluations]
         if pending:
             self.evaluate_all(pending, "unfinished candidates of the last run")
         for round_number in range(1, options.rounds + 1):
