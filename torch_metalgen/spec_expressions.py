@@ -1,6 +1,8 @@
 """Evaluates the small C++ expressions of an op spec (``when``, ``grid``, ``threadgroup``,
-``sizes``, params values) in Python, so a candidate's launch plan can be computed with its
-own tuning constants without rebuilding the extension.
+``sizes``, params values) in Python: the kernel search computes a candidate's launch plan
+with its own tuning constants without rebuilding the extension (generator/search/plan.py),
+and the runtime finds the size bucket of a call from the registry's ``sizes``
+(torch_metalgen/tuning.py).
 
 The language is the subset specs use: integer and floating literals, names, ``+ - * / %``,
 comparisons, ``&& || !``, ``?:``, calls (``ceil_div``, ``round_up``, ``tile_x``, ``tile_y``,
