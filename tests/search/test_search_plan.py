@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torch_metalgen.spec_expressions import ExpressionError, evaluate
 from generator.search.plan import contiguous_arguments, plan, sizes_of
 from generator.specs import all_specs
 from torch_metalgen import _ops
+from torch_metalgen.spec_expressions import ExpressionError, evaluate
 
 SPECS = {s.name: s for s in all_specs()}
 
