@@ -3,9 +3,9 @@
 The C++ ``plan_<op>`` (generated from ``generator/templates/op.cpp.j2``) bakes the spec's
 constants in at build time. A search candidate changes them (threads per threadgroup,
 reads per thread, variant thresholds), so its plan is computed here from the same spec
-expressions (``torch_metalgen.spec_expressions.evaluate``) and the same rules: first variant whose ``when``
-holds and whose threadgroups fit ``max_threads``; ``requires`` checked for a forced
-variant; zero-grid launches dropped; the LaunchPlan limits checked. ``tests/search``
+expressions (``torch_metalgen.spec_expressions``) and the same rules: first variant whose
+``when`` holds and whose threadgroups fit ``max_threads``; ``requires`` checked for a
+forced variant; zero-grid launches dropped; the LaunchPlan limits checked. ``tests/search``
 compares this with ``_C.plan_<op>`` for every spec at the shipped constants, launch by
 launch and byte by byte, so the two cannot drift apart unnoticed.
 
