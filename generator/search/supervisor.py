@@ -497,10 +497,15 @@ class Supervisor:
 
     def write(self, winner: Candidate, final: dict[str, Any] | None) -> Path:
         directory = self.options.tuning_dir
-        table = load_table(self.spec.name, directory) or {"op": self.spec.name, "format": FORMAT}
+        # CUDA timings go to their own table (generator/tuning/cuda/), never the Apple one.
+        kind = "cuda" if self.basis == "timed-cuda" else "apple"
+        table = load_table(self.spec.name, directory, kind) or {
+            "op": self.spec.name,
+            "format": FORMAT,
+        }
         kernel = "template"
         if winner.origin.get("proposer") not in ("template", "incumbent"):
-            kernels = table_path(self.spec.name, directory).parent / "kernels"
+            kernels = table_path(self.spec.name, directory, kind).parent / "kernels"
             kernels.mkdir(parents=True, exist_ok=True)
             (kernels / f"{self.spec.name}-{winner.id}.metal").write_text(winner.metal)
             kernel = f"kernels/{self.spec.name}-{winner.id}.metal"
@@ -531,10 +536,7 @@ class Supervisor:
             e for e in table.get("entries", []) if e.get("gpu") != gpu_family(self.device)
         ]
         table["entries"] += self.entries(winner, final)
-        kind = "cuda" if self.basis == "timed-cuda" else "apple"
-        if kind == "cuda":  # never mixed into the Apple table the generator reads
-            return write_table({**table, "shipped": table["shipped"]}, directory, kind="cuda")
-        path = write_table(table, directory)
+        path = write_table(table, directory, kind)
         self.log.append({"event": "table", "path": str(path), "candidate": winner.id})
         return path
 
