@@ -38,6 +38,8 @@ CPP_ARGUMENT_TYPE = {
     "float": "double",
     "int": "int64_t",
     "bool": "bool",
+    # What torch's dispatcher unboxes a schema `str` into (std::string_view since torch 2.6).
+    "str": "c10::string_view",
 }
 # Schema argument type -> Python annotation and isinstance test for the functional wrapper.
 PYTHON_ARGUMENT = {
@@ -54,6 +56,7 @@ PYTHON_ARGUMENT = {
     ),
     "int": ("int", "isinstance({n}, int) and not isinstance({n}, bool)", "an int"),
     "bool": ("bool", "isinstance({n}, bool)", "a bool"),
+    "str": ("str", "isinstance({n}, str)", "a str"),
 }
 # Schema default literal -> Python literal.
 PYTHON_DEFAULT = {"None": "None", "True": "True", "False": "False"}
@@ -97,6 +100,17 @@ def _cpp_literal(value: int | float | bool, type_name: str) -> str:
     return str(int(value))
 
 
+def quoted(text: str) -> str:
+    """A double-quoted string literal valid in both C++ and Python (schemas hold quotes:
+    ``str casting_mode="gemma"``)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def choices_text(values: tuple[str, ...]) -> str:
+    """``"gemma", "llama"``: how error messages list a str argument's allowed values."""
+    return ", ".join(f'"{value}"' for value in values)
+
+
 def _padded(value: str | tuple[str, ...]) -> list[str]:
     dims = list(_dims(value))
     return dims + ["1"] * (3 - len(dims))
@@ -111,6 +125,10 @@ class OpContext:
     @property
     def source(self) -> str:
         return f"generator/specs/{self.spec.name}.py"
+
+    @property
+    def schema_literal(self) -> str:
+        return quoted(self.spec.schema)
 
     @property
     def signature(self) -> str:
@@ -316,7 +334,7 @@ class OpContext:
         return self._checks(early=False)
 
     def _checks(self, early: bool) -> list[str]:
-        rendered = []
+        rendered = [] if not early else self._choice_checks()
         for check in self.spec.checks:
             if check.before_sizes != early:
                 continue
@@ -330,6 +348,31 @@ class OpContext:
                 statement = f"  {macro}({check.condition},\n      {check.message});"
             rendered.append(statement)
         return rendered
+
+    def _choice_checks(self) -> list[str]:
+        """ValueError unless each str argument is one of its choices (checked first)."""
+        rendered = []
+        for name, values in self.spec.choices_of.items():
+            condition = " || ".join(f'{name} == "{value}"' for value in values)
+            prefix = quoted(f"{self.spec.name}: {name} must be one of {choices_text(values)}; got ")
+            rendered.append(
+                f"  TORCH_CHECK_VALUE({condition},\n      {prefix}, '\"', {name}, '\"');"
+            )
+        return rendered
+
+    @property
+    def python_choice_checks(self) -> list[dict[str, str]]:
+        """The same checks in Python (the fake impl: torch.compile and export trace it)."""
+        rows = []
+        for name, values in self.spec.choices_of.items():
+            message = f"{self.spec.name}: {name} must be one of {choices_text(values)}; got "
+            rows.append(
+                {
+                    "test": f"{name} in {tuple(values)!r}",
+                    "error": f"ValueError(f'{message}\"{{{name}}}\"')",
+                }
+            )
+        return rows
 
     # Python wrapper.
     @property
