@@ -111,6 +111,17 @@ def choices_text(values: tuple[str, ...]) -> str:
     return ", ".join(f'"{value}"' for value in values)
 
 
+def _cpp_default(literal: str) -> str:
+    """A schema default as a C++ value pybind11 turns into the Python default."""
+    if literal == "None":
+        return "pybind11::none()"
+    if literal in ("True", "False"):
+        return literal.lower()
+    if literal[:1] in "\"'":
+        return quoted(literal[1:-1])
+    return literal
+
+
 def _padded(value: str | tuple[str, ...]) -> list[str]:
     dims = list(_dims(value))
     return dims + ["1"] * (3 - len(dims))
@@ -143,6 +154,19 @@ class OpContext:
         return ", ".join(
             f"{n}_contiguous" if t.startswith("Tensor") else n for t, n in self.spec.arguments
         )
+
+    @property
+    def binding_arguments(self) -> str:
+        """pybind11 keyword declarations with the schema's defaults, so ``_C.plan_<op>`` can be
+        called like the op (``plan_rms_norm(x, weight)``)."""
+        defaults = self.spec.defaults
+        parts = []
+        for _, name in self.spec.arguments:
+            declaration = f'pybind11::arg("{name}")'
+            if name in defaults:
+                declaration += f" = {_cpp_default(defaults[name])}"
+            parts.append(declaration)
+        return ", ".join(parts)
 
     @property
     def tensor_arguments(self) -> list[tuple[str, str]]:
@@ -368,7 +392,7 @@ class OpContext:
             message = f"{self.spec.name}: {name} must be one of {choices_text(values)}; got "
             rows.append(
                 {
-                    "test": f"{name} in {tuple(values)!r}",
+                    "violation": f"{name} not in {tuple(values)!r}",
                     "error": f"ValueError(f'{message}\"{{{name}}}\"')",
                 }
             )

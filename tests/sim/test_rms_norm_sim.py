@@ -46,11 +46,12 @@ def same_bits(a, b):
     return torch.equal(a.view(torch.uint8), b.view(torch.uint8))
 
 
-def run_kernel(x, weight, eps, variant, order):
-    """Candidate first, on fresh tensors: plan, simulate (outputs poisoned), return out."""
+def run_kernel(x, weight, eps, variant, order, options=()):
+    """Candidate first, on fresh tensors: plan, simulate (outputs poisoned), return out.
+    ``options``: (offset, casting_mode) when not the defaults."""
     x_before = x.clone()
     w_before = None if weight is None else weight.clone()
-    plans, out = _ops._C.plan_rms_norm(x, weight, eps, variant=variant)
+    plans, out = _ops._C.plan_rms_norm(x, weight, eps, *options, variant=variant)
     assert [plan.kernel for plan in plans] == [f"rms_norm_{variant}_{str(x.dtype).split('.')[1]}"]
     sim.run_plan(plans, order=order, check_unwritten=True)
     assert same_bits(x, x_before), "kernel modified its input x"
@@ -59,15 +60,17 @@ def run_kernel(x, weight, eps, variant, order):
     return out
 
 
-def reference64(x, weight, eps):
-    return REFERENCES["rms_norm"](x.double(), None if weight is None else weight.double(), eps)
+def reference64(x, weight, eps, options=()):
+    weight64 = None if weight is None else weight.double()
+    return REFERENCES["rms_norm"](x.double(), weight64, eps, *options)
 
 
-def check(x, weight, eps, variant):
-    forward = run_kernel(x, weight, eps, variant, "forward")
-    reverse = run_kernel(x, weight, eps, variant, "reverse")
+def check(x, weight, eps, variant, options=()):
+    forward = run_kernel(x, weight, eps, variant, "forward", options)
+    reverse = run_kernel(x, weight, eps, variant, "reverse", options)
     assert same_bits(forward, reverse), "result depends on the scheduling order"
-    assert_close_to_reference(forward, reference64(x, weight, eps))
+    assert_close_to_reference(forward, reference64(x, weight, eps, options))
+    return forward
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -87,6 +90,36 @@ def test_distributions(variant, distribution, dtype):
     shape = {"simd_rows": (5, 77), "single_row": (3, 1031), "looped": (2, 5003)}[variant]
     x = DISTRIBUTIONS[distribution](generator, shape).to(dtype)
     check(x, None, 1e-6, variant)
+
+
+# Held out: lengths no variant was tuned on, each variant's, nonzero mean and an outlier.
+OPTION_SHAPES = {"simd_rows": (7, 301), "single_row": (3, 2053), "looped": (2, 4503)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("offset", [0.0, 1.0])
+@pytest.mark.parametrize("casting_mode", ["gemma", "llama"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_offset_and_casting_modes(variant, casting_mode, offset, dtype):
+    generator = torch.Generator().manual_seed(11)
+    shape = OPTION_SHAPES[variant]
+    x = torch.randn(shape, generator=generator) * 3 + 2
+    x[0, shape[1] // 2] = 200.0
+    x = x.to(dtype)
+    # Gemma stores weight - 1 (around 0): offset 1 brings the scale back around 1.
+    weight = (torch.randn(shape[-1], generator=generator) * 0.5 + 1 - offset).to(dtype)
+    out = check(x, weight, 1e-6, variant, (offset, casting_mode))
+    if dtype != torch.float32:
+        # In half precision the kernel rounds as the CPU impl does: the same bits, or one unit
+        # in the last place where the two summation orders give inverse RMSs a float32 ulp
+        # apart (tests/sim/test_hf_rounding_sim.py has the bound and the exact case).
+        cpu = torch.ops.metalgen.rms_norm(x, weight, 1e-6, offset, casting_mode)
+        assert (out.double() - cpu.double()).abs().le(_ulp(cpu)).all()
+
+
+def _ulp(t: torch.Tensor) -> torch.Tensor:
+    """One unit in the last place of each element of t, in t's dtype (as float64)."""
+    return (torch.nextafter(t.abs(), torch.tensor(float("inf"), dtype=t.dtype)) - t.abs()).double()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
