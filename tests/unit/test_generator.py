@@ -100,7 +100,7 @@ def test_tuning_constants_are_shared_and_metal_declares_only_the_used_ones():
         code = re.sub(r"//[^\n]*", "", metal.replace(declaration, ""))
         used = re.search(rf"\b{constant.name}\b", code) is not None
         assert (declaration in metal) == used, constant.name
-    assert "SIMD_ROW_MAX" not in re.sub(r"//[^\n]*", "", metal)  # host-only: picks the variant
+    assert "SINGLE_ROW_MAX" not in re.sub(r"//[^\n]*", "", metal)  # host-only: picks the variant
 
 
 def test_changing_a_tuning_constant_changes_both_sides():
