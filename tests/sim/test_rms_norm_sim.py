@@ -170,3 +170,41 @@ def test_plans_under_a_small_pipeline_limit_are_correct(n):
     assert all(p.threadgroup[0] <= 64 for p in plans)
     sim.run_plan(plans, check_orders=True)
     assert_close_to_reference(out, reference64(x, None, 1e-6))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.0])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_agrees_with_mlx(variant, dtype, offset):
+    """mlx's rms_norm rounds as Llama does (the normalized value to the dtype, then the
+    weight): compared with casting_mode="llama"; Gemma's offset is mlx's weight 1 + w."""
+    mx = pytest.importorskip("mlx.core")
+    np = pytest.importorskip("numpy")
+    generator = torch.Generator().manual_seed(9)
+    shape = {"simd_rows": (6, 200), "single_row": (2, 2000), "looped": (1, 7000)}[variant]
+    x = (2 * torch.randn(shape, generator=generator) + 1).to(dtype)
+    # Multiples of 1/64: offset + weight is exact in every dtype, so mlx can be given it.
+    weight = torch.round((0.5 * torch.randn(shape[-1], generator=generator) + 1 - offset) * 64)
+    weight = (weight / 64).to(dtype)
+    ours = run_kernel(x, weight, 1e-6, variant, "forward", (offset, "llama"))
+
+    def to_mlx(t):
+        if t.dtype == torch.bfloat16:  # numpy has no bfloat16: move the bits
+            return mx.array(t.view(torch.int16).numpy()).view(mx.bfloat16)
+        return mx.array(t.numpy())
+
+    def from_mlx(array):
+        if array.dtype == mx.bfloat16:
+            return torch.from_numpy(np.array(array.view(mx.int16))).view(torch.bfloat16)
+        return torch.from_numpy(np.array(array))
+
+    scale = (offset + weight.float()).to(dtype)
+    assert torch.equal(scale.float(), offset + weight.float())
+    theirs = from_mlx(mx.fast.rms_norm(to_mlx(x), to_mlx(scale), 1e-6))
+    if dtype == torch.float32:
+        # mlx's float32 inverse RMS differs from a float64 one by a few ulps, as ours does.
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    else:  # the same rounding: equal but for a few elements, none over 2 ulps
+        assert (ours != theirs).float().mean() < 1e-2
+        ulp = torch.finfo(dtype).eps * ours.double().abs().clamp_min(1)
+        assert ((ours.double() - theirs.double()).abs() <= 2 * ulp).all()
