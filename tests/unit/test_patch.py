@@ -584,3 +584,22 @@ def test_a_gate_only_schema_is_never_fed_separate_gate_and_up(future_registry):
     assert len(mlps) == 2 and all("argument 'x' patching does not know" in r.reason for r in mlps)
     phi3 = torch_metalgen.patch(tiny.build("phi3"), force=True, dry_run=True)
     assert len([r for r in phi3.swapped if r.cls.endswith("MLP")]) == 2
+
+
+def test_a_registry_without_the_options_refuses_what_it_cannot_round(future_registry):
+    # An rms_norm without offset / casting_mode (the op before they existed): Gemma is
+    # skipped, Llama-style norms are served in float32 only, never rounded the other way.
+    future_registry["rms_norm"]["schema"] = (
+        "rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor"
+    )
+    gemma = torch_metalgen.patch(tiny.build("gemma"), force=True, dry_run=True)
+    norms = [r for r in gemma.skipped if "RMSNorm" in r.cls]
+    assert len(norms) == 5 and all("(1 + weight) offset" in r.reason for r in norms)
+    half = torch_metalgen.patch(tiny.build("llama", torch.bfloat16), force=True, dry_run=True)
+    norms = [r for r in half.skipped if "RMSNorm" in r.cls]
+    assert len(norms) == 5 and all("Llama-style casting" in r.reason for r in norms)
+    fp32 = torch_metalgen.patch(tiny.build("llama"), force=True, dry_run=True)
+    norms = [r for r in fp32.swapped if "RMSNorm" in r.cls]
+    assert len(norms) == 5 and all("float16, bfloat16 calls fall back" in r.reason for r in norms)
+    olmo2 = torch_metalgen.patch(tiny.build("olmo2", torch.bfloat16), force=True, dry_run=True)
+    assert len([r for r in olmo2.swapped if "RMSNorm" in r.cls]) == 9  # rounds once: served
