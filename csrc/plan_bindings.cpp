@@ -11,12 +11,25 @@ namespace metalgen {
 
 void register_plan_bindings(pybind11::module& m) {
   m.def(
-      "plan_gelu_and_mul",
-      [](const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const std::string& variant, int64_t max_threads) {
-        auto [plans, outputs] = prepare_gelu_and_mul(x, up, approximate_tanh, variant, max_threads);
+      "plan_add_rms_norm",
+      [](const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_add_rms_norm(x, residual, weight, eps, offset, casting_mode, variant, max_threads);
         return pybind11::make_tuple(std::move(plans), outputs);
       },
-pybind11::arg("x"), pybind11::arg("up"), pybind11::arg("approximate_tanh"), pybind11::kw_only(),
+      pybind11::arg("x"), pybind11::arg("residual"), pybind11::arg("weight") = pybind11::none(), pybind11::arg("eps") = 1e-06, pybind11::arg("offset") = 0.0, pybind11::arg("casting_mode") = "gemma", pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::add_rms_norm, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of simd_rows, single_row, looped forces it.");
+  m.def("add_rms_norm_variants", &add_rms_norm_variants,
+        "Kernel variants of metalgen::add_rms_norm, in the order the plan tries them.");
+  m.def(
+      "plan_gelu_and_mul",
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_gelu_and_mul(x, up, approximate_tanh, casting_mode, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+      pybind11::arg("x"), pybind11::arg("up") = pybind11::none(), pybind11::arg("approximate_tanh") = false, pybind11::arg("casting_mode") = "gemma", pybind11::kw_only(),
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::gelu_and_mul, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
@@ -29,7 +42,7 @@ pybind11::arg("x"), pybind11::arg("up"), pybind11::arg("approximate_tanh"), pybi
         auto [plans, outputs] = prepare_group_norm(x, num_groups, weight, bias, eps, silu, variant, max_threads);
         return pybind11::make_tuple(std::move(plans), outputs);
       },
-pybind11::arg("x"), pybind11::arg("num_groups"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("eps"), pybind11::arg("silu"), pybind11::kw_only(),
+      pybind11::arg("x"), pybind11::arg("num_groups"), pybind11::arg("weight") = pybind11::none(), pybind11::arg("bias") = pybind11::none(), pybind11::arg("eps") = 1e-05, pybind11::arg("silu") = false, pybind11::kw_only(),
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::group_norm, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
@@ -42,7 +55,7 @@ pybind11::arg("x"), pybind11::arg("num_groups"), pybind11::arg("weight"), pybind
         auto [plans, outputs] = prepare_layer_norm(x, weight, bias, eps, variant, max_threads);
         return pybind11::make_tuple(std::move(plans), outputs);
       },
-pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("eps"), pybind11::kw_only(),
+      pybind11::arg("x"), pybind11::arg("weight") = pybind11::none(), pybind11::arg("bias") = pybind11::none(), pybind11::arg("eps") = 1e-05, pybind11::kw_only(),
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::layer_norm, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
@@ -51,11 +64,11 @@ pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::ar
         "Kernel variants of metalgen::layer_norm, in the order the plan tries them.");
   m.def(
       "plan_rms_norm",
-      [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant, int64_t max_threads) {
-        auto [plans, outputs] = prepare_rms_norm(x, weight, eps, variant, max_threads);
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_rms_norm(x, weight, eps, offset, casting_mode, variant, max_threads);
         return pybind11::make_tuple(std::move(plans), outputs);
       },
-pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("eps"), pybind11::kw_only(),
+      pybind11::arg("x"), pybind11::arg("weight") = pybind11::none(), pybind11::arg("eps") = 1e-06, pybind11::arg("offset") = 0.0, pybind11::arg("casting_mode") = "gemma", pybind11::kw_only(),
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::rms_norm, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
@@ -64,11 +77,11 @@ pybind11::arg("x"), pybind11::arg("weight"), pybind11::arg("eps"), pybind11::kw_
         "Kernel variants of metalgen::rms_norm, in the order the plan tries them.");
   m.def(
       "plan_silu_and_mul",
-      [](const at::Tensor& x, const c10::optional<at::Tensor>& up, const std::string& variant, int64_t max_threads) {
-        auto [plans, outputs] = prepare_silu_and_mul(x, up, variant, max_threads);
+      [](const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_silu_and_mul(x, up, casting_mode, variant, max_threads);
         return pybind11::make_tuple(std::move(plans), outputs);
       },
-pybind11::arg("x"), pybind11::arg("up"), pybind11::kw_only(),
+      pybind11::arg("x"), pybind11::arg("up") = pybind11::none(), pybind11::arg("casting_mode") = "gemma", pybind11::kw_only(),
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::silu_and_mul, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
@@ -81,7 +94,7 @@ pybind11::arg("x"), pybind11::arg("up"), pybind11::kw_only(),
         auto [plans, outputs] = prepare_softmax(x, scale, mask, causal, log, variant, max_threads);
         return pybind11::make_tuple(std::move(plans), outputs);
       },
-pybind11::arg("x"), pybind11::arg("scale"), pybind11::arg("mask"), pybind11::arg("causal"), pybind11::arg("log"), pybind11::kw_only(),
+      pybind11::arg("x"), pybind11::arg("scale") = 1.0, pybind11::arg("mask") = pybind11::none(), pybind11::arg("causal") = false, pybind11::arg("log") = false, pybind11::kw_only(),
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::softmax, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "

@@ -10,15 +10,17 @@
 #include "ops/all_ops.h"
 
 TORCH_LIBRARY(metalgen, m) {
-  m.def("gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor");
+  m.def("add_rms_norm(Tensor x, Tensor residual, Tensor? weight=None, float eps=1e-06, float offset=0.0, str casting_mode=\"gemma\") -> (Tensor, Tensor)");
+  m.def("gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False, str casting_mode=\"gemma\") -> Tensor");
   m.def("group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor");
   m.def("layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor");
-  m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor");
-  m.def("silu_and_mul(Tensor x, Tensor? up=None) -> Tensor");
+  m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06, float offset=0.0, str casting_mode=\"gemma\") -> Tensor");
+  m.def("silu_and_mul(Tensor x, Tensor? up=None, str casting_mode=\"gemma\") -> Tensor");
   m.def("softmax(Tensor x, float scale=1.0, Tensor? mask=None, bool causal=False, bool log=False) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
+  m.impl("add_rms_norm", &metalgen::add_rms_norm_reference);
   m.impl("gelu_and_mul", &metalgen::gelu_and_mul_reference);
   m.impl("group_norm", &metalgen::group_norm_reference);
   m.impl("layer_norm", &metalgen::layer_norm_reference);

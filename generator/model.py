@@ -240,6 +240,7 @@ class OpSpec:
     dtypes: tuple[str, ...] = DTYPES
     kernel_dtype_of: str = ""  # tensor whose dtype picks the kernel; default first output's like
     autograd: str = "none"
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
     arg_docs: tuple[tuple[str, str], ...] = ()
     patch_targets: tuple[PatchTarget, ...] = ()
     location: Location = field(default_factory=lambda: Location.of_caller(3))
@@ -261,6 +262,11 @@ class OpSpec:
     def defaults(self) -> dict[str, str]:
         """Argument name -> default as written in the schema (``float eps=1e-06``)."""
         return {n: d for _, n, d in parse_schema(self.schema, self.location)[1] if d is not None}
+
+    @property
+    def choices_of(self) -> dict[str, tuple[str, ...]]:
+        """``str`` argument name -> its allowed values, in spec order."""
+        return {name: tuple(values) for name, values in self.choices}
 
     @property
     def all_outputs(self) -> tuple[Output, ...]:
@@ -303,7 +309,7 @@ def kernel_name(op: str, kernel: str, dtype: str) -> str:
 
 
 _SCHEMA = re.compile(r"^(?P<name>\w+)\((?P<args>[^)]*)\)\s*->\s*(?P<ret>.+)$")
-_ARG_TYPES = {"Tensor", "Tensor?", "float", "int", "bool"}
+_ARG_TYPES = {"Tensor", "Tensor?", "float", "int", "bool", "str"}
 _RETURNS = re.compile(r"^(Tensor|\(\s*Tensor(\s*,\s*Tensor)*\s*\))$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -413,6 +419,7 @@ def validate(spec: OpSpec) -> None:
         fail("autograd", f"{spec.autograd!r}; expected one of {AUTOGRAD_KINDS}")
     if spec.samples is None:
         fail("samples", "an op needs samples(dtype, generator) -> arguments (selftest, tests)")
+    _validate_choices(spec, arguments, fail)
     unknown_docs = [n for n, _ in spec.arg_docs if n not in argument_names]
     if unknown_docs:
         fail("arg_docs", f"{unknown_docs} are not schema arguments")
@@ -474,3 +481,34 @@ def validate(spec: OpSpec) -> None:
                 and len(variant.all_launches()) == 1
             ):
                 fail("buffers", f"{label}: no buffer binds an output ({output_names})")
+
+
+_CHOICE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+def _validate_choices(spec: OpSpec, arguments, fail) -> None:
+    """Every ``str`` argument has a non-empty set of plain-word choices holding its default
+    (so the C++ and Python checks can quote them), and choices name only ``str`` arguments."""
+    strings = {name: default for type_name, name, default in arguments if type_name == "str"}
+    declared = [name for name, _ in spec.choices]
+    if len(set(declared)) != len(declared):
+        fail("choices", f"arguments {declared} must be distinct")
+    for name, values in spec.choices:
+        if name not in strings:
+            fail("choices", f"{name!r} is not a str argument of the schema")
+        if isinstance(values, str) or not values or len(set(values)) != len(values):
+            fail("choices", f"{name}: {values!r} must be a non-empty tuple of distinct values")
+        bad = [v for v in values if not isinstance(v, str) or not _CHOICE.match(v)]
+        if bad:
+            fail("choices", f"{name}: {bad} must be plain words (letters, digits, _ . + -)")
+    for name, default in strings.items():
+        if name not in declared:
+            fail("choices", f"str argument {name!r} needs its allowed values in choices")
+        if default is not None:
+            quoted = len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'"
+            value = default[1:-1] if quoted else None
+            if value is None or value not in dict(spec.choices)[name]:
+                fail(
+                    "choices",
+                    f"{name}: default {default} is not a quoted one of {dict(spec.choices)[name]}",
+                )

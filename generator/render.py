@@ -38,6 +38,8 @@ CPP_ARGUMENT_TYPE = {
     "float": "double",
     "int": "int64_t",
     "bool": "bool",
+    # What torch's dispatcher unboxes a schema `str` into (std::string_view since torch 2.6).
+    "str": "c10::string_view",
 }
 # Schema argument type -> Python annotation and isinstance test for the functional wrapper.
 PYTHON_ARGUMENT = {
@@ -54,6 +56,7 @@ PYTHON_ARGUMENT = {
     ),
     "int": ("int", "isinstance({n}, int) and not isinstance({n}, bool)", "an int"),
     "bool": ("bool", "isinstance({n}, bool)", "a bool"),
+    "str": ("str", "isinstance({n}, str)", "a str"),
 }
 # Schema default literal -> Python literal.
 PYTHON_DEFAULT = {"None": "None", "True": "True", "False": "False"}
@@ -97,6 +100,28 @@ def _cpp_literal(value: int | float | bool, type_name: str) -> str:
     return str(int(value))
 
 
+def quoted(text: str) -> str:
+    """A double-quoted string literal valid in both C++ and Python (schemas hold quotes:
+    ``str casting_mode="gemma"``)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def choices_text(values: tuple[str, ...]) -> str:
+    """``"gemma", "llama"``: how error messages list a str argument's allowed values."""
+    return ", ".join(f'"{value}"' for value in values)
+
+
+def _cpp_default(literal: str) -> str:
+    """A schema default as a C++ value pybind11 turns into the Python default."""
+    if literal == "None":
+        return "pybind11::none()"
+    if literal in ("True", "False"):
+        return literal.lower()
+    if literal[:1] in "\"'":
+        return quoted(literal[1:-1])
+    return literal
+
+
 def _padded(value: str | tuple[str, ...]) -> list[str]:
     dims = list(_dims(value))
     return dims + ["1"] * (3 - len(dims))
@@ -113,6 +138,10 @@ class OpContext:
         return f"generator/specs/{self.spec.name}.py"
 
     @property
+    def schema_literal(self) -> str:
+        return quoted(self.spec.schema)
+
+    @property
     def signature(self) -> str:
         return ", ".join(f"{CPP_ARGUMENT_TYPE[t]} {n}" for t, n in self.spec.arguments)
 
@@ -125,6 +154,19 @@ class OpContext:
         return ", ".join(
             f"{n}_contiguous" if t.startswith("Tensor") else n for t, n in self.spec.arguments
         )
+
+    @property
+    def binding_arguments(self) -> str:
+        """pybind11 keyword declarations with the schema's defaults, so ``_C.plan_<op>`` can be
+        called like the op (``plan_rms_norm(x, weight)``)."""
+        defaults = self.spec.defaults
+        parts = []
+        for _, name in self.spec.arguments:
+            declaration = f'pybind11::arg("{name}")'
+            if name in defaults:
+                declaration += f" = {_cpp_default(defaults[name])}"
+            parts.append(declaration)
+        return ", ".join(parts)
 
     @property
     def tensor_arguments(self) -> list[tuple[str, str]]:
@@ -323,7 +365,7 @@ class OpContext:
         return self._checks(early=False)
 
     def _checks(self, early: bool) -> list[str]:
-        rendered = []
+        rendered = [] if not early else self._choice_checks()
         for check in self.spec.checks:
             if check.before_sizes != early:
                 continue
@@ -337,6 +379,31 @@ class OpContext:
                 statement = f"  {macro}({check.condition},\n      {check.message});"
             rendered.append(statement)
         return rendered
+
+    def _choice_checks(self) -> list[str]:
+        """ValueError unless each str argument is one of its choices (checked first)."""
+        rendered = []
+        for name, values in self.spec.choices_of.items():
+            condition = " || ".join(f'{name} == "{value}"' for value in values)
+            prefix = quoted(f"{self.spec.name}: {name} must be one of {choices_text(values)}; got ")
+            rendered.append(
+                f"  TORCH_CHECK_VALUE({condition},\n      {prefix}, '\"', {name}, '\"');"
+            )
+        return rendered
+
+    @property
+    def python_choice_checks(self) -> list[dict[str, str]]:
+        """The same checks in Python (the fake impl: torch.compile and export trace it)."""
+        rows = []
+        for name, values in self.spec.choices_of.items():
+            message = f"{self.spec.name}: {name} must be one of {choices_text(values)}; got "
+            rows.append(
+                {
+                    "violation": f"{name} not in {tuple(values)!r}",
+                    "error": f"ValueError(f'{message}\"{{{name}}}\"')",
+                }
+            )
+        return rows
 
     # Python wrapper.
     @property

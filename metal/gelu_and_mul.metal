@@ -16,7 +16,9 @@ using namespace metal;
 // The gate of row r starts at gate + r * row_stride, the up half at up + up_offset +
 // r * row_stride: for a [..., 2d] input both pointers are x, row_stride = 2d and
 // up_offset = d; for separate tensors row_stride = d and up_offset = 0. Math is float32
-// whatever T is, rounded to T once.
+// whatever T is. Casting: gemma rounds act(gate) * up to T once; llama rounds act(gate) to T
+// first, then multiplies and rounds again, as Hugging Face's `act_fn(gate) * up` does in
+// half precision (the activation's output is a tensor of T).
 namespace metalgen {
 
 // silu(g) = g * sigmoid(g) = g / (1 + exp(-g)); exp(-g) = inf for g << 0 gives -0, as
@@ -74,9 +76,17 @@ struct GeluErf {
 // One row position (col, row) handled by one thread: N = BYTES / sizeof(T) consecutive
 // elements. Vector: the row length and every base are multiples of N, so one aligned
 // vec<T, N> load per operand. Scalar: any length and alignment, element by element.
+// act(g) as the product's left operand: rounded to T first under Llama casting.
+template <typename T, typename Activation>
+inline float activated(float g, bool llama_casting) {
+  const float a = Activation::apply(g);
+  return llama_casting ? float(T(a)) : a;
+}
+
 template <typename T, typename Activation, uint N, bool Vector>
 inline void gated_activation(device const T* gate, device const T* up, device T* out, uint d,
-                             uint rows, uint row_stride, uint up_offset, uint2 position) {
+                             uint rows, uint row_stride, uint up_offset, bool llama_casting,
+                             uint2 position) {
   const uint first = position.x * N;
   const uint row = position.y;
   if (row >= rows || first >= d) {
@@ -90,13 +100,13 @@ inline void gated_activation(device const T* gate, device const T* up, device T*
     const vec<T, N> u = *reinterpret_cast<device const vec<T, N>*>(up_row + first);
     vec<T, N> result;
     for (uint j = 0; j < N; j++) {
-      result[j] = T(Activation::apply(float(g[j])) * float(u[j]));
+      result[j] = T(activated<T, Activation>(float(g[j]), llama_casting) * float(u[j]));
     }
     *reinterpret_cast<device vec<T, N>*>(out_row + first) = result;
   } else {
     for (uint j = 0; j < N && first + j < d; j++) {
-      out_row[first + j] =
-          T(Activation::apply(float(gate_row[first + j])) * float(up_row[first + j]));
+      out_row[first + j] = T(activated<T, Activation>(float(gate_row[first + j]), llama_casting) *
+                             float(up_row[first + j]));
     }
   }
 }
@@ -108,6 +118,7 @@ struct GeluAndMulParams {
   uint rows;
   uint row_stride;
   uint up_offset;
+  uint llama_casting;
   uint approximate_tanh;
 };
 
@@ -123,10 +134,12 @@ template <typename T>
     uint2 position [[thread_position_in_grid]]) {
   if (params.approximate_tanh) {
     metalgen::gated_activation<T, metalgen::GeluTanh, BYTES_PER_THREAD / sizeof(T), true>(
-        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, position);
+        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, params.llama_casting,
+        position);
   } else {
     metalgen::gated_activation<T, metalgen::GeluErf, BYTES_PER_THREAD / sizeof(T), true>(
-        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, position);
+        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, params.llama_casting,
+        position);
   }
 }
 
@@ -140,10 +153,12 @@ template <typename T>
     uint2 position [[thread_position_in_grid]]) {
   if (params.approximate_tanh) {
     metalgen::gated_activation<T, metalgen::GeluTanh, BYTES_PER_THREAD / sizeof(T), false>(
-        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, position);
+        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, params.llama_casting,
+        position);
   } else {
     metalgen::gated_activation<T, metalgen::GeluErf, BYTES_PER_THREAD / sizeof(T), false>(
-        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, position);
+        x, up, out, params.d, params.rows, params.row_stride, params.up_offset, params.llama_casting,
+        position);
   }
 }
 

@@ -15,7 +15,9 @@ using namespace metal;
 // The gate of row r starts at gate + r * row_stride, the up half at up + up_offset +
 // r * row_stride: for a [..., 2d] input both pointers are x, row_stride = 2d and
 // up_offset = d; for separate tensors row_stride = d and up_offset = 0. Math is float32
-// whatever T is, rounded to T once.
+// whatever T is. Casting: gemma rounds act(gate) * up to T once; llama rounds act(gate) to T
+// first, then multiplies and rounds again, as Hugging Face's `act_fn(gate) * up` does in
+// half precision (the activation's output is a tensor of T).
 namespace metalgen {
 
 // silu(g) = g * sigmoid(g) = g / (1 + exp(-g)); exp(-g) = inf for g << 0 gives -0, as
@@ -73,9 +75,17 @@ struct GeluErf {
 // One row position (col, row) handled by one thread: N = BYTES / sizeof(T) consecutive
 // elements. Vector: the row length and every base are multiples of N, so one aligned
 // vec<T, N> load per operand. Scalar: any length and alignment, element by element.
+// act(g) as the product's left operand: rounded to T first under Llama casting.
+template <typename T, typename Activation>
+inline float activated(float g, bool llama_casting) {
+  const float a = Activation::apply(g);
+  return llama_casting ? float(T(a)) : a;
+}
+
 template <typename T, typename Activation, uint N, bool Vector>
 inline void gated_activation(device const T* gate, device const T* up, device T* out, uint d,
-                             uint rows, uint row_stride, uint up_offset, uint2 position) {
+                             uint rows, uint row_stride, uint up_offset, bool llama_casting,
+                             uint2 position) {
   const uint first = position.x * N;
   const uint row = position.y;
   if (row >= rows || first >= d) {
@@ -89,13 +99,13 @@ inline void gated_activation(device const T* gate, device const T* up, device T*
     const vec<T, N> u = *reinterpret_cast<device const vec<T, N>*>(up_row + first);
     vec<T, N> result;
     for (uint j = 0; j < N; j++) {
-      result[j] = T(Activation::apply(float(g[j])) * float(u[j]));
+      result[j] = T(activated<T, Activation>(float(g[j]), llama_casting) * float(u[j]));
     }
     *reinterpret_cast<device vec<T, N>*>(out_row + first) = result;
   } else {
     for (uint j = 0; j < N && first + j < d; j++) {
-      out_row[first + j] =
-          T(Activation::apply(float(gate_row[first + j])) * float(up_row[first + j]));
+      out_row[first + j] = T(activated<T, Activation>(float(gate_row[first + j]), llama_casting) *
+                             float(up_row[first + j]));
     }
   }
 }
@@ -107,6 +117,7 @@ struct SiluAndMulParams {
   uint rows;
   uint row_stride;
   uint up_offset;
+  uint llama_casting;
 };
 
 constant constexpr uint BYTES_PER_THREAD = 8;
@@ -120,7 +131,8 @@ template <typename T>
     constant SiluAndMulParams& params [[buffer(3)]],
     uint2 position [[thread_position_in_grid]]) {
   metalgen::gated_activation<T, metalgen::Silu, BYTES_PER_THREAD / sizeof(T), true>(
-      x, up, out, params.d, params.rows, params.row_stride, params.up_offset, position);
+      x, up, out, params.d, params.rows, params.row_stride, params.up_offset, params.llama_casting,
+        position);
 }
 
 // Variant scalar: any d and alignment.
@@ -132,7 +144,8 @@ template <typename T>
     constant SiluAndMulParams& params [[buffer(3)]],
     uint2 position [[thread_position_in_grid]]) {
   metalgen::gated_activation<T, metalgen::Silu, BYTES_PER_THREAD / sizeof(T), false>(
-      x, up, out, params.d, params.rows, params.row_stride, params.up_offset, position);
+      x, up, out, params.d, params.rows, params.row_stride, params.up_offset, params.llama_casting,
+        position);
 }
 
 instantiate_kernel("silu_and_mul_vector_float32", silu_and_mul_vector, float)

@@ -13,14 +13,14 @@
 namespace metalgen {
 namespace {
 
-at::Tensor gelu_and_mul_mps(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh) {
-  check_gelu_and_mul_args(x, up, approximate_tanh);
+at::Tensor gelu_and_mul_mps(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode) {
+  check_gelu_and_mul_args(x, up, approximate_tanh, casting_mode);
   // Kernels index contiguous memory; views and offsets are made contiguous here.
   const auto x_contiguous = contiguous(x);
   const auto up_contiguous = contiguous(up);
-  at::Tensor outputs = allocate_gelu_and_mul_outputs(x_contiguous, up_contiguous, approximate_tanh);
+  at::Tensor outputs = allocate_gelu_and_mul_outputs(x_contiguous, up_contiguous, approximate_tanh, casting_mode);
   auto plan_under = [&](uint64_t limit) {
-    return plan_gelu_and_mul(x_contiguous, up_contiguous, approximate_tanh, outputs, /*variant=*/"",
+    return plan_gelu_and_mul(x_contiguous, up_contiguous, approximate_tanh, casting_mode, outputs, /*variant=*/"",
                                 static_cast<int64_t>(limit));
   };
   auto plans = plan_under(kMaxThreadsPerThreadgroup);

@@ -13,14 +13,14 @@
 namespace metalgen {
 namespace {
 
-at::Tensor rms_norm_mps(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps) {
-  check_rms_norm_args(x, weight, eps);
+at::Tensor rms_norm_mps(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode) {
+  check_rms_norm_args(x, weight, eps, offset, casting_mode);
   // Kernels index contiguous memory; views and offsets are made contiguous here.
   const auto x_contiguous = contiguous(x);
   const auto weight_contiguous = contiguous(weight);
-  at::Tensor outputs = allocate_rms_norm_outputs(x_contiguous, weight_contiguous, eps);
+  at::Tensor outputs = allocate_rms_norm_outputs(x_contiguous, weight_contiguous, eps, offset, casting_mode);
   auto plan_under = [&](uint64_t limit) {
-    return plan_rms_norm(x_contiguous, weight_contiguous, eps, outputs, /*variant=*/"",
+    return plan_rms_norm(x_contiguous, weight_contiguous, eps, offset, casting_mode, outputs, /*variant=*/"",
                                 static_cast<int64_t>(limit));
   };
   auto plans = plan_under(kMaxThreadsPerThreadgroup);

@@ -13,14 +13,14 @@
 namespace metalgen {
 namespace {
 
-at::Tensor silu_and_mul_mps(const at::Tensor& x, const c10::optional<at::Tensor>& up) {
-  check_silu_and_mul_args(x, up);
+at::Tensor silu_and_mul_mps(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode) {
+  check_silu_and_mul_args(x, up, casting_mode);
   // Kernels index contiguous memory; views and offsets are made contiguous here.
   const auto x_contiguous = contiguous(x);
   const auto up_contiguous = contiguous(up);
-  at::Tensor outputs = allocate_silu_and_mul_outputs(x_contiguous, up_contiguous);
+  at::Tensor outputs = allocate_silu_and_mul_outputs(x_contiguous, up_contiguous, casting_mode);
   auto plan_under = [&](uint64_t limit) {
-    return plan_silu_and_mul(x_contiguous, up_contiguous, outputs, /*variant=*/"",
+    return plan_silu_and_mul(x_contiguous, up_contiguous, casting_mode, outputs, /*variant=*/"",
                                 static_cast<int64_t>(limit));
   };
   auto plans = plan_under(kMaxThreadsPerThreadgroup);

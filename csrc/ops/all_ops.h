@@ -15,18 +15,31 @@
 
 namespace metalgen {
 
-// gelu_and_mul: gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
-void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
-std::vector<std::string> gelu_and_mul_variants();
+// add_rms_norm: (rms_norm(x + residual), x + residual) in one pass; fp32 accumulation.
+void check_add_rms_norm_args(const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
+std::vector<std::string> add_rms_norm_variants();
 // The outputs, contiguous, on the arguments' device (arguments already checked).
-at::Tensor allocate_gelu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
+std::tuple<at::Tensor, at::Tensor> allocate_add_rms_norm_outputs(const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
 // The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
 // and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
-std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+std::vector<LaunchPlan> plan_add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const at::Tensor& out, const at::Tensor& residual_out, const std::string& variant, int64_t max_threads);
 // Checks, makes inputs contiguous, allocates the outputs and plans the launches.
-std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const std::string& variant, int64_t max_threads);
+std::tuple<std::vector<LaunchPlan>, std::tuple<at::Tensor, at::Tensor>> prepare_add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const std::string& variant, int64_t max_threads);
 // The reference from ATen ops: the implementation on every device without a kernel.
-at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh);
+std::tuple<at::Tensor, at::Tensor> add_rms_norm_reference(const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
+
+// gelu_and_mul: gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
+void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode);
+std::vector<std::string> gelu_and_mul_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_gelu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode);
 
 // group_norm: GroupNorm over (N, C, *spatial) with optional per-channel weight and bias and an optional fused SiLU; fp32 accumulation.
 void check_group_norm_args(const at::Tensor& x, int64_t num_groups, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, bool silu);
@@ -54,31 +67,31 @@ std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_layer_norm(const at::Ten
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor layer_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
 
-// rms_norm: RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.
-void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
+// rms_norm: RMSNorm over the last dimension of x, scaled by (offset + weight); fp32 accumulation.
+void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
 std::vector<std::string> rms_norm_variants();
 // The outputs, contiguous, on the arguments' device (arguments already checked).
-at::Tensor allocate_rms_norm_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
+at::Tensor allocate_rms_norm_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
 // The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
 // and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
-std::vector<LaunchPlan> plan_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+std::vector<LaunchPlan> plan_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const at::Tensor& out, const std::string& variant, int64_t max_threads);
 // Checks, makes inputs contiguous, allocates the outputs and plans the launches.
-std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, const std::string& variant, int64_t max_threads);
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_rms_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const std::string& variant, int64_t max_threads);
 // The reference from ATen ops: the implementation on every device without a kernel.
-at::Tensor rms_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps);
+at::Tensor rms_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
 
 // silu_and_mul: silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].
-void check_silu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up);
+void check_silu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode);
 std::vector<std::string> silu_and_mul_variants();
 // The outputs, contiguous, on the arguments' device (arguments already checked).
-at::Tensor allocate_silu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up);
+at::Tensor allocate_silu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode);
 // The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
 // and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
-std::vector<LaunchPlan> plan_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+std::vector<LaunchPlan> plan_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode, const at::Tensor& out, const std::string& variant, int64_t max_threads);
 // Checks, makes inputs contiguous, allocates the outputs and plans the launches.
-std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, const std::string& variant, int64_t max_threads);
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_silu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode, const std::string& variant, int64_t max_threads);
 // The reference from ATen ops: the implementation on every device without a kernel.
-at::Tensor silu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up);
+at::Tensor silu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode);
 
 // softmax: Softmax (log=True: log-softmax) over the last dimension of x * scale + mask, optionally causal; fully masked rows give 0 (log: -inf); fp32 max and normalizer.
 void check_softmax_args(const at::Tensor& x, double scale, const c10::optional<at::Tensor>& mask, bool causal, bool log);

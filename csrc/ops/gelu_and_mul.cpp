@@ -26,9 +26,10 @@ struct GeluAndMulParams {
   uint32_t rows;
   uint32_t row_stride;
   uint32_t up_offset;
+  uint32_t llama_casting;
   uint32_t approximate_tanh;
 };
-static_assert(sizeof(GeluAndMulParams) == 20, "params layout");
+static_assert(sizeof(GeluAndMulParams) == 24, "params layout");
 
 // Constants, the same values the kernel is compiled with.
 [[maybe_unused]] constexpr int64_t BYTES_PER_THREAD = 8;
@@ -56,7 +57,9 @@ int dtype_index(at::ScalarType type) {
 
 }  // namespace
 
-void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh) {
+void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode) {
+  TORCH_CHECK_VALUE(casting_mode == "gemma" || casting_mode == "llama",
+      "gelu_and_mul: casting_mode must be one of \"gemma\", \"llama\"; got ", '"', casting_mode, '"');
   TORCH_CHECK_VALUE(x.dim() >= 1,
       "gelu_and_mul: x must have at least 1 dimension, got a 0-dim tensor");
   TORCH_CHECK_TYPE(is_supported_dtype(x.scalar_type()),
@@ -89,7 +92,7 @@ std::vector<std::string> gelu_and_mul_variants() {
   return std::vector<std::string>(std::begin(kVariants), std::end(kVariants));
 }
 
-at::Tensor allocate_gelu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh) {
+at::Tensor allocate_gelu_and_mul_outputs(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode) {
   [[maybe_unused]] const int64_t d = up.has_value() ? x.size(-1) : x.size(-1) / 2;
   [[maybe_unused]] const int64_t rows = d == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d);
   [[maybe_unused]] const int64_t per_thread = BYTES_PER_THREAD / x.element_size();
@@ -97,7 +100,7 @@ at::Tensor allocate_gelu_and_mul_outputs(const at::Tensor& x, const c10::optiona
   return out;
 }
 
-std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const at::Tensor& out, const std::string& variant, int64_t max_threads_limit) {
+std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const at::Tensor& out, const std::string& variant, int64_t max_threads_limit) {
   // The pipeline's limit, as a multiple of the SIMD width (what variants may size to).
   TORCH_CHECK_VALUE(max_threads_limit >= static_cast<int64_t>(kSimdSize),
                     "gelu_and_mul: max_threads must be at least ", kSimdSize, ", got ", max_threads_limit);
@@ -169,6 +172,7 @@ std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::option
   params.rows = static_cast<uint32_t>(rows);
   params.row_stride = static_cast<uint32_t>(up.has_value() ? d : 2 * d);
   params.up_offset = static_cast<uint32_t>(up.has_value() ? 0 : d);
+  params.llama_casting = static_cast<uint32_t>(casting_mode == "llama" ? 1 : 0);
   params.approximate_tanh = static_cast<uint32_t>(approximate_tanh ? 1 : 0);
   const int dtype = dtype_index(x.scalar_type());
 
@@ -216,18 +220,18 @@ std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::option
   return plans;
 }
 
-std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, const std::string& variant, int64_t max_threads) {
-  check_gelu_and_mul_args(x, up, approximate_tanh);
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_gelu_and_mul(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
+  check_gelu_and_mul_args(x, up, approximate_tanh, casting_mode);
   // Kernels index contiguous memory; views and offsets are made contiguous here.
   const auto x_contiguous = contiguous(x);
   const auto up_contiguous = contiguous(up);
-  at::Tensor outputs = allocate_gelu_and_mul_outputs(x_contiguous, up_contiguous, approximate_tanh);
-  auto plans = plan_gelu_and_mul(x_contiguous, up_contiguous, approximate_tanh, outputs, variant, max_threads);
+  at::Tensor outputs = allocate_gelu_and_mul_outputs(x_contiguous, up_contiguous, approximate_tanh, casting_mode);
+  auto plans = plan_gelu_and_mul(x_contiguous, up_contiguous, approximate_tanh, casting_mode, outputs, variant, max_threads);
   return {std::move(plans), outputs};
 }
 
-at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh) {
-  check_gelu_and_mul_args(x, up, approximate_tanh);
+at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode) {
+  check_gelu_and_mul_args(x, up, approximate_tanh, casting_mode);
   [[maybe_unused]] const int64_t d = up.has_value() ? x.size(-1) : x.size(-1) / 2;
   [[maybe_unused]] const int64_t rows = d == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d);
   [[maybe_unused]] const int64_t per_thread = BYTES_PER_THREAD / x.element_size();
@@ -235,7 +239,8 @@ at::Tensor gelu_and_mul_reference(const at::Tensor& x, const c10::optional<at::T
   const auto up_half = up.has_value() ? *up : x.narrow(-1, d, d);
   const auto approximate = approximate_tanh ? "tanh" : "none";
   const auto activated = at::gelu(gate.to(at::kFloat), approximate);
-  return (activated * up_half.to(at::kFloat)).to(x.scalar_type());
+  const auto rounded = casting_mode == "llama" ? activated.to(x.scalar_type()).to(at::kFloat) : activated;
+  return (rounded * up_half.to(at::kFloat)).to(x.scalar_type());
 }
 
 }  // namespace metalgen

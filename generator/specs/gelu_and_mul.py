@@ -22,7 +22,10 @@ from generator.model import Buffer, Check, Constant, OpSpec, Output, Param, Vari
 
 
 def torch_reference(
-    x: torch.Tensor, up: torch.Tensor | None, approximate_tanh: bool
+    x: torch.Tensor,
+    up: torch.Tensor | None = None,
+    approximate_tanh: bool = False,
+    casting_mode: str = "gemma",
 ) -> torch.Tensor:
     """The definition: gelu(gate) * up, in whatever dtype x has (float64 for the verifier)."""
     if up is None:
@@ -30,20 +33,28 @@ def torch_reference(
     else:
         gate = x
     approximate = "tanh" if approximate_tanh else "none"
-    return torch.nn.functional.gelu(gate, approximate=approximate) * up
+    activated = torch.nn.functional.gelu(gate, approximate=approximate)
+    if casting_mode == "llama":
+        # Rounded to x's dtype before the multiply: a no-op here, where x's dtype is the
+        # compute dtype (the modes differ only in a kernel's half-precision rounding).
+        activated = activated.to(x.dtype)
+    return activated * up
 
 
 def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
-    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False
+    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False, "llama"
 
 
 # The checks and geometry are silu_and_mul's (one spec per op); the kernel bodies are shared
 # in generator/templates/gated_activation.metal.inc.
 SPEC = OpSpec(
     name="gelu_and_mul",
-    schema="gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor",
+    schema=(
+        "gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False, "
+        'str casting_mode="gemma") -> Tensor'
+    ),
     doc="gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.",
     sizes=(
         ("d", "up.has_value() ? x.size(-1) : x.size(-1) / 2"),
@@ -103,9 +114,11 @@ SPEC = OpSpec(
         Param("rows", "uint", "rows"),
         Param("row_stride", "uint", "up.has_value() ? d : 2 * d"),
         Param("up_offset", "uint", "up.has_value() ? 0 : d"),
+        Param("llama_casting", "uint", 'casting_mode == "llama" ? 1 : 0'),
         Param("approximate_tanh", "uint", "approximate_tanh ? 1 : 0"),
     ),
     params_index=3,
+    choices=(("casting_mode", ("gemma", "llama")),),
     tuning=(
         # Bytes each thread reads per operand (reference/apple-gpus.md: 8 / sizeof(T)).
         Constant("BYTES_PER_THREAD", 8),
@@ -156,7 +169,9 @@ SPEC = OpSpec(
         "const auto up_half = up.has_value() ? *up : x.narrow(-1, d, d);\n"
         'const auto approximate = approximate_tanh ? "tanh" : "none";\n'
         "const auto activated = at::gelu(gate.to(at::kFloat), approximate);\n"
-        "return (activated * up_half.to(at::kFloat)).to(x.scalar_type());"
+        'const auto rounded = casting_mode == "llama" ? '
+        "activated.to(x.scalar_type()).to(at::kFloat) : activated;\n"
+        "return (rounded * up_half.to(at::kFloat)).to(x.scalar_type());"
     ),
     torch_reference=torch_reference,
     samples=samples,
@@ -165,5 +180,10 @@ SPEC = OpSpec(
         ("x", "[..., 2d] (gate then up), or the gate [..., d] when up is given; any layout."),
         ("up", "optional [..., d] up projection, x's shape, dtype and device."),
         ("approximate_tanh", "True for torch's approximate='tanh' form, False for the exact one."),
+        (
+            "casting_mode",
+            '"gemma": act(gate) * up in float32, rounded once; "llama": act(gate) rounded to '
+            "x's dtype first, as Hugging Face's MLPs compute it in half precision.",
+        ),
     ),
 )

@@ -15,26 +15,33 @@ import torch
 from generator.model import Buffer, Check, Constant, OpSpec, Output, Param, Variant
 
 
-def torch_reference(x: torch.Tensor, up: torch.Tensor | None) -> torch.Tensor:
+def torch_reference(
+    x: torch.Tensor, up: torch.Tensor | None = None, casting_mode: str = "gemma"
+) -> torch.Tensor:
     """The definition: silu(gate) * up, in whatever dtype x has (float64 for the verifier)."""
     if up is None:
         gate, up = x.chunk(2, dim=-1)
     else:
         gate = x
-    return torch.nn.functional.silu(gate) * up
+    activated = torch.nn.functional.silu(gate)
+    if casting_mode == "llama":
+        # Rounded to x's dtype before the multiply: a no-op here, where x's dtype is the
+        # compute dtype (the modes differ only in a kernel's half-precision rounding).
+        activated = activated.to(x.dtype)
+    return activated * up
 
 
 def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
-    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None
+    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, "llama"
 
 
 # Checks and geometry shared with gelu_and_mul are spelled out here (one spec per op); the
 # kernel bodies are shared in generator/templates/gated_activation.metal.inc.
 SPEC = OpSpec(
     name="silu_and_mul",
-    schema="silu_and_mul(Tensor x, Tensor? up=None) -> Tensor",
+    schema='silu_and_mul(Tensor x, Tensor? up=None, str casting_mode="gemma") -> Tensor',
     doc="silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].",
     sizes=(
         ("d", "up.has_value() ? x.size(-1) : x.size(-1) / 2"),
@@ -94,8 +101,10 @@ SPEC = OpSpec(
         Param("rows", "uint", "rows"),
         Param("row_stride", "uint", "up.has_value() ? d : 2 * d"),
         Param("up_offset", "uint", "up.has_value() ? 0 : d"),
+        Param("llama_casting", "uint", 'casting_mode == "llama" ? 1 : 0'),
     ),
     params_index=3,
+    choices=(("casting_mode", ("gemma", "llama")),),
     tuning=(
         # Bytes each thread reads per operand (reference/apple-gpus.md: 8 / sizeof(T)).
         Constant("BYTES_PER_THREAD", 8),
@@ -144,7 +153,9 @@ SPEC = OpSpec(
     cpu_reference=(
         "const auto gate = up.has_value() ? x : x.narrow(-1, 0, d);\n"
         "const auto up_half = up.has_value() ? *up : x.narrow(-1, d, d);\n"
-        "return (at::silu(gate.to(at::kFloat)) * up_half.to(at::kFloat)).to(x.scalar_type());"
+        "auto activated = at::silu(gate.to(at::kFloat));\n"
+        'if (casting_mode == "llama") activated = activated.to(x.scalar_type()).to(at::kFloat);\n'
+        "return (activated * up_half.to(at::kFloat)).to(x.scalar_type());"
     ),
     torch_reference=torch_reference,
     samples=samples,
@@ -152,5 +163,10 @@ SPEC = OpSpec(
     arg_docs=(
         ("x", "[..., 2d] (gate then up), or the gate [..., d] when up is given; any layout."),
         ("up", "optional [..., d] up projection, x's shape, dtype and device."),
+        (
+            "casting_mode",
+            '"gemma": act(gate) * up in float32, rounded once; "llama": act(gate) rounded to '
+            "x's dtype first, as Hugging Face's MLPs compute it in half precision.",
+        ),
     ),
 )

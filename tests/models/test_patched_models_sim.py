@@ -1,7 +1,14 @@
 """Every target family, built from a real transformers config (random weights, 2 layers),
 patched: its swapped modules run as the real Metal kernels in the MSL simulator, and the
-logits match the unpatched model in float32 and bfloat16; greedy generate gives the same
-tokens in float32."""
+logits match the unpatched model in float32, float16 and bfloat16; greedy generate gives the
+same tokens in float32.
+
+In half precision the kernels round as the declared classes do (casting modes, Gemma's
+offset), so the patched logits are not merely within the tolerance: the assertion is 1/16
+of the logits tolerance, which the review's rounding differences (0.6-1.2% in bf16) would
+fail and which survives the rare one-ulp flip that different summation orders allow
+(tests/sim/test_hf_rounding_sim.py bounds that). With the seeds here most families give the
+unpatched bits exactly."""
 
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ from torch_metalgen.tolerances import LOGITS_TOLERANCE
 sim = pytest.importorskip("torch_metalgen.sim")
 
 FAMILIES = sorted(tiny.FAMILIES)
+RMS_FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
+RMS_FAMILIES += ("phi3", "olmo2", "t5")
+RMS_CLASSES = ("RMSNorm", "T5LayerNorm")
 
 
 class Launches(torch.utils._python_dispatch.TorchDispatchMode):
@@ -29,7 +39,7 @@ class Launches(torch.utils._python_dispatch.TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_patched_family_through_the_simulator_matches_unpatched(family, dtype):
     model = tiny.build(family, dtype)
@@ -42,9 +52,12 @@ def test_patched_family_through_the_simulator_matches_unpatched(family, dtype):
             assert launches.count == sum(handle.calls().values()), handle.report()
             assert handle.fallbacks() == {}, handle.report()
     relative = (actual - expected).abs().max() / expected.abs().max()
-    assert relative <= LOGITS_TOLERANCE[dtype], f"relative error {relative:.3g}"
-    if dtype == torch.float32 and family in ("llama", "qwen3", "olmo2", "t5", "phi3"):
-        assert handle.swapped, handle.report()  # rms_norm serves these in float32 today
+    bound = LOGITS_TOLERANCE[dtype] / (1 if dtype == torch.float32 else 16)
+    assert relative <= bound, f"relative error {relative:.3g}"
+    if family in RMS_FAMILIES:  # every RMSNorm is served in every dtype
+        norms = [m for m in model.modules() if type(m).__name__.endswith(RMS_CLASSES)]
+        swapped_norms = [r for r in handle.swapped if "rms_norm" in r.reason]
+        assert len(swapped_norms) == len(norms) >= 5, handle.report()
 
 
 @pytest.mark.parametrize("family", [f for f in FAMILIES if tiny.is_generative(f)])

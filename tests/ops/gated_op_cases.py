@@ -31,15 +31,21 @@ class GatedOp:
     def op(self):
         return getattr(torch.ops.metalgen, self.name)
 
-    def __call__(self, x, up=None):
-        return getattr(torch_metalgen, self.name)(x, up, *self.extra)
+    def __call__(self, x, up=None, casting_mode="gemma"):
+        return getattr(torch_metalgen, self.name)(x, up, *self.extra, casting_mode)
 
-    def reference64(self, x, up=None):
+    def reference64(self, x, up=None, casting_mode="gemma"):
         up64 = None if up is None else up.double()
-        return REFERENCES[self.name](x.double(), up64, *self.extra)
+        return REFERENCES[self.name](x.double(), up64, *self.extra, casting_mode)
 
-    def args(self, x, up=None):
-        return (x, up, *self.extra)
+    def args(self, x, up=None, casting_mode="gemma"):
+        return (x, up, *self.extra, casting_mode)
+
+    def activation(self, gate):
+        """torch's activation (what Hugging Face's act_fn calls) in gate's dtype."""
+        if self.name == "silu_and_mul":
+            return torch.nn.functional.silu(gate)
+        return torch.nn.functional.gelu(gate, approximate="tanh" if self.extra[0] else "none")
 
 
 def _randn(shape, seed=0, dtype=torch.float32):
@@ -136,8 +142,35 @@ def test_non_tensor_arguments_are_type_errors(gated):
         gated(torch.ones(2, 4), 3.0)
 
 
+def test_bad_casting_mode_names_the_argument_and_choices(gated):
+    with pytest.raises(ValueError, match='casting_mode must be one of "gemma", "llama"; got "x"'):
+        gated.op(*gated.args(torch.ones(2, 4), None, "x"))
+    with pytest.raises(TypeError, match=f"{gated.name}: casting_mode must be a str, got int"):
+        gated(torch.ones(2, 4), None, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("casting_mode", ["gemma", "llama"])
+def test_casting_modes_round_as_declared(gated, dtype, casting_mode):
+    """llama: act(gate) is rounded to the dtype, then multiplied (Hugging Face's half-precision
+    `act_fn(gate) * up`); gemma: one rounding. The CPU impl reproduces both bit for bit;
+    in float32 they are the same bits."""
+    gate, up = _randn((4, 300), 14, dtype) * 3, _randn((4, 300), 15, dtype) + 0.5
+    out = gated(gate, up, casting_mode)
+    assert_close_to_reference(out, gated.reference64(gate, up, casting_mode))
+    activated = gated.activation(gate.float())
+    if casting_mode == "llama":
+        expected = activated.to(dtype) * up
+    else:
+        expected = (activated * up.float()).to(dtype)
+    assert torch.equal(out, expected)
+    other = "gemma" if casting_mode == "llama" else "llama"
+    assert torch.equal(out, gated(gate, up, other)) == (dtype == torch.float32)
+
+
 def test_opcheck_passes(gated):
     torch.library.opcheck(gated.op.default, gated.args(_randn((3, 40), 8)))
+    torch.library.opcheck(gated.op.default, gated.args(_randn((3, 40), 8), None, "llama"))
     torch.library.opcheck(gated.op.default, gated.args(_randn((3, 20), 9), _randn((3, 20), 10)))
 
 

@@ -9,7 +9,10 @@ import torch
 from tests.ops.gated_op_cases import *  # noqa: F403  (collected here, for this op)
 from tests.ops.gated_op_cases import GatedOp
 
-SCHEMA = "gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor"
+SCHEMA = (
+    "gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False, "
+    'str casting_mode="gemma") -> Tensor'
+)
 
 
 @pytest.fixture(params=[False, True], ids=["exact", "tanh"])

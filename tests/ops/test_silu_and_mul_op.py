@@ -9,10 +9,12 @@ import torch
 from tests.ops.gated_op_cases import *  # noqa: F403  (collected here, for this op)
 from tests.ops.gated_op_cases import GatedOp
 
+SCHEMA = 'silu_and_mul(Tensor x, Tensor? up=None, str casting_mode="gemma") -> Tensor'
+
 
 @pytest.fixture
 def gated():
-    return GatedOp("silu_and_mul", schema="silu_and_mul(Tensor x, Tensor? up=None) -> Tensor")
+    return GatedOp("silu_and_mul", schema=SCHEMA)
 
 
 def test_matches_torch_silu_times_up_in_float32(gated):

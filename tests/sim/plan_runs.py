@@ -15,7 +15,10 @@ from torch_metalgen import _ops
 sim = pytest.importorskip("torch_metalgen.sim")
 
 
-def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+def same_bits(a, b) -> bool:
+    """Bitwise equality of two tensors, or of two tuples of tensors (multi-output ops)."""
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same_bits(x, y) for x, y in zip(a, b, strict=True))
     return a.shape == b.shape and torch.equal(a.view(torch.uint8), b.view(torch.uint8))
 
 
@@ -32,7 +35,7 @@ def launch_kernels(op: str, variant: str) -> list[str]:
 
 def run_kernel(op: str, args: tuple, variant: str, order: str = "forward") -> torch.Tensor:
     """Plans `op` on `args` with the forced `variant`, simulates its launches in order and
-    returns the output."""
+    returns the output (a tuple for a multi-output op)."""
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     before = [t.clone() for t in tensors]
     plans, out = getattr(_ops._C, f"plan_{op}")(*args, variant=variant)

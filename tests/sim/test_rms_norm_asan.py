@@ -20,6 +20,6 @@ def test_kernel_is_clean_under_asan(variant, dtype):
         pytest.skip("this clang has no AddressSanitizer runtime (ziglang fallback)")
     x = torch.randn(3, 37).to(dtype)  # odd length: the N_READS tail is where overruns hide
     weight = torch.randn(37).to(dtype)
-    plans, out = _ops._C.plan_rms_norm(x, weight, 1e-6, variant=variant)
+    plans, out = _ops._C.plan_rms_norm(x, weight, 1e-6, 1.0, "llama", variant=variant)
     sim.run_plan(plans, asan=True)
     assert torch.isfinite(out).all()

@@ -46,11 +46,12 @@ def same_bits(a, b):
     return torch.equal(a.view(torch.uint8), b.view(torch.uint8))
 
 
-def run_kernel(x, weight, eps, variant, order):
-    """Candidate first, on fresh tensors: plan, simulate (outputs poisoned), return out."""
+def run_kernel(x, weight, eps, variant, order, options=()):
+    """Candidate first, on fresh tensors: plan, simulate (outputs poisoned), return out.
+    ``options``: (offset, casting_mode) when not the defaults."""
     x_before = x.clone()
     w_before = None if weight is None else weight.clone()
-    plans, out = _ops._C.plan_rms_norm(x, weight, eps, variant=variant)
+    plans, out = _ops._C.plan_rms_norm(x, weight, eps, *options, variant=variant)
     assert [plan.kernel for plan in plans] == [f"rms_norm_{variant}_{str(x.dtype).split('.')[1]}"]
     sim.run_plan(plans, order=order, check_unwritten=True)
     assert same_bits(x, x_before), "kernel modified its input x"
@@ -59,15 +60,17 @@ def run_kernel(x, weight, eps, variant, order):
     return out
 
 
-def reference64(x, weight, eps):
-    return REFERENCES["rms_norm"](x.double(), None if weight is None else weight.double(), eps)
+def reference64(x, weight, eps, options=()):
+    weight64 = None if weight is None else weight.double()
+    return REFERENCES["rms_norm"](x.double(), weight64, eps, *options)
 
 
-def check(x, weight, eps, variant):
-    forward = run_kernel(x, weight, eps, variant, "forward")
-    reverse = run_kernel(x, weight, eps, variant, "reverse")
+def check(x, weight, eps, variant, options=()):
+    forward = run_kernel(x, weight, eps, variant, "forward", options)
+    reverse = run_kernel(x, weight, eps, variant, "reverse", options)
     assert same_bits(forward, reverse), "result depends on the scheduling order"
-    assert_close_to_reference(forward, reference64(x, weight, eps))
+    assert_close_to_reference(forward, reference64(x, weight, eps, options))
+    return forward
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -87,6 +90,36 @@ def test_distributions(variant, distribution, dtype):
     shape = {"simd_rows": (5, 77), "single_row": (3, 1031), "looped": (2, 5003)}[variant]
     x = DISTRIBUTIONS[distribution](generator, shape).to(dtype)
     check(x, None, 1e-6, variant)
+
+
+# Held out: lengths no variant was tuned on, each variant's, nonzero mean and an outlier.
+OPTION_SHAPES = {"simd_rows": (7, 301), "single_row": (3, 2053), "looped": (2, 4503)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("offset", [0.0, 1.0])
+@pytest.mark.parametrize("casting_mode", ["gemma", "llama"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_offset_and_casting_modes(variant, casting_mode, offset, dtype):
+    generator = torch.Generator().manual_seed(11)
+    shape = OPTION_SHAPES[variant]
+    x = torch.randn(shape, generator=generator) * 3 + 2
+    x[0, shape[1] // 2] = 200.0
+    x = x.to(dtype)
+    # Gemma stores weight - 1 (around 0): offset 1 brings the scale back around 1.
+    weight = (torch.randn(shape[-1], generator=generator) * 0.5 + 1 - offset).to(dtype)
+    out = check(x, weight, 1e-6, variant, (offset, casting_mode))
+    if dtype != torch.float32:
+        # In half precision the kernel rounds as the CPU impl does: the same bits, or one unit
+        # in the last place where the two summation orders give inverse RMSs a float32 ulp
+        # apart (tests/sim/test_hf_rounding_sim.py has the bound and the exact case).
+        cpu = torch.ops.metalgen.rms_norm(x, weight, 1e-6, offset, casting_mode)
+        assert (out.double() - cpu.double()).abs().le(_ulp(cpu)).all()
+
+
+def _ulp(t: torch.Tensor) -> torch.Tensor:
+    """One unit in the last place of each element of t, in t's dtype (as float64)."""
+    return (torch.nextafter(t.abs(), torch.tensor(float("inf"), dtype=t.dtype)) - t.abs()).double()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -137,3 +170,41 @@ def test_plans_under_a_small_pipeline_limit_are_correct(n):
     assert all(p.threadgroup[0] <= 64 for p in plans)
     sim.run_plan(plans, check_orders=True)
     assert_close_to_reference(out, reference64(x, None, 1e-6))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.0])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_agrees_with_mlx(variant, dtype, offset):
+    """mlx's rms_norm rounds as Llama does (the normalized value to the dtype, then the
+    weight): compared with casting_mode="llama"; Gemma's offset is mlx's weight 1 + w."""
+    mx = pytest.importorskip("mlx.core")
+    np = pytest.importorskip("numpy")
+    generator = torch.Generator().manual_seed(9)
+    shape = {"simd_rows": (6, 200), "single_row": (2, 2000), "looped": (1, 7000)}[variant]
+    x = (2 * torch.randn(shape, generator=generator) + 1).to(dtype)
+    # Multiples of 1/64: offset + weight is exact in every dtype, so mlx can be given it.
+    weight = torch.round((0.5 * torch.randn(shape[-1], generator=generator) + 1 - offset) * 64)
+    weight = (weight / 64).to(dtype)
+    ours = run_kernel(x, weight, 1e-6, variant, "forward", (offset, "llama"))
+
+    def to_mlx(t):
+        if t.dtype == torch.bfloat16:  # numpy has no bfloat16: move the bits
+            return mx.array(t.view(torch.int16).numpy()).view(mx.bfloat16)
+        return mx.array(t.numpy())
+
+    def from_mlx(array):
+        if array.dtype == mx.bfloat16:
+            return torch.from_numpy(np.array(array.view(mx.int16))).view(torch.bfloat16)
+        return torch.from_numpy(np.array(array))
+
+    scale = (offset + weight.float()).to(dtype)
+    assert torch.equal(scale.float(), offset + weight.float())
+    theirs = from_mlx(mx.fast.rms_norm(to_mlx(x), to_mlx(scale), 1e-6))
+    if dtype == torch.float32:
+        # mlx's float32 inverse RMS differs from a float64 one by a few ulps, as ours does.
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    else:  # the same rounding: equal but for a few elements, none over 2 ulps
+        assert (ours != theirs).float().mean() < 1e-2
+        ulp = torch.finfo(dtype).eps * ours.double().abs().clamp_min(1)
+        assert ((ours.double() - theirs.double()).abs() <= 2 * ulp).all()

@@ -100,7 +100,7 @@ def test_tuning_constants_are_shared_and_metal_declares_only_the_used_ones():
         code = re.sub(r"//[^\n]*", "", metal.replace(declaration, ""))
         used = re.search(rf"\b{constant.name}\b", code) is not None
         assert (declaration in metal) == used, constant.name
-    assert "SIMD_ROW_MAX" not in re.sub(r"//[^\n]*", "", metal)  # host-only: picks the variant
+    assert "SINGLE_ROW_MAX" not in re.sub(r"//[^\n]*", "", metal)  # host-only: picks the variant
 
 
 def test_changing_a_tuning_constant_changes_both_sides(tmp_path):
@@ -187,25 +187,31 @@ def test_a_variant_without_a_kernel_is_a_spec_error():
         generated_files([spec])
 
 
-def _two_pass_reference(x, scale):
+def _two_pass_reference(x, scale, mode):
     return x * scale, x[..., :2]
 
 
 def _two_pass_samples(dtype, generator):
-    return torch.randn(3, 5, generator=generator).to(dtype), 2.0
+    return torch.randn(3, 5, generator=generator).to(dtype), 2.0, "exact"
 
 
 # A made-up op exercising what rms_norm does not: two outputs with their own shapes and a
-# fixed dtype, a two-pass variant sharing a temporary, 2-D grids and dispatchThreads.
+# fixed dtype, a two-pass variant sharing a temporary, 2-D grids and dispatchThreads, a str
+# argument with choices.
 TWO_PASS = OpSpec(
     name="two_pass",
-    schema="two_pass(Tensor x, float scale=1.0) -> (Tensor, Tensor)",
+    schema='two_pass(Tensor x, float scale=1.0, str mode="fast") -> (Tensor, Tensor)',
     doc="made-up op for the generator's tests",
     sizes=(("n", "x.size(-1)"), ("rows", "x.numel() / std::max<int64_t>(n, 1)")),
     checks=(),
     buffers=_buffers((0, "x"), (1, "y"), (2, "stats")),
-    params=(Param("n", "uint", "n"), Param("scale", "float", "scale")),
+    params=(
+        Param("n", "uint", "n"),
+        Param("scale", "float", "scale"),
+        Param("exact", "uint", 'mode == "exact" ? 1 : 0'),
+    ),
     params_index=3,
+    choices=(("mode", ("fast", "exact")),),
     tuning=(Constant("BLOCK", 64),),
     variants=(
         Variant(
@@ -262,10 +268,59 @@ def test_fake_impl_and_wrapper_follow_the_outputs_and_schema():
     assert "stats = x.new_empty((*x.shape[:-1], 2), dtype=torch.float32)" in fake
     assert "return (y, stats)" in fake
     wrapper = render_shared("functional.py.j2", [TWO_PASS], "#")
-    assert "def two_pass(x: torch.Tensor, scale: float = 1.0):" in wrapper
+    assert 'def two_pass(x: torch.Tensor, scale: float = 1.0, mode: str = "fast"):' in wrapper
     namespace: dict = {}
     exec(compile(wrapper, "functional.py", "exec"), namespace)  # noqa: S102
     with pytest.raises(TypeError, match="two_pass: x must be a torch.Tensor, got list"):
         namespace["two_pass"]([1.0])
     with pytest.raises(TypeError, match="two_pass: scale must be a float, got str"):
         namespace["two_pass"](torch.ones(2), "2")
+
+
+@pytest.mark.parametrize(
+    "schema, choices, message",
+    [
+        ('two_pass(Tensor x, str mode="fast") -> (Tensor, Tensor)', (), "needs its allowed"),
+        ('two_pass(Tensor x, str mode="slow") -> (Tensor, Tensor)', None, 'default "slow"'),
+        ("two_pass(Tensor x, float mode=1.0) -> (Tensor, Tensor)", None, "not a str argument"),
+        ('two_pass(Tensor x, str mode="fast") -> (Tensor, Tensor)', (("mode", ()),), "non-empty"),
+        (
+            'two_pass(Tensor x, str mode="fast") -> (Tensor, Tensor)',
+            (("mode", ("fast", 'ex"act')),),
+            "plain words",
+        ),
+    ],
+)
+def test_str_arguments_need_valid_choices(schema, choices, message):
+    change = {"schema": schema, "params": TWO_PASS.params[:2]}
+    if choices is not None:
+        change["choices"] = choices
+    with pytest.raises(SpecError) as info:
+        dataclasses.replace(TWO_PASS, **change)
+    assert message in str(info.value) and ": choices:" in str(info.value)
+
+
+def test_str_arguments_render_checks_in_cpp_and_python():
+    host = render_op("op.cpp.j2", TWO_PASS)
+    assert "c10::string_view mode" in host
+    assert 'TORCH_CHECK_VALUE(mode == "fast" || mode == "exact",' in host
+    assert '"two_pass: mode must be one of \\"fast\\", \\"exact\\"; got "' in host
+    registration = render_shared("registration.cpp.j2", [TWO_PASS], "//")
+    assert 'm.def("two_pass(Tensor x, float scale=1.0, str mode=\\"fast\\")' in registration
+    registry = render_shared("registry.py.j2", [TWO_PASS], "#")
+    namespace: dict = {}
+    exec(compile(registry, "registry.py", "exec"), namespace)  # noqa: S102
+    assert namespace["OPS"]["two_pass"]["schema"] == TWO_PASS.schema
+    assert namespace["OPS"]["two_pass"]["choices"] == {"mode": ("fast", "exact")}
+    torch._C.parse_schema(namespace["OPS"]["two_pass"]["schema"])  # torch reads it back
+    fake = render_shared("fake_impls.py.j2", [TWO_PASS], "#")
+    namespace = {}
+    body = fake.split("def _two_pass_fake", 1)[1]
+    exec(compile("import torch\ndef _two_pass_fake" + body, "fake.py", "exec"), namespace)  # noqa: S102
+    with pytest.raises(ValueError, match='two_pass: mode must be one of "fast", "exact"; got "x"'):
+        namespace["_two_pass_fake"](torch.ones(2, 3), 1.0, "x")
+    wrapper = render_shared("functional.py.j2", [TWO_PASS], "#")
+    namespace = {}
+    exec(compile(wrapper, "functional.py", "exec"), namespace)  # noqa: S102
+    with pytest.raises(TypeError, match="two_pass: mode must be a str, got int"):
+        namespace["two_pass"](torch.ones(2), 2.0, 1)

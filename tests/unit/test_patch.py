@@ -23,6 +23,7 @@ from torch_metalgen.patching.semantics import (
     NormSemantics,
     NotReachable,
 )
+from torch_metalgen.tolerances import LOGITS_TOLERANCE
 
 
 class Spy(torch.utils._python_dispatch.TorchDispatchMode):
@@ -186,34 +187,43 @@ def test_each_norm_is_swapped_exactly_when_the_registry_serves_its_row(family, d
             assert "forward" in module.__dict__
 
 
-def test_registry_today_serves_plain_rms_norm_in_float32_for_the_rms_families():
-    # Whatever ops land later, these stay swapped: their rows need only rms_norm in float32.
-    for family in ("llama", "mistral", "mixtral", "qwen2", "qwen3", "phi3", "olmo2", "t5"):
-        model = tiny.build(family)
-        handle = torch_metalgen.patch(model, force=True)
-        norms = [m for m in model.modules() if "norm" in type(m).__name__.lower()]
-        assert len(handle.swapped) >= len(norms) >= 5, (family, handle.report())
+RMS_FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
+RMS_FAMILIES += ("phi3", "olmo2", "t5")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("family", RMS_FAMILIES)
+def test_every_rms_norm_of_the_rms_families_is_swapped_in_every_dtype(family, dtype):
+    # rms_norm has Gemma's offset and both casting modes: every declared RMSNorm with a 1-D
+    # weight is served in float32, float16 and bfloat16, with no "falls back" note.
+    model = tiny.build(family, dtype)
+    handle = torch_metalgen.patch(model, force=True)
+    norms = [r for r in handle.swapped if "rms_norm" in r.reason]
+    classes = ("RMSNorm", "T5LayerNorm")
+    expected = [n for n, m in model.named_modules() if type(m).__name__.endswith(classes)]
+    assert [r.name for r in norms] == expected, handle.report()
+    assert not any("fall back" in r.reason for r in handle.swapped), handle.report()
+    if family.startswith("gemma"):
+        assert all(isinstance(families.KNOWN_CLASSES[r.cls], NormSemantics) for r in norms)
+        assert {families.KNOWN_CLASSES[r.cls].offset for r in norms} == {1.0}
 
 
 def test_skip_reasons_name_what_is_missing():
-    if "offset" not in capabilities.op_arguments("rms_norm"):
-        handle = torch_metalgen.patch(tiny.build("gemma"), force=True)
-        norms = [r for r in handle.skipped if "RMSNorm" in r.cls]
-        assert norms and all("(1 + weight) offset" in r.reason for r in norms), handle.report()
-    if "casting_mode" not in capabilities.op_arguments("rms_norm"):
-        handle = torch_metalgen.patch(tiny.build("llama", torch.bfloat16), force=True)
-        norms = [r for r in handle.skipped if "RMSNorm" in r.cls]
-        assert norms and all("Llama-style casting" in r.reason for r in norms)
-        fp32 = torch_metalgen.patch(tiny.build("llama"), force=True)
-        fp32_norms = [r for r in fp32.swapped if "RMSNorm" in r.cls]
-        assert fp32_norms and all(
-            "float16, bfloat16 calls fall back" in r.reason for r in fp32_norms
-        )
     handle = torch_metalgen.patch(tiny.build("cohere"), force=True)
     qk = [r for r in handle.skipped if r.name.endswith(("q_norm", "k_norm"))]
     assert len(qk) == 4 and all("2-D" in r.reason for r in qk)
     rotary = [r for r in handle.skipped if "Rotary" in r.cls]
     assert rotary and all("apply_rotary_pos_emb" in r.reason for r in rotary)
+    for family, words in (
+        ("llama", "written inline in this decoder layer's forward"),
+        ("gemma2", "written inline in this decoder layer's forward"),
+        ("olmo2", "post-norm"),
+        ("t5", "T5Block forward"),
+    ):
+        handle = torch_metalgen.patch(tiny.build(family), force=True)
+        layers = [r for r in handle.skipped if "residual + norm" in r.reason]
+        assert layers and all(words in r.reason for r in layers), handle.report()
+        assert len(layers) == (4 if family == "t5" else 2)  # T5: 2 encoder + 2 decoder blocks
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
@@ -285,20 +295,18 @@ def test_mixed_dtypes_fall_back_and_are_counted_not_hidden():
     assert "fallbacks 1 calls" in handle.report() and "fell back <model>" in handle.report()
 
 
-def test_a_float32_patched_model_cast_to_bfloat16_falls_back_where_no_kernel_serves_it():
+def test_a_float32_patched_model_cast_to_bfloat16_keeps_rounding_like_the_original():
     model = tiny.build("llama")
     handle = torch_metalgen.patch(model, force=True)
     model.to(torch.bfloat16)
     unpatched = tiny.build("llama", torch.bfloat16)
-    with torch.no_grad():
-        assert torch.equal(model(tiny.input_ids()).logits, unpatched(tiny.input_ids()).logits)
-    # Llama-style casting: the 5 RMSNorms and the 2 gated MLPs fall back (once each) while
-    # their ops cannot round as the model does.
-    modules = 5 * ("casting_mode" not in capabilities.op_arguments("rms_norm")) + 2 * (
-        "casting_mode" not in capabilities.op_arguments("silu_and_mul")
-    )
-    counts = [sum(r.values()) for r in handle.fallbacks().values()]
-    assert counts == [1] * modules, handle.report()
+    with torch.no_grad(), Spy() as spy:
+        patched_logits = model(tiny.input_ids()).logits
+        expected = unpatched(tiny.input_ids()).logits
+    # The call plan made in float32 serves bfloat16 with the declared Llama-style casting (no
+    # fallback), and the ops' CPU impl rounds as Hugging Face does: the same bits.
+    assert handle.fallbacks() == {} and spy.calls == {"rms_norm": 5, "silu_and_mul": 2}
+    assert torch.equal(patched_logits, expected)
 
 
 def test_weightless_norm_float64_falls_back():
@@ -417,11 +425,15 @@ def test_probe_rejects_look_alikes(cls, reason):
 
 
 def test_probe_tells_the_offset_form_apart():
-    handle = torch_metalgen.patch(OffsetNorm(), force=True, probe_unknown=True)
-    if "offset" in capabilities.op_arguments("rms_norm"):
-        assert handle.swapped
-    else:
-        assert "(1 + weight) offset" in handle.skipped[0].reason, handle.report()
+    norm = OffsetNorm()
+    x = torch.randn(4, 32) + 1
+    expected = norm(x)
+    handle = torch_metalgen.patch(norm, force=True, probe_unknown=True)
+    assert "identified by the float32 probe" in handle.swapped[0].reason, handle.report()
+    assert handle._patched[0][1].semantics.offset == 1.0
+    with Spy() as spy:
+        torch.testing.assert_close(norm(x), expected)
+    assert spy.calls == {"rms_norm": 1}
 
 
 def test_probe_runs_no_hooks_and_leaves_the_module_alone():
@@ -436,25 +448,30 @@ def test_probe_runs_no_hooks_and_leaves_the_module_alone():
 # --- gated MLPs (enabled when the registry has the activation ops) ----------------------
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
 @pytest.mark.parametrize(
     "family, op", [("llama", "silu_and_mul"), ("phi3", "silu_and_mul"), ("gemma", "gelu_and_mul")]
 )
-def test_gated_mlps_follow_the_registry(family, op):
-    model = tiny.build(family)
+def test_gated_mlps_are_swapped_in_every_dtype(family, op, dtype):
+    # Half precision too: the gated ops have Llama-style casting (act(gate) rounded first).
+    model = tiny.build(family, dtype)
     ids = tiny.input_ids()
     with torch.no_grad():
         expected = model(ids).logits
     handle = torch_metalgen.patch(model, force=True)
     mlps = [r for r in handle.swapped + handle.skipped if r.cls.endswith("MLP")]
-    assert len(mlps) == 2
-    if not capabilities.has_op(op):
-        assert all(f"no {op} yet" in r.reason for r in mlps) and mlps[0] in handle.skipped
-        return
-    assert all(r in handle.swapped for r in mlps), handle.report()
+    assert len(mlps) == 2 and all(r in handle.swapped for r in mlps), handle.report()
+    assert not any("fall back" in r.reason for r in mlps)
     with torch.no_grad(), Spy() as spy:
         actual = model(ids).logits
     assert spy.calls.get(op) == 2 and not handle.fallbacks()
-    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    if dtype == torch.float32:
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    elif op == "silu_and_mul":  # the CPU impl's silu(gate) rounds as torch's does: same bits
+        assert torch.equal(actual, expected)
+    else:  # torch's half-precision GELU is not float32 GELU rounded: within the table
+        relative = (actual - expected).abs().max() / expected.abs().max()
+        assert relative <= LOGITS_TOLERANCE[dtype]
 
 
 def test_bad_arguments_are_type_errors_naming_them():
@@ -567,3 +584,22 @@ def test_a_gate_only_schema_is_never_fed_separate_gate_and_up(future_registry):
     assert len(mlps) == 2 and all("argument 'x' patching does not know" in r.reason for r in mlps)
     phi3 = torch_metalgen.patch(tiny.build("phi3"), force=True, dry_run=True)
     assert len([r for r in phi3.swapped if r.cls.endswith("MLP")]) == 2
+
+
+def test_a_registry_without_the_options_refuses_what_it_cannot_round(future_registry):
+    # An rms_norm without offset / casting_mode (the op before they existed): Gemma is
+    # skipped, Llama-style norms are served in float32 only, never rounded the other way.
+    future_registry["rms_norm"]["schema"] = (
+        "rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor"
+    )
+    gemma = torch_metalgen.patch(tiny.build("gemma"), force=True, dry_run=True)
+    norms = [r for r in gemma.skipped if "RMSNorm" in r.cls]
+    assert len(norms) == 5 and all("(1 + weight) offset" in r.reason for r in norms)
+    half = torch_metalgen.patch(tiny.build("llama", torch.bfloat16), force=True, dry_run=True)
+    norms = [r for r in half.skipped if "RMSNorm" in r.cls]
+    assert len(norms) == 5 and all("Llama-style casting" in r.reason for r in norms)
+    fp32 = torch_metalgen.patch(tiny.build("llama"), force=True, dry_run=True)
+    norms = [r for r in fp32.swapped if "RMSNorm" in r.cls]
+    assert len(norms) == 5 and all("float16, bfloat16 calls fall back" in r.reason for r in norms)
+    olmo2 = torch_metalgen.patch(tiny.build("olmo2", torch.bfloat16), force=True, dry_run=True)
+    assert len([r for r in olmo2.swapped if "RMSNorm" in r.cls]) == 9  # rounds once: served

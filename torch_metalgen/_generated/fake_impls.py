@@ -11,8 +11,20 @@ import torch
 from torch_metalgen._checks import check_same_device
 
 
+@torch.library.register_fake("metalgen::add_rms_norm")
+def _add_rms_norm_fake(x, residual, weight=None, eps=1e-06, offset=0.0, casting_mode="gemma"):
+    if casting_mode not in ('gemma', 'llama'):
+        raise ValueError(f'add_rms_norm: casting_mode must be one of "gemma", "llama"; got "{casting_mode}"')
+    check_same_device("add_rms_norm", "x", x=x, residual=residual, weight=weight)
+    out = x.new_empty(x.shape, dtype=x.dtype)
+    residual_out = x.new_empty(x.shape, dtype=x.dtype)
+    return (out, residual_out)
+
+
 @torch.library.register_fake("metalgen::gelu_and_mul")
-def _gelu_and_mul_fake(x, up=None, approximate_tanh=False):
+def _gelu_and_mul_fake(x, up=None, approximate_tanh=False, casting_mode="gemma"):
+    if casting_mode not in ('gemma', 'llama'):
+        raise ValueError(f'gelu_and_mul: casting_mode must be one of "gemma", "llama"; got "{casting_mode}"')
     check_same_device("gelu_and_mul", "x", x=x, up=up)
     out = x.new_empty(x.shape if up is not None else (*x.shape[:-1], x.shape[-1] // 2), dtype=x.dtype)
     return out
@@ -33,14 +45,18 @@ def _layer_norm_fake(x, weight=None, bias=None, eps=1e-05):
 
 
 @torch.library.register_fake("metalgen::rms_norm")
-def _rms_norm_fake(x, weight=None, eps=1e-06):
+def _rms_norm_fake(x, weight=None, eps=1e-06, offset=0.0, casting_mode="gemma"):
+    if casting_mode not in ('gemma', 'llama'):
+        raise ValueError(f'rms_norm: casting_mode must be one of "gemma", "llama"; got "{casting_mode}"')
     check_same_device("rms_norm", "x", x=x, weight=weight)
     out = x.new_empty(x.shape, dtype=x.dtype)
     return out
 
 
 @torch.library.register_fake("metalgen::silu_and_mul")
-def _silu_and_mul_fake(x, up=None):
+def _silu_and_mul_fake(x, up=None, casting_mode="gemma"):
+    if casting_mode not in ('gemma', 'llama'):
+        raise ValueError(f'silu_and_mul: casting_mode must be one of "gemma", "llama"; got "{casting_mode}"')
     check_same_device("silu_and_mul", "x", x=x, up=up)
     out = x.new_empty(x.shape if up is not None else (*x.shape[:-1], x.shape[-1] // 2), dtype=x.dtype)
     return out

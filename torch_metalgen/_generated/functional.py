@@ -13,6 +13,7 @@ import torch
 from torch_metalgen import _ops  # noqa: F401  (registers the ops)
 
 __all__ = [
+    "add_rms_norm",
     "gelu_and_mul",
     "group_norm",
     "layer_norm",
@@ -22,13 +23,56 @@ __all__ = [
 ]
 
 
-def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_tanh: bool = False):
+def add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-06, offset: float = 0.0, casting_mode: str = "gemma"):
+    """(rms_norm(x + residual), x + residual) in one pass; fp32 accumulation.
+
+    Args:
+        x: tensor with at least one dimension; any layout (made contiguous first).
+        residual: x's shape, dtype and device; the sum x + residual is normalized.
+        weight: optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device.
+        eps: positive finite number added to the mean square.
+        offset: added to the weight: Gemma's ``(1 + weight)`` is offset=1.0; needs a weight.
+        casting_mode: "gemma": multiply by the weight in float32, round once; "llama": round the normalized value to x's dtype, multiply, round again (Hugging Face's LlamaRMSNorm).
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"add_rms_norm: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (isinstance(residual, torch.Tensor)):
+        raise TypeError(
+            f"add_rms_norm: residual must be a torch.Tensor, got {type(residual).__name__}"
+        )
+    if not (weight is None or isinstance(weight, torch.Tensor)):
+        raise TypeError(
+            f"add_rms_norm: weight must be a torch.Tensor or None, got {type(weight).__name__}"
+        )
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool)):
+        raise TypeError(
+            f"add_rms_norm: eps must be a float, got {type(eps).__name__}"
+        )
+    if not (isinstance(offset, (int, float)) and not isinstance(offset, bool)):
+        raise TypeError(
+            f"add_rms_norm: offset must be a float, got {type(offset).__name__}"
+        )
+    if not (isinstance(casting_mode, str)):
+        raise TypeError(
+            f"add_rms_norm: casting_mode must be a str, got {type(casting_mode).__name__}"
+        )
+    return torch.ops.metalgen.add_rms_norm(x, residual, weight, float(eps), float(offset), casting_mode)
+
+
+def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_tanh: bool = False, casting_mode: str = "gemma"):
     """gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
 
     Args:
         x: [..., 2d] (gate then up), or the gate [..., d] when up is given; any layout.
         up: optional [..., d] up projection, x's shape, dtype and device.
         approximate_tanh: True for torch's approximate='tanh' form, False for the exact one.
+        casting_mode: "gemma": act(gate) * up in float32, rounded once; "llama": act(gate) rounded to x's dtype first, as Hugging Face's MLPs compute it in half precision.
 
     Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
     generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
@@ -46,7 +90,11 @@ def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_ta
         raise TypeError(
             f"gelu_and_mul: approximate_tanh must be a bool, got {type(approximate_tanh).__name__}"
         )
-    return torch.ops.metalgen.gelu_and_mul(x, up, approximate_tanh)
+    if not (isinstance(casting_mode, str)):
+        raise TypeError(
+            f"gelu_and_mul: casting_mode must be a str, got {type(casting_mode).__name__}"
+        )
+    return torch.ops.metalgen.gelu_and_mul(x, up, approximate_tanh, casting_mode)
 
 
 def group_norm(x: torch.Tensor, num_groups: int, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, eps: float = 1e-05, silu: bool = False):
@@ -123,13 +171,15 @@ def layer_norm(x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.
     return torch.ops.metalgen.layer_norm(x, weight, bias, float(eps))
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-06):
-    """RMSNorm over the last dimension of x, optionally scaled by weight; fp32 accumulation.
+def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-06, offset: float = 0.0, casting_mode: str = "gemma"):
+    """RMSNorm over the last dimension of x, scaled by (offset + weight); fp32 accumulation.
 
     Args:
         x: tensor with at least one dimension; any layout (made contiguous first).
         weight: optional 1-D tensor of ``x.shape[-1]`` elements, x's dtype and device.
         eps: positive finite number added to the mean square.
+        offset: added to the weight: Gemma's ``(1 + weight)`` is offset=1.0; needs a weight.
+        casting_mode: "gemma": multiply by the weight in float32, round once; "llama": round the normalized value to x's dtype, multiply, round again (Hugging Face's LlamaRMSNorm).
 
     Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
     generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
@@ -147,15 +197,24 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1
         raise TypeError(
             f"rms_norm: eps must be a float, got {type(eps).__name__}"
         )
-    return torch.ops.metalgen.rms_norm(x, weight, float(eps))
+    if not (isinstance(offset, (int, float)) and not isinstance(offset, bool)):
+        raise TypeError(
+            f"rms_norm: offset must be a float, got {type(offset).__name__}"
+        )
+    if not (isinstance(casting_mode, str)):
+        raise TypeError(
+            f"rms_norm: casting_mode must be a str, got {type(casting_mode).__name__}"
+        )
+    return torch.ops.metalgen.rms_norm(x, weight, float(eps), float(offset), casting_mode)
 
 
-def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None):
+def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, casting_mode: str = "gemma"):
     """silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].
 
     Args:
         x: [..., 2d] (gate then up), or the gate [..., d] when up is given; any layout.
         up: optional [..., d] up projection, x's shape, dtype and device.
+        casting_mode: "gemma": act(gate) * up in float32, rounded once; "llama": act(gate) rounded to x's dtype first, as Hugging Face's MLPs compute it in half precision.
 
     Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
     generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
@@ -169,7 +228,11 @@ def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None):
         raise TypeError(
             f"silu_and_mul: up must be a torch.Tensor or None, got {type(up).__name__}"
         )
-    return torch.ops.metalgen.silu_and_mul(x, up)
+    if not (isinstance(casting_mode, str)):
+        raise TypeError(
+            f"silu_and_mul: casting_mode must be a str, got {type(casting_mode).__name__}"
+        )
+    return torch.ops.metalgen.silu_and_mul(x, up, casting_mode)
 
 
 def softmax(x: torch.Tensor, scale: float = 1.0, mask: torch.Tensor | None = None, causal: bool = False, log: bool = False):

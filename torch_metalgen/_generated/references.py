@@ -9,8 +9,30 @@ verifier and the tests compare kernels against (run them in float64).
 import torch
 
 
+def add_rms_norm(
+    x: torch.Tensor,
+    residual: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    eps: float = 1e-6,
+    offset: float = 0.0,
+    casting_mode: str = "gemma",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The definition: rms_norm's reference applied to h = x + residual, and h."""
+    h = x + residual
+    normalized = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    if weight is not None:
+        if casting_mode == "llama":
+            # A no-op in the compute dtype, as in rms_norm's reference.
+            normalized = normalized.to(x.dtype)
+        normalized = normalized * (offset + weight)
+    return normalized, h
+
+
 def gelu_and_mul(
-    x: torch.Tensor, up: torch.Tensor | None, approximate_tanh: bool
+    x: torch.Tensor,
+    up: torch.Tensor | None = None,
+    approximate_tanh: bool = False,
+    casting_mode: str = "gemma",
 ) -> torch.Tensor:
     """The definition: gelu(gate) * up, in whatever dtype x has (float64 for the verifier)."""
     if up is None:
@@ -18,7 +40,12 @@ def gelu_and_mul(
     else:
         gate = x
     approximate = "tanh" if approximate_tanh else "none"
-    return torch.nn.functional.gelu(gate, approximate=approximate) * up
+    activated = torch.nn.functional.gelu(gate, approximate=approximate)
+    if casting_mode == "llama":
+        # Rounded to x's dtype before the multiply: a no-op here, where x's dtype is the
+        # compute dtype (the modes differ only in a kernel's half-precision rounding).
+        activated = activated.to(x.dtype)
+    return activated * up
 
 
 def group_norm(
@@ -59,19 +86,38 @@ def layer_norm(
     return y
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
+def rms_norm(
+    x: torch.Tensor,
+    weight: torch.Tensor | None,
+    eps: float = 1e-6,
+    offset: float = 0.0,
+    casting_mode: str = "gemma",
+) -> torch.Tensor:
     """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
-    y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
-    return y * weight if weight is not None else y
+    normalized = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    if weight is None:
+        return normalized
+    if casting_mode == "llama":
+        # Rounded to x's dtype before the weight: a no-op here, where x's dtype is the
+        # compute dtype (the modes differ only in a kernel's half-precision rounding).
+        normalized = normalized.to(x.dtype)
+    return normalized * (offset + weight)
 
 
-def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None) -> torch.Tensor:
+def silu_and_mul(
+    x: torch.Tensor, up: torch.Tensor | None = None, casting_mode: str = "gemma"
+) -> torch.Tensor:
     """The definition: silu(gate) * up, in whatever dtype x has (float64 for the verifier)."""
     if up is None:
         gate, up = x.chunk(2, dim=-1)
     else:
         gate = x
-    return torch.nn.functional.silu(gate) * up
+    activated = torch.nn.functional.silu(gate)
+    if casting_mode == "llama":
+        # Rounded to x's dtype before the multiply: a no-op here, where x's dtype is the
+        # compute dtype (the modes differ only in a kernel's half-precision rounding).
+        activated = activated.to(x.dtype)
+    return activated * up
 
 
 def softmax(
@@ -95,6 +141,7 @@ def softmax(
 
 
 REFERENCES = {
+    "add_rms_norm": add_rms_norm,
     "gelu_and_mul": gelu_and_mul,
     "group_norm": group_norm,
     "layer_norm": layer_norm,

@@ -8,10 +8,18 @@ the registry-driven tests that every op must pass.
 import torch
 
 
+def add_rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """An odd row length every variant takes (<= SIMD_ROW_MAX), a 3-D batch, Gemma's offset."""
+    x = torch.randn(3, 2, 509, generator=generator).to(dtype)
+    residual = (4 * torch.randn(3, 2, 509, generator=generator) + 1).to(dtype)
+    weight = torch.randn(509, generator=generator).to(dtype)
+    return x, residual, weight, 1e-6, 1.0, "gemma"
+
+
 def gelu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
-    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False
+    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False, "llama"
 
 
 def group_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
@@ -32,16 +40,17 @@ def layer_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 
 
 def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
-    """Arguments for the selftest and the registry-driven tests (an odd row length)."""
-    x = torch.randn(5, 1031, generator=generator).to(dtype)
-    weight = torch.randn(1031, generator=generator).to(dtype)
-    return x, weight, 1e-6
+    """Arguments for the selftest and the registry-driven tests: an odd row length that every
+    variant takes (<= SIMD_ROW_MAX), Gemma's offset and Llama's rounding."""
+    x = torch.randn(5, 509, generator=generator).to(dtype)  # fits every variant (<= 512)
+    weight = torch.randn(509, generator=generator).to(dtype)
+    return x, weight, 1e-6, 1.0, "llama"
 
 
 def silu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
-    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None
+    return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, "llama"
 
 
 def softmax_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
@@ -55,6 +64,7 @@ def softmax_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 
 
 SAMPLES = {
+    "add_rms_norm": add_rms_norm_samples,
     "gelu_and_mul": gelu_and_mul_samples,
     "group_norm": group_norm_samples,
     "layer_norm": layer_norm_samples,

@@ -40,6 +40,33 @@ _ROTARY = NotReachable(
     "from the attention forward; a per-instance patch cannot reach it without copying that "
     "forward (this module only computes cos/sin)",
 )
+# add_rms_norm fuses `residual + hidden` into the norm that follows it. In every family
+# below the add is an expression on local variables of the decoder layer's forward and the
+# norm module receives only the sum: no module's forward sees both operands, so no
+# per-instance patch reaches the pair without a copy of that forward.
+_RESIDUAL_NORM = NotReachable(
+    "add_rms_norm",
+    "residual + norm: the residual add is written inline in this decoder layer's forward "
+    "(`hidden_states = residual + hidden_states`, then the next norm module is called on the "
+    "sum); the norm module sees only the sum, so fusing the pair needs a copy of "
+    "transformers' layer forward, which per-instance patching does not do",
+)
+# OLMo 2 normalizes before adding (residual + norm(f(h))): no add is followed by a norm
+# inside a layer (only the model's final norm follows the last add, in the model's forward).
+_OLMO2_RESIDUAL_NORM = NotReachable(
+    "add_rms_norm",
+    "residual + norm: OLMo 2 normalizes sublayer outputs before its residual adds "
+    "(post-norm), so no add inside the layer is followed by a norm; the adds are inline in "
+    "the layer's forward",
+)
+# T5: each sublayer (T5LayerSelfAttention, T5LayerCrossAttention, T5LayerFF) adds its
+# output to its input at its end; the next sublayer's norm is in another module's forward.
+_T5_RESIDUAL_NORM = NotReachable(
+    "add_rms_norm",
+    "residual + norm: each T5 sublayer adds its residual at the end of its own forward and "
+    "the next sublayer's T5LayerNorm is called in the next module's forward; no module sees "
+    "both, so fusing needs a copy of transformers' T5Block forward",
+)
 _EXPERTS = NotReachable(
     "gated_mlp",
     "MoE experts run as batched per-expert matmuls inside one forward; there is no per-expert "
@@ -65,12 +92,20 @@ TORCH_CLASSES: dict[str, Semantics] = {
 }
 
 
-def _family(module: str, prefix: str, norm: Semantics | None, mlp: Semantics | None = _SPLIT_MLP):
+def _family(
+    module: str,
+    prefix: str,
+    norm: Semantics | None,
+    mlp: Semantics | None = _SPLIT_MLP,
+    layer: Semantics | None = _RESIDUAL_NORM,
+):
     rows: dict[str, Semantics] = {
         f"{_HF}.{module}.modeling_{module}.{prefix}RotaryEmbedding": _ROTARY
     }
     if norm is not None:
         rows[f"{_HF}.{module}.modeling_{module}.{prefix}RMSNorm"] = norm
+    if layer is not None:
+        rows[f"{_HF}.{module}.modeling_{module}.{prefix}DecoderLayer"] = layer
     if mlp is not None:
         rows[f"{_HF}.{module}.modeling_{module}.{prefix}MLP"] = mlp
     return rows
@@ -91,11 +126,15 @@ FAMILIES: dict[str, dict[str, Semantics]] = {
     "gemma2": _family("gemma2", "Gemma2", _GEMMA_RMS),
     "gemma3": _family("gemma3", "Gemma3", _GEMMA_RMS),
     "phi3": _family("phi3", "Phi3", _LLAMA_RMS, mlp=_FUSED_MLP),
-    "olmo2": _family("olmo2", "Olmo2", _OLMO2_RMS),
+    "olmo2": _family("olmo2", "Olmo2", _OLMO2_RMS, layer=_OLMO2_RESIDUAL_NORM),
     # T5LayerNorm is an RMSNorm (no mean, no bias) that rounds before the weight.
-    "t5": {f"{_HF}.t5.modeling_t5.T5LayerNorm": _LLAMA_RMS},
+    "t5": {
+        f"{_HF}.t5.modeling_t5.T5LayerNorm": _LLAMA_RMS,
+        f"{_HF}.t5.modeling_t5.T5Block": _T5_RESIDUAL_NORM,
+    },
+    # Cohere's layers run attention and MLP in parallel on one LayerNorm: no RMSNorm to fuse.
     "cohere": {
-        **_family("cohere", "Cohere", None),
+        **_family("cohere", "Cohere", None, layer=None),
         f"{_HF}.cohere.modeling_cohere.CohereLayerNorm": _COHERE_LN,
     },
     "gpt2": {},
