@@ -64,6 +64,19 @@ OPS = {
             {"qualname": "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"},
         ],
     },
+    "rotary_embedding": {
+        "schema": "rotary_embedding(Tensor q, Tensor k, Tensor? cos=None, Tensor? sin=None, Tensor? positions=None, float base=10000., int rotary_dim=-1, bool interleaved=False, bool round_products=False) -> (Tensor, Tensor)",
+        "doc": "Rotary position embedding of q and k (batch, heads, seq, head_dim) in one launch, from cos/sin tables or positions and base; rotate_half or interleaved; partial rotary.",
+        "arguments": [('Tensor', 'q'), ('Tensor', 'k'), ('Tensor?', 'cos'), ('Tensor?', 'sin'), ('Tensor?', 'positions'), ('float', 'base'), ('int', 'rotary_dim'), ('bool', 'interleaved'), ('bool', 'round_products')],
+        "outputs": ['q_out', 'k_out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['tables', 'positions'],
+        "kernels": {'tables': {'float32': 'rotary_embedding_tables_float32', 'float16': 'rotary_embedding_tables_float16', 'bfloat16': 'rotary_embedding_tables_bfloat16'}, 'positions': {'float32': 'rotary_embedding_positions_float32', 'float16': 'rotary_embedding_positions_float16', 'bfloat16': 'rotary_embedding_positions_bfloat16'}},
+        "tuning": {'HEADS_PER_THREAD': 4, 'THREADS': 256},
+        "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
     "silu_and_mul": {
         "schema": "silu_and_mul(Tensor x, Tensor? up=None) -> Tensor",
         "doc": "silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].",
