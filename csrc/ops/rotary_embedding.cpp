@@ -339,7 +339,8 @@ std::tuple<at::Tensor, at::Tensor> rotary_embedding_reference(const at::Tensor& 
       auto inv_freq = at::pow(base, -exponents);
       auto rows = positions->dim() == 2 ? *positions : positions->unsqueeze(0);
       auto angles = rows.to(at::kDouble).unsqueeze(-1) * inv_freq;
-      angles = interleaved ? angles.repeat_interleave(2, -1) : at::cat({angles, angles}, -1);
+      angles = interleaved ? angles.repeat_interleave(2, -1)
+                           : at::cat({angles, angles}, -1);
       return (cosine ? angles.cos() : angles.sin()).unsqueeze(1);
     }
     const at::Tensor& given = cosine ? *cos : *sin;
@@ -354,7 +355,8 @@ std::tuple<at::Tensor, at::Tensor> rotary_embedding_reference(const at::Tensor& 
       auto pairs = x_rot.unflatten(-1, {rot / 2, 2});
       rotated = at::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2);
     } else {
-      rotated = at::cat({-x_rot.narrow(-1, rot / 2, rot / 2), x_rot.narrow(-1, 0, rot / 2)}, -1);
+      const int64_t half = rot / 2;
+      rotated = at::cat({-x_rot.narrow(-1, half, half), x_rot.narrow(-1, 0, half)}, -1);
     }
     const auto dtype = x.scalar_type();
     const auto out = round_products

@@ -311,10 +311,18 @@ SPEC = OpSpec(
         Param("head_groups", "uint", "head_groups"),
         *_strides("q", ("batch", "head", "seq", "dim")),
         *_strides("k", ("batch", "head", "seq", "dim")),
-        Param("cos_stride_batch", "uint", "cos.has_value() ? " + _TABLE_BATCH_STRIDE.format(t="cos") + " : 0"),
+        Param(
+            "cos_stride_batch",
+            "uint",
+            "cos.has_value() ? " + _TABLE_BATCH_STRIDE.format(t="cos") + " : 0",
+        ),
         Param("cos_stride_seq", "uint", "cos.has_value() ? cos->stride(-2) : 0"),
         Param("cos_stride_dim", "uint", "cos.has_value() ? cos->stride(-1) : 0"),
-        Param("sin_stride_batch", "uint", "cos.has_value() ? " + _TABLE_BATCH_STRIDE.format(t="sin") + " : 0"),
+        Param(
+            "sin_stride_batch",
+            "uint",
+            "cos.has_value() ? " + _TABLE_BATCH_STRIDE.format(t="sin") + " : 0",
+        ),
         Param("sin_stride_seq", "uint", "cos.has_value() ? sin->stride(-2) : 0"),
         Param("sin_stride_dim", "uint", "cos.has_value() ? sin->stride(-1) : 0"),
         # positions is contiguous (seq,) or (batch or 1, seq): rows seq apart, or shared.
@@ -399,7 +407,8 @@ SPEC = OpSpec(
         "    auto inv_freq = at::pow(base, -exponents);\n"
         "    auto rows = positions->dim() == 2 ? *positions : positions->unsqueeze(0);\n"
         "    auto angles = rows.to(at::kDouble).unsqueeze(-1) * inv_freq;\n"
-        "    angles = interleaved ? angles.repeat_interleave(2, -1) : at::cat({angles, angles}, -1);\n"
+        "    angles = interleaved ? angles.repeat_interleave(2, -1)\n"
+        "                         : at::cat({angles, angles}, -1);\n"
         "    return (cosine ? angles.cos() : angles.sin()).unsqueeze(1);\n"
         "  }\n"
         "  const at::Tensor& given = cosine ? *cos : *sin;\n"
@@ -414,7 +423,8 @@ SPEC = OpSpec(
         "    auto pairs = x_rot.unflatten(-1, {rot / 2, 2});\n"
         "    rotated = at::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2);\n"
         "  } else {\n"
-        "    rotated = at::cat({-x_rot.narrow(-1, rot / 2, rot / 2), x_rot.narrow(-1, 0, rot / 2)}, -1);\n"
+        "    const int64_t half = rot / 2;\n"
+        "    rotated = at::cat({-x_rot.narrow(-1, half, half), x_rot.narrow(-1, 0, half)}, -1);\n"
         "  }\n"
         "  const auto dtype = x.scalar_type();\n"
         "  const auto out = round_products\n"

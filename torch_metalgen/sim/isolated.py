@@ -31,7 +31,9 @@ def _span(tensor: torch.Tensor) -> torch.Tensor:
     """The elements from data_ptr() to the tensor's last element, as a kernel addresses
     them (a strided view, read through its strides, spans the gaps between its elements;
     the in-process launch bounds-checks the same extent)."""
-    extent = 1 + sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
+    extent = 1 + sum(
+        (size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride(), strict=True)
+    )
     return tensor.detach().as_strided((extent,), (1,))
 
 
