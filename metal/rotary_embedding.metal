@@ -2,7 +2,7 @@
 // Do not edit: change the spec or the template, then run `python -m generator`.
 // Rotary position embedding of q and k in one launch (see generator/specs/rotary_embedding.py
 // for the definition). Thread (t, s, z): position s of batch z / head_groups, heads
-// [g * HEADS_PER_THREAD, +HEADS_PER_THREAD) of q's heads followed by k's (g = z % head_groups);
+// [g * heads_per_thread, +heads_per_thread) of q's heads followed by k's (g = z % head_groups);
 // t < rot_half is rotation pair t, t >= rot_half copies element rot + (t - rot_half). q, k and
 // the cos/sin tables are read through their strides (views, broadcast batch); q_out and k_out
 // are contiguous (batch, heads, seq, head_dim). Math in float32, rounded once to T, or with
@@ -19,6 +19,7 @@ struct RotaryEmbeddingParams {
   uint seq;
   uint q_heads;
   uint k_heads;
+  uint heads_per_thread;
   uint head_groups;
   uint q_stride_batch;
   uint q_stride_head;
@@ -39,8 +40,6 @@ struct RotaryEmbeddingParams {
   uint interleaved;
   uint round_products;
 };
-
-constant constexpr uint HEADS_PER_THREAD = 4;
 
 // x[i0] * c0 - x[i1] * s0 and x[i1] * c1 + x[i0] * s1: one pair of rotate(x) * sin + x * cos.
 template <typename T>
@@ -96,8 +95,8 @@ inline void rotate_heads(device const T* q, device const T* k, device T* q_out, 
                          uint t, uint s, uint z, float c0, float c1, float s0, float s1,
                          constant RotaryEmbeddingParams& params) {
   const uint b = z / params.head_groups;
-  const uint first = (z % params.head_groups) * HEADS_PER_THREAD;
-  const uint last = min(first + HEADS_PER_THREAD, params.q_heads + params.k_heads);
+  const uint first = (z % params.head_groups) * params.heads_per_thread;
+  const uint last = min(first + params.heads_per_thread, params.q_heads + params.k_heads);
   const bool rotates = t < params.rot_half;
   const uint2 pair = pair_of(t, params);
   const uint passed = rotates ? 0 : t + params.rot_half;  // rot + (t - rot_half)

@@ -26,6 +26,7 @@ struct RotaryEmbeddingParams {
   uint32_t seq;
   uint32_t q_heads;
   uint32_t k_heads;
+  uint32_t heads_per_thread;
   uint32_t head_groups;
   uint32_t q_stride_batch;
   uint32_t q_stride_head;
@@ -46,10 +47,11 @@ struct RotaryEmbeddingParams {
   uint32_t interleaved;
   uint32_t round_products;
 };
-static_assert(sizeof(RotaryEmbeddingParams) == 100, "params layout");
+static_assert(sizeof(RotaryEmbeddingParams) == 104, "params layout");
 
 // Constants, the same values the kernel is compiled with.
-[[maybe_unused]] constexpr int64_t HEADS_PER_THREAD = 4;
+[[maybe_unused]] constexpr int64_t MIN_HEADS_PER_THREAD = 4;
+[[maybe_unused]] constexpr int64_t TARGET_THREADS = 16384;
 [[maybe_unused]] constexpr int64_t THREADS = 256;
 [[maybe_unused]] constexpr int64_t SIMD_SIZE = kSimdSize;
 
@@ -98,7 +100,8 @@ void check_rotary_embedding_args(const at::Tensor& q, const at::Tensor& k, const
   const int64_t k_heads = k.size(1);
   const int64_t rot = cos.has_value() ? cos->size(-1) : (rotary_dim < 0 ? head_dim : rotary_dim);
   const int64_t row_threads = head_dim - rot / 2;
-  const int64_t head_groups = ceil_div(q_heads + k_heads, HEADS_PER_THREAD);
+  const int64_t heads_per_thread = std::clamp<int64_t>(ceil_div((q_heads + k_heads) * row_threads * seq * batch, TARGET_THREADS), std::min<int64_t>(MIN_HEADS_PER_THREAD, q_heads + k_heads), std::max<int64_t>(q_heads + k_heads, 1));
+  const int64_t head_groups = ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1));
   TORCH_CHECK_VALUE(k.size(0) == batch && k.size(2) == seq && k.size(3) == head_dim,
       "rotary_embedding: k must have q's batch, seq and head_dim (", batch, ", ", seq, ", ", head_dim, "), got shape ", k.sizes());
   if (cos.has_value()) {
@@ -168,6 +171,7 @@ void check_rotary_embedding_args(const at::Tensor& q, const at::Tensor& k, const
   (void)k_heads;
   (void)rot;
   (void)row_threads;
+  (void)heads_per_thread;
   (void)head_groups;
 }
 
@@ -183,7 +187,8 @@ std::tuple<at::Tensor, at::Tensor> allocate_rotary_embedding_outputs(const at::T
   [[maybe_unused]] const int64_t k_heads = k.size(1);
   [[maybe_unused]] const int64_t rot = cos.has_value() ? cos->size(-1) : (rotary_dim < 0 ? head_dim : rotary_dim);
   [[maybe_unused]] const int64_t row_threads = head_dim - rot / 2;
-  [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, HEADS_PER_THREAD);
+  [[maybe_unused]] const int64_t heads_per_thread = std::clamp<int64_t>(ceil_div((q_heads + k_heads) * row_threads * seq * batch, TARGET_THREADS), std::min<int64_t>(MIN_HEADS_PER_THREAD, q_heads + k_heads), std::max<int64_t>(q_heads + k_heads, 1));
+  [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1));
   at::Tensor q_out = at::empty(q.sizes().vec(), q.options().memory_format(at::MemoryFormat::Contiguous));
   at::Tensor k_out = at::empty(k.sizes().vec(), k.options().memory_format(at::MemoryFormat::Contiguous));
   return std::tuple<at::Tensor, at::Tensor>(q_out, k_out);
@@ -202,7 +207,8 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
   [[maybe_unused]] const int64_t k_heads = k.size(1);
   [[maybe_unused]] const int64_t rot = cos.has_value() ? cos->size(-1) : (rotary_dim < 0 ? head_dim : rotary_dim);
   [[maybe_unused]] const int64_t row_threads = head_dim - rot / 2;
-  [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, HEADS_PER_THREAD);
+  [[maybe_unused]] const int64_t heads_per_thread = std::clamp<int64_t>(ceil_div((q_heads + k_heads) * row_threads * seq * batch, TARGET_THREADS), std::min<int64_t>(MIN_HEADS_PER_THREAD, q_heads + k_heads), std::max<int64_t>(q_heads + k_heads, 1));
+  [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1));
   int chosen = -1;
   if (!variant.empty()) {
     for (int i = 0; i < 2; ++i) {
@@ -242,6 +248,7 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
   params.seq = static_cast<uint32_t>(seq);
   params.q_heads = static_cast<uint32_t>(q_heads);
   params.k_heads = static_cast<uint32_t>(k_heads);
+  params.heads_per_thread = static_cast<uint32_t>(heads_per_thread);
   params.head_groups = static_cast<uint32_t>(head_groups);
   params.q_stride_batch = static_cast<uint32_t>(q.stride(0));
   params.q_stride_head = static_cast<uint32_t>(q.stride(1));
@@ -331,7 +338,8 @@ std::tuple<at::Tensor, at::Tensor> rotary_embedding_reference(const at::Tensor& 
   [[maybe_unused]] const int64_t k_heads = k.size(1);
   [[maybe_unused]] const int64_t rot = cos.has_value() ? cos->size(-1) : (rotary_dim < 0 ? head_dim : rotary_dim);
   [[maybe_unused]] const int64_t row_threads = head_dim - rot / 2;
-  [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, HEADS_PER_THREAD);
+  [[maybe_unused]] const int64_t heads_per_thread = std::clamp<int64_t>(ceil_div((q_heads + k_heads) * row_threads * seq * batch, TARGET_THREADS), std::min<int64_t>(MIN_HEADS_PER_THREAD, q_heads + k_heads), std::max<int64_t>(q_heads + k_heads, 1));
+  [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1));
   auto table = [&](bool cosine) -> at::Tensor {
     if (positions.has_value()) {
       auto exponents = at::arange(0, rot, 2, q.options().dtype(at::kDouble)) /

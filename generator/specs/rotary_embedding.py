@@ -38,8 +38,9 @@ q, k, cos and sin are read through their strides (no copy): HF's q and k are
 (batch, heads, seq, head_dim).
 
 Kernel: one thread per rotation pair (or pass-through element) and position, each over
-HEADS_PER_THREAD heads of q then k, so a pair's cos/sin are read (or its angle computed) once
-for several heads (reference/apple-gpus.md: grid (dims/2, positions, heads)).
+several heads of q then k (the plan picks how many: 4 at decode, all of them once the grid
+has 16k threads without splitting heads), so a pair's cos/sin are read (or its angle
+computed) once for those heads (reference/apple-gpus.md: grid (dims/2, positions, heads)).
 """
 
 import torch
@@ -139,7 +140,15 @@ SPEC = OpSpec(
         ("rot", "cos.has_value() ? cos->size(-1) : (rotary_dim < 0 ? head_dim : rotary_dim)"),
         # Threads along a row: one per rotation pair, one per passed-through element.
         ("row_threads", "head_dim - rot / 2"),
-        ("head_groups", "ceil_div(q_heads + k_heads, HEADS_PER_THREAD)"),
+        # Heads each thread rotates: at least MIN_HEADS_PER_THREAD, more while the grid
+        # still has TARGET_THREADS threads (prefill: all heads, so cos/sin are read once).
+        (
+            "heads_per_thread",
+            "std::clamp<int64_t>(ceil_div((q_heads + k_heads) * row_threads * seq * batch, "
+            "TARGET_THREADS), std::min<int64_t>(MIN_HEADS_PER_THREAD, q_heads + k_heads), "
+            "std::max<int64_t>(q_heads + k_heads, 1))",
+        ),
+        ("head_groups", "ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1))"),
     ),
     checks=(
         Check(
@@ -308,6 +317,7 @@ SPEC = OpSpec(
         Param("seq", "uint", "seq"),
         Param("q_heads", "uint", "q_heads"),
         Param("k_heads", "uint", "k_heads"),
+        Param("heads_per_thread", "uint", "heads_per_thread"),
         Param("head_groups", "uint", "head_groups"),
         *_strides("q", ("batch", "head", "seq", "dim")),
         *_strides("k", ("batch", "head", "seq", "dim")),
@@ -338,8 +348,11 @@ SPEC = OpSpec(
     ),
     params_index=7,
     tuning=(
-        # Heads each thread rotates with one read of its pair's cos/sin (or one sincos).
-        Constant("HEADS_PER_THREAD", 4),
+        # Heads each thread rotates with one read of its pair's cos/sin (or one sincos): at
+        # least MIN_HEADS_PER_THREAD (decode), up to all heads while the grid keeps
+        # TARGET_THREADS threads (enough to fill an M-series Max GPU's ~40 cores).
+        Constant("MIN_HEADS_PER_THREAD", 4),
+        Constant("TARGET_THREADS", 16384),
         # Threads per threadgroup the plan aims for (fewer when the pipeline allows fewer).
         Constant("THREADS", 256),
     ),

@@ -1,7 +1,7 @@
 """AddressSanitizer pass over both rotary_embedding kernels: out-of-bounds device memory
 aborts the run and becomes a report. q and k are Hugging Face's strided views (the ASan
 run binds each view's span, as the GPU does), with partial rotary and a GQA head count
-that HEADS_PER_THREAD does not divide, so the pass-through threads and the last head group
+that 4 heads per thread do not divide, so the pass-through threads and the last head group
 are exercised; the outputs match the in-process run bit for bit."""
 
 from __future__ import annotations

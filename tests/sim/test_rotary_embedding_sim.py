@@ -22,7 +22,7 @@ LAYOUTS = {"rotate_half": False, "interleaved": True}
 SHAPES = [
     # (batch, q_heads, k_heads, seq, head_dim, rotary_dim)
     (1, 32, 8, 1, 128, None),  # decode, GQA
-    (2, 5, 1, 7, 64, None),  # odd heads, HEADS_PER_THREAD does not divide 6
+    (2, 5, 1, 7, 64, None),  # odd heads; 4 heads per thread do not divide 6
     (1, 3, 3, 4, 80, None),
     (1, 4, 2, 3, 96, 32),  # partial rotary
     (1, 2, 1, 2, 256, None),
@@ -214,10 +214,24 @@ def test_views_cost_no_copy_traffic_is_the_compulsory_bytes():
         assert (
             launch.traffic[index].written == launch.traffic[index].distinct_written == size[index]
         )
-    # cos/sin are re-read once per group of HEADS_PER_THREAD heads (64 heads -> 16 reads,
-    # cache hits on a GPU); their compulsory bytes are 1/32 of q's here.
+    # At decode each thread rotates 4 heads (64 heads -> 16 groups): cos/sin are re-read
+    # once per group (cache hits on a GPU); their compulsory bytes are 1/32 of q's here.
     assert launch.traffic[2].read == 16 * size[2]
     for out, expected in zip(outputs, reference64(q, k, cos, sin), strict=True):
+        assert_close_to_reference(out, expected)
+
+
+def test_large_grids_give_each_thread_more_heads():
+    # 64 pairs x 200 positions = 12,800 threads per head group: each thread takes 8 of the
+    # 10 heads (the grid keeps >= 16k threads), so cos/sin are read twice, not 3 times; the
+    # second group holds the 2 heads left over.
+    q, k, cos, sin = case(1, 8, 2, 200, 128, None, torch.bfloat16, seed=17)
+    plans, outputs = _ops._C.plan_rotary_embedding(q, k, cos, sin, None, 1e4, -1, True, False)
+    assert tuple(plans[0].grid) == (64, 200, 2)
+    with sim.record_launches() as launches:
+        sim.run_plan(plans, check_unwritten=True)
+    assert launches[0].traffic[2].read == 2 * cos.numel() * cos.element_size()
+    for out, expected in zip(outputs, reference64(q, k, cos, sin, interleaved=True), strict=True):
         assert_close_to_reference(out, expected)
 
 

@@ -72,7 +72,7 @@ OPS = {
         "dtypes": ['float32', 'float16', 'bfloat16'],
         "variants": ['tables', 'positions'],
         "kernels": {'tables': {'float32': 'rotary_embedding_tables_float32', 'float16': 'rotary_embedding_tables_float16', 'bfloat16': 'rotary_embedding_tables_bfloat16'}, 'positions': {'float32': 'rotary_embedding_positions_float32', 'float16': 'rotary_embedding_positions_float16', 'bfloat16': 'rotary_embedding_positions_bfloat16'}},
-        "tuning": {'HEADS_PER_THREAD': 4, 'THREADS': 256},
+        "tuning": {'MIN_HEADS_PER_THREAD': 4, 'TARGET_THREADS': 16384, 'THREADS': 256},
         "autograd": "reference",
         "patch_targets": [
         ],
