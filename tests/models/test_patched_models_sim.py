@@ -68,4 +68,4 @@ def test_demo_runs_through_the_simulator(capsys):
 
     assert run_demo("float32", "cpu") == 0
     out = capsys.readouterr().out
-    assert "MSL simulator" in out and "OK" in out and "swapped 9" in out  # 5 norms, 2 MLPs, 2 rotary
+    assert "MSL simulator" in out and "OK" in out and "swapped 9" in out  # norms, MLPs, rotary
