@@ -72,7 +72,7 @@ pybind11::arg("q"), pybind11::arg("k"), pybind11::arg("cos"), pybind11::arg("sin
       pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
       "Checks the arguments of metalgen::rotary_embedding, allocates its outputs and returns "
       "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
-      "one of tables, positions forces it.");
+      "one of pairs forces it.");
   m.def("rotary_embedding_variants", &rotary_embedding_variants,
         "Kernel variants of metalgen::rotary_embedding, in the order the plan tries them.");
   m.def(

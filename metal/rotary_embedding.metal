@@ -37,6 +37,7 @@ struct RotaryEmbeddingParams {
   uint sin_stride_dim;
   uint positions_stride_batch;
   float freq_exponent_step;
+  uint from_positions;
   uint interleaved;
   uint round_products;
 };
@@ -111,14 +112,19 @@ inline void rotate_heads(device const T* q, device const T* k, device T* q_out, 
   }
 }
 
-// Variant tables: cos and sin read from the (batch or 1, seq, rot) tensors, each element's
-// own value (Hugging Face duplicates them across the halves; they are not assumed equal).
+// The one variant: cos and sin of pair t at position s read from the (batch or 1, seq, rot)
+// tables, each element's own value (Hugging Face duplicates them across the halves; they are
+// not assumed equal); or, with params.from_positions, theta = position * exp2(t *
+// freq_exponent_step) = position * base^(-2t / rot) in float32 (as Hugging Face's float32
+// inv_freq and angles), then precise sin and cos (the fast ones are accurate only near
+// [-pi, pi]; angles reach the position). The mode is uniform across the grid.
 template <typename T>
-[[kernel]] void rotary_embedding_tables(
+[[kernel]] void rotary_embedding_pairs(
     device const T* q [[buffer(0)]],
     device const T* k [[buffer(1)]],
     device const T* cos [[buffer(2)]],
     device const T* sin [[buffer(3)]],
+    device const long* positions [[buffer(4)]],
     device T* q_out [[buffer(5)]],
     device T* k_out [[buffer(6)]],
     constant RotaryEmbeddingParams& params [[buffer(7)]],
@@ -129,47 +135,28 @@ template <typename T>
   float c0 = 1.0f, c1 = 1.0f, s0 = 0.0f, s1 = 0.0f;
   if (t < params.rot_half) {
     const uint b = z / params.head_groups;
-    const uint2 pair = pair_of(t, params);
-    device const T* cos_row =
-        cos + (ulong(b) * params.cos_stride_batch + ulong(s) * params.cos_stride_seq);
-    device const T* sin_row =
-        sin + (ulong(b) * params.sin_stride_batch + ulong(s) * params.sin_stride_seq);
-    c0 = float(cos_row[ulong(pair.x) * params.cos_stride_dim]);
-    c1 = float(cos_row[ulong(pair.y) * params.cos_stride_dim]);
-    s0 = float(sin_row[ulong(pair.x) * params.sin_stride_dim]);
-    s1 = float(sin_row[ulong(pair.y) * params.sin_stride_dim]);
+    if (params.from_positions) {
+      const float inv_freq = precise::exp2(float(t) * params.freq_exponent_step);
+      const float theta =
+          float(positions[ulong(b) * params.positions_stride_batch + s]) * inv_freq;
+      s0 = precise::sincos(theta, c0);
+      c1 = c0;
+      s1 = s0;
+    } else {
+      const uint2 pair = pair_of(t, params);
+      device const T* cos_row =
+          cos + (ulong(b) * params.cos_stride_batch + ulong(s) * params.cos_stride_seq);
+      device const T* sin_row =
+          sin + (ulong(b) * params.sin_stride_batch + ulong(s) * params.sin_stride_seq);
+      c0 = float(cos_row[ulong(pair.x) * params.cos_stride_dim]);
+      c1 = float(cos_row[ulong(pair.y) * params.cos_stride_dim]);
+      s0 = float(sin_row[ulong(pair.x) * params.sin_stride_dim]);
+      s1 = float(sin_row[ulong(pair.y) * params.sin_stride_dim]);
+    }
   }
   rotate_heads(q, k, q_out, k_out, t, s, z, c0, c1, s0, s1, params);
 }
 
-// Variant positions: theta = position * exp2(t * freq_exponent_step) = position *
-// base^(-2t / rot), in float32 (as Hugging Face's float32 inv_freq and angles), then precise
-// sin and cos (the fast ones are accurate only near [-pi, pi]; angles reach the position).
-template <typename T>
-[[kernel]] void rotary_embedding_positions(
-    device const T* q [[buffer(0)]],
-    device const T* k [[buffer(1)]],
-    device const long* positions [[buffer(4)]],
-    device T* q_out [[buffer(5)]],
-    device T* k_out [[buffer(6)]],
-    constant RotaryEmbeddingParams& params [[buffer(7)]],
-    uint3 position [[thread_position_in_grid]]) {
-  const uint t = position.x;
-  const uint s = position.y;
-  const uint z = position.z;
-  float c = 1.0f, sine = 0.0f;
-  if (t < params.rot_half) {
-    const uint b = z / params.head_groups;
-    const float inv_freq = precise::exp2(float(t) * params.freq_exponent_step);
-    const float theta = float(positions[ulong(b) * params.positions_stride_batch + s]) * inv_freq;
-    sine = precise::sincos(theta, c);
-  }
-  rotate_heads(q, k, q_out, k_out, t, s, z, c, c, sine, sine, params);
-}
-
-instantiate_kernel("rotary_embedding_tables_float32", rotary_embedding_tables, float)
-instantiate_kernel("rotary_embedding_tables_float16", rotary_embedding_tables, half)
-instantiate_kernel("rotary_embedding_tables_bfloat16", rotary_embedding_tables, bfloat)
-instantiate_kernel("rotary_embedding_positions_float32", rotary_embedding_positions, float)
-instantiate_kernel("rotary_embedding_positions_float16", rotary_embedding_positions, half)
-instantiate_kernel("rotary_embedding_positions_bfloat16", rotary_embedding_positions, bfloat)
+instantiate_kernel("rotary_embedding_pairs_float32", rotary_embedding_pairs, float)
+instantiate_kernel("rotary_embedding_pairs_float16", rotary_embedding_pairs, half)
+instantiate_kernel("rotary_embedding_pairs_bfloat16", rotary_embedding_pairs, bfloat)

@@ -44,10 +44,11 @@ struct RotaryEmbeddingParams {
   uint32_t sin_stride_dim;
   uint32_t positions_stride_batch;
   float freq_exponent_step;
+  uint32_t from_positions;
   uint32_t interleaved;
   uint32_t round_products;
 };
-static_assert(sizeof(RotaryEmbeddingParams) == 104, "params layout");
+static_assert(sizeof(RotaryEmbeddingParams) == 108, "params layout");
 
 // Constants, the same values the kernel is compiled with.
 [[maybe_unused]] constexpr int64_t MIN_HEADS_PER_THREAD = 4;
@@ -56,14 +57,12 @@ static_assert(sizeof(RotaryEmbeddingParams) == 104, "params layout");
 [[maybe_unused]] constexpr int64_t SIMD_SIZE = kSimdSize;
 
 const char* const kVariants[] = {
-    "tables",
-    "positions",
+    "pairs",
 };
 
 // kKernels[kernel][dtype], written from the generator's kernel_name().
-const char* const kKernels[2][3] = {
-    {"rotary_embedding_tables_float32", "rotary_embedding_tables_float16", "rotary_embedding_tables_bfloat16"},
-    {"rotary_embedding_positions_float32", "rotary_embedding_positions_float16", "rotary_embedding_positions_bfloat16"},
+const char* const kKernels[1][3] = {
+    {"rotary_embedding_pairs_float32", "rotary_embedding_pairs_float16", "rotary_embedding_pairs_bfloat16"},
 };
 
 int dtype_index(at::ScalarType type) {
@@ -211,11 +210,11 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
   [[maybe_unused]] const int64_t head_groups = ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1));
   int chosen = -1;
   if (!variant.empty()) {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 1; ++i) {
       if (variant == kVariants[i]) chosen = i;
     }
     TORCH_CHECK_VALUE(chosen >= 0, "rotary_embedding: unknown variant '", variant,
-                      "'; expected one of tables, positions");
+                      "'; expected one of pairs");
   }
   std::vector<LaunchPlan> plans;
   // Every output empty: nothing to compute, no launch.
@@ -225,13 +224,10 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
   const bool fits[] = {
       true && threads_fit(max_threads, tile_x(row_threads, std::min<int64_t>(THREADS, max_threads)), tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads)), 1),
-      true && threads_fit(max_threads, tile_x(row_threads, std::min<int64_t>(THREADS, max_threads)), tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads)), 1),
   };
   if (variant.empty()) {
-    if ((cos.has_value()) && fits[0]) {
+    if ((true) && fits[0]) {
       chosen = 0;
-    } else if ((positions.has_value()) && fits[1]) {
-      chosen = 1;
     }
     // The spec's `when` conditions must cover every shape; this is a spec bug otherwise.
     TORCH_CHECK(chosen >= 0, "rotary_embedding: no kernel variant accepts shape ", q.sizes(),
@@ -266,43 +262,22 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
   params.sin_stride_dim = static_cast<uint32_t>(cos.has_value() ? sin->stride(-1) : 0);
   params.positions_stride_batch = static_cast<uint32_t>(positions.has_value() && positions->dim() == 2 && positions->size(0) > 1 ? seq : 0);
   params.freq_exponent_step = static_cast<float>(rot >= 2 ? -std::log2(base) / (rot / 2) : 0.0);
+  params.from_positions = static_cast<uint32_t>(positions.has_value() ? 1 : 0);
   params.interleaved = static_cast<uint32_t>(interleaved ? 1 : 0);
   params.round_products = static_cast<uint32_t>(round_products ? 1 : 0);
   const int dtype = dtype_index(q.scalar_type());
 
   switch (chosen) {
-    case 0: {  // tables: cos and sin read from the given tensors
-      TORCH_CHECK_VALUE(cos.has_value(), "rotary_embedding: variant tables needs cos.has_value(); got shape ", q.sizes());
+    case 0: {  // pairs: a thread per rotation pair (or passed-through element) and position, over several heads; cos/sin from the tables or from positions (params.from_positions)
       {
         LaunchPlan plan;
         plan.library = "rotary_embedding";
-        plan.kernel = kKernels[0][dtype];  // rotary_embedding_tables
+        plan.kernel = kKernels[0][dtype];  // rotary_embedding_pairs
         plan.dispatch = DispatchKind::Threads;
         plan.buffers.push_back({0, q, false});
         plan.buffers.push_back({1, k, false});
         plan.buffers.push_back({2, cos.has_value() ? *cos : q, false});
         plan.buffers.push_back({3, sin.has_value() ? *sin : q, false});
-        plan.buffers.push_back({5, q_out, true});
-        plan.buffers.push_back({6, k_out, true});
-        plan.bytes.push_back(bytes_binding(7, params));
-        plan.grid = {static_cast<uint64_t>(row_threads), static_cast<uint64_t>(seq), static_cast<uint64_t>(batch * head_groups)};
-        plan.threadgroup = {static_cast<uint64_t>(tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))), static_cast<uint64_t>(tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))), static_cast<uint64_t>(1)};
-        if (!plan.empty()) {  // a zero grid dimension: this launch has nothing to do
-          plan.check_limits(static_cast<uint64_t>(max_threads));
-          plans.push_back(std::move(plan));
-        }
-      }
-      break;
-    }
-    case 1: {  // positions: angles computed from positions and base (exp2, precise sincos)
-      TORCH_CHECK_VALUE(positions.has_value(), "rotary_embedding: variant positions needs positions.has_value(); got shape ", q.sizes());
-      {
-        LaunchPlan plan;
-        plan.library = "rotary_embedding";
-        plan.kernel = kKernels[1][dtype];  // rotary_embedding_positions
-        plan.dispatch = DispatchKind::Threads;
-        plan.buffers.push_back({0, q, false});
-        plan.buffers.push_back({1, k, false});
         plan.buffers.push_back({4, positions.has_value() ? *positions : q, false});
         plan.buffers.push_back({5, q_out, true});
         plan.buffers.push_back({6, k_out, true});

@@ -45,7 +45,7 @@ computed) once for those heads (reference/apple-gpus.md: grid (dims/2, positions
 
 import torch
 
-from generator.model import Buffer, Check, Constant, Launch, OpSpec, Output, Param, Variant
+from generator.model import Buffer, Check, Constant, OpSpec, Output, Param, Variant
 
 
 def torch_reference(
@@ -343,6 +343,7 @@ SPEC = OpSpec(
         ),
         # inv_freq_j = exp2(j * freq_exponent_step): base^(-2j / rot), computed in double here.
         Param("freq_exponent_step", "float", "rot >= 2 ? -std::log2(base) / (rot / 2) : 0.0"),
+        Param("from_positions", "uint", "positions.has_value() ? 1 : 0"),
         Param("interleaved", "uint", "interleaved ? 1 : 0"),
         Param("round_products", "uint", "round_products ? 1 : 0"),
     ),
@@ -358,53 +359,16 @@ SPEC = OpSpec(
     ),
     variants=(
         Variant(
-            "tables",
-            "cos and sin read from the given tensors",
-            when="cos.has_value()",
-            requires="cos.has_value()",
-            launches=(
-                Launch(
-                    "tables",
-                    grid=("row_threads", "seq", "batch * head_groups"),
-                    threadgroup=(
-                        "tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))",
-                        "tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))",
-                    ),
-                    dispatch="threads",
-                    buffers=(
-                        Buffer(0, "q"),
-                        Buffer(1, "k"),
-                        Buffer(2, "cos"),
-                        Buffer(3, "sin"),
-                        Buffer(5, "q_out"),
-                        Buffer(6, "k_out"),
-                    ),
-                ),
+            "pairs",
+            "a thread per rotation pair (or passed-through element) and position, over "
+            "several heads; cos/sin from the tables or from positions (params.from_positions)",
+            when="true",
+            grid=("row_threads", "seq", "batch * head_groups"),
+            threadgroup=(
+                "tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))",
+                "tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))",
             ),
-        ),
-        Variant(
-            "positions",
-            "angles computed from positions and base (exp2, precise sincos)",
-            when="positions.has_value()",
-            requires="positions.has_value()",
-            launches=(
-                Launch(
-                    "positions",
-                    grid=("row_threads", "seq", "batch * head_groups"),
-                    threadgroup=(
-                        "tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))",
-                        "tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))",
-                    ),
-                    dispatch="threads",
-                    buffers=(
-                        Buffer(0, "q"),
-                        Buffer(1, "k"),
-                        Buffer(4, "positions"),
-                        Buffer(5, "q_out"),
-                        Buffer(6, "k_out"),
-                    ),
-                ),
-            ),
+            dispatch="threads",
         ),
     ),
     outputs=(Output("q_out", like="q"), Output("k_out", like="k")),

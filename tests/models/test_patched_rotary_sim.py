@@ -40,7 +40,7 @@ def test_rotary_patched_logits(family, dtype):
         with sim.simulate(), sim.record_launches() as launches:
             actual = model(ids).logits
     kernels = [launch.kernel for launch in launches]
-    assert kernels == [f"rotary_embedding_tables_{str(dtype).removeprefix('torch.')}"] * 2
+    assert kernels == [f"rotary_embedding_pairs_{str(dtype).removeprefix('torch.')}"] * 2
     assert all(h.fallbacks() == {} for h in handles)
     if dtype == torch.float32:
         relative = (actual - expected).abs().max() / expected.abs().max()

@@ -16,7 +16,8 @@ from torch_metalgen import _ops
 from torch_metalgen.verify.distributions import DISTRIBUTIONS
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
-VARIANTS = variants("rotary_embedding")
+(VARIANT,) = variants("rotary_embedding")  # one kernel; cos/sin from tables or positions
+MODES = ["tables", "positions"]
 LAYOUTS = {"rotate_half": False, "interleaved": True}
 
 SHAPES = [
@@ -30,8 +31,8 @@ SHAPES = [
 HELD_OUT = [(3, 7, 7, 5, 112, 48), (1, 9, 3, 2, 40, None)]
 
 
-def arguments(variant, q, k, cos, sin, interleaved, round_products=False, offset=0):
-    if variant == "tables":
+def arguments(mode, q, k, cos, sin, interleaved, round_products=False, offset=0):
+    if mode == "tables":
         return (q, k, cos, sin, None, 10000.0, -1, interleaved, round_products)
     positions = torch.arange(offset, offset + q.shape[2])
     return (q, k, None, None, positions, 10000.0, cos.shape[-1], interleaved, round_products)
@@ -42,8 +43,8 @@ def expected64(args):
     return reference64(q, k, cos, sin, positions, base, rotary_dim, interleaved)
 
 
-def check(args, variant):
-    outputs = run_both_orders("rotary_embedding", args, variant)
+def check(args):
+    outputs = run_both_orders("rotary_embedding", args, VARIANT)
     for out, x, expected in zip(outputs, args[:2], expected64(args), strict=True):
         assert out.shape == x.shape and out.is_contiguous()
         assert_close_to_reference(out, expected)
@@ -60,15 +61,15 @@ def tables_for(interleaved, q, k, cos, sin):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", SHAPES + HELD_OUT, ids=str)
-def test_shapes(shape, variant, dtype, layout):
+def test_shapes(shape, mode, dtype, layout):
     batch, q_heads, k_heads, seq, head_dim, rotary_dim = shape
     interleaved = LAYOUTS[layout]
     q, k, cos, sin = case(*shape, dtype=dtype, seed=sum(s or 0 for s in shape), offset=25)
     cos, sin = tables_for(interleaved, q, k, cos, sin)
     assert q.stride()[1:] == (head_dim, q_heads * head_dim, 1)  # HF's view, not copied
-    check(arguments(variant, q, k, cos, sin, interleaved, offset=25), variant)
+    check(arguments(mode, q, k, cos, sin, interleaved, offset=25))
 
 
 def _layouts(dtype):
@@ -108,7 +109,7 @@ def _layouts(dtype):
 def test_memory_layouts(layout, dtype):
     q, k, cos, sin = _layouts(dtype)[layout]
     for interleaved in (False, True):
-        check(arguments("tables", q, k, cos, sin, interleaved), "tables")
+        check(arguments("tables", q, k, cos, sin, interleaved))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -116,7 +117,7 @@ def test_memory_layouts(layout, dtype):
 def test_distributions(distribution, dtype):
     values = DISTRIBUTIONS[distribution]
     q, k, cos, sin = case(1, 4, 2, 9, 64, 48, dtype, seed=3, offset=100, values=values)
-    check(arguments("tables", q, k, cos, sin, False), "tables")
+    check(arguments("tables", q, k, cos, sin, False))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
@@ -130,7 +131,7 @@ def test_round_products_gives_hugging_faces_bits(layout, dtype):
     q, k, cos, sin = case(2, 6, 2, 5, 96, 64, dtype, seed=9, offset=2000)
     cos, sin = tables_for(interleaved, q, k, cos, sin)
     args = arguments("tables", q, k, cos, sin, interleaved, round_products=True)
-    outputs = run_both_orders("rotary_embedding", args, "tables")
+    outputs = run_both_orders("rotary_embedding", args, VARIANT)
     hf = REFERENCES["rotary_embedding"](*args)
     for out, expected in zip(outputs, hf, strict=True):
         assert torch.equal(out, expected)
@@ -142,7 +143,7 @@ def test_round_products_gives_hugging_faces_bits(layout, dtype):
 def test_round_products_in_positions_mode_rounds_each_product():
     q, k, _, _ = case(1, 4, 2, 6, 64, None, torch.bfloat16, seed=10)
     args = arguments("positions", q, k, *case(1, 1, 1, 6, 64)[2:], False, round_products=True)
-    outputs = run_kernel("rotary_embedding", args, "positions")
+    outputs = run_kernel("rotary_embedding", args, VARIANT)
     # The exact tables of these positions; float32 angles add (|x_i| + |x_p|) * 6 * 2^-24.
     inv_freq = 10000.0 ** -(torch.arange(0, 64, 2, dtype=torch.float64) / 64)
     angles = torch.arange(6, dtype=torch.float64)[None, :, None] * inv_freq
@@ -165,7 +166,7 @@ def test_positions_mode_is_within_the_float32_angle_bound(max_position, base):
     q = torch.randn(1, 2, seq, head_dim, generator=generator)
     k = torch.randn(1, 1, seq, head_dim, generator=generator)
     args = (q, k, None, None, positions, base, -1, False, False)
-    outputs = run_kernel("rotary_embedding", args, "positions")
+    outputs = run_kernel("rotary_embedding", args, VARIANT)
     tolerance = TOLERANCES[torch.float32]
     for out, x, ref in zip(outputs, (q, k), expected64(args), strict=True):
         x = x.double()
@@ -183,7 +184,7 @@ def test_non_finite_inputs_stay_in_their_pair():
     q[0, 0, 1, 2] = float("nan")  # pair (2, 10) of position 1, head 0
     q[0, 1, 2, 5] = float("inf")
     args = arguments("tables", q, k, cos, sin, False)
-    q_out, k_out = run_kernel("rotary_embedding", args, "tables")
+    q_out, k_out = run_kernel("rotary_embedding", args, VARIANT)
     expected, _ = expected64(args)
     assert torch.equal(q_out.isnan(), expected.isnan()) and torch.equal(
         q_out.isinf(), expected.isinf()
@@ -200,7 +201,7 @@ def test_views_cost_no_copy_traffic_is_the_compulsory_bytes():
     # copy in prepare would have moved 2 x (q + k) bytes more (a read and a write).
     q, k, cos, sin = case(1, 32, 32, 1, 128, None, torch.float16, seed=13, offset=4095)
     plans, outputs = _ops._C.plan_rotary_embedding(q, k, cos, sin, None, 10000.0, -1, False, False)
-    assert [plan.kernel for plan in plans] == ["rotary_embedding_tables_float16"]
+    assert [plan.kernel for plan in plans] == ["rotary_embedding_pairs_float16"]
     bound = {int(index): tensor for index, tensor, _ in plans[0].buffers}
     assert bound[0].data_ptr() == q.data_ptr() and bound[1].data_ptr() == k.data_ptr()
     with sim.record_launches() as launches:
@@ -235,15 +236,15 @@ def test_large_grids_give_each_thread_more_heads():
         assert_close_to_reference(out, expected)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_empty_inputs_launch_nothing(variant):
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_inputs_launch_nothing(mode):
     q, k, cos, sin = case(1, 2, 1, 3, 16)
-    args = arguments(variant, q[:, :, :0], k[:, :, :0], cos[:, :0], sin[:, :0], False)
-    plans, (q_out, k_out) = _ops._C.plan_rotary_embedding(*args, variant=variant)
+    args = arguments(mode, q[:, :, :0], k[:, :, :0], cos[:, :0], sin[:, :0], False)
+    plans, (q_out, k_out) = _ops._C.plan_rotary_embedding(*args)
     assert plans == [] and q_out.shape == (1, 2, 0, 16) and k_out.shape == (1, 1, 0, 16)
     # k without heads still rotates q
-    args = arguments(variant, q, k[:, :0], cos, sin, False)
-    q_out, k_out = run_kernel("rotary_embedding", args, variant)
+    args = arguments(mode, q, k[:, :0], cos, sin, False)
+    q_out, k_out = run_kernel("rotary_embedding", args, VARIANT)
     assert k_out.shape == (1, 0, 3, 16)
     assert_close_to_reference(q_out, expected64(args)[0])
 
@@ -258,7 +259,7 @@ def test_agrees_with_mlx_rope(layout, rotary_dim):
     offset = 57
     positions = torch.arange(offset, offset + 9)
     args = (q, k, None, None, positions, 10000.0, rotary_dim, interleaved, False)
-    outputs = run_kernel("rotary_embedding", args, "positions")
+    outputs = run_kernel("rotary_embedding", args, VARIANT)
     for x, ours in zip((q, k), outputs, strict=True):
         theirs = mx.fast.rope(
             mx.array(x.contiguous().numpy()),
@@ -276,21 +277,18 @@ def test_simulate_mode_routes_the_op_through_the_kernel():
     q, k, cos, sin = case(1, 4, 2, 5, 32, None, torch.bfloat16, seed=15)
     with sim.simulate(order="random"), sim.record_launches() as launches:
         outputs = torch.ops.metalgen.rotary_embedding(q, k, cos, sin)
-    assert [launch.kernel for launch in launches] == ["rotary_embedding_tables_bfloat16"]
+    assert [launch.kernel for launch in launches] == ["rotary_embedding_pairs_bfloat16"]
     for out, expected in zip(outputs, reference64(q, k, cos, sin), strict=True):
         assert_close_to_reference(out, expected)
 
 
-def test_auto_choice_follows_the_arguments():
+def test_one_kernel_serves_both_modes_and_a_wrong_variant_is_named():
     q, k, cos, sin = case(1, 2, 1, 3, 16)
     by_tables, _ = _ops._C.plan_rotary_embedding(q, k, cos, sin, None, 1e4, -1, False, False)
     positions = torch.arange(3)
     by_positions, _ = _ops._C.plan_rotary_embedding(
         q, k, None, None, positions, 1e4, -1, False, False
     )
-    assert by_tables[0].kernel == "rotary_embedding_tables_float32"
-    assert by_positions[0].kernel == "rotary_embedding_positions_float32"
-    with pytest.raises(ValueError, match="variant positions needs"):
-        _ops._C.plan_rotary_embedding(
-            q, k, cos, sin, None, 1e4, -1, False, False, variant="positions"
-        )
+    assert by_tables[0].kernel == by_positions[0].kernel == "rotary_embedding_pairs_float32"
+    with pytest.raises(ValueError, match="unknown variant 'tables'; expected one of pairs"):
+        _ops._C.plan_rotary_embedding(q, k, cos, sin, None, 1e4, -1, False, False, variant="tables")

@@ -70,8 +70,8 @@ OPS = {
         "arguments": [('Tensor', 'q'), ('Tensor', 'k'), ('Tensor?', 'cos'), ('Tensor?', 'sin'), ('Tensor?', 'positions'), ('float', 'base'), ('int', 'rotary_dim'), ('bool', 'interleaved'), ('bool', 'round_products')],
         "outputs": ['q_out', 'k_out'],
         "dtypes": ['float32', 'float16', 'bfloat16'],
-        "variants": ['tables', 'positions'],
-        "kernels": {'tables': {'float32': 'rotary_embedding_tables_float32', 'float16': 'rotary_embedding_tables_float16', 'bfloat16': 'rotary_embedding_tables_bfloat16'}, 'positions': {'float32': 'rotary_embedding_positions_float32', 'float16': 'rotary_embedding_positions_float16', 'bfloat16': 'rotary_embedding_positions_bfloat16'}},
+        "variants": ['pairs'],
+        "kernels": {'pairs': {'float32': 'rotary_embedding_pairs_float32', 'float16': 'rotary_embedding_pairs_float16', 'bfloat16': 'rotary_embedding_pairs_bfloat16'}},
         "tuning": {'MIN_HEADS_PER_THREAD': 4, 'TARGET_THREADS': 16384, 'THREADS': 256},
         "autograd": "reference",
         "patch_targets": [
