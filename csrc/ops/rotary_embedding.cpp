@@ -223,7 +223,7 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
   }
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
   const bool fits[] = {
-      true && threads_fit(max_threads, tile_x(row_threads, std::min<int64_t>(THREADS, max_threads)), tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads)), 1),
+      true && threads_fit(max_threads, tile_x(row_threads, std::min<int64_t>(THREADS, max_threads)), tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads)), std::max<int64_t>(1, std::min<int64_t>(batch * head_groups, std::min<int64_t>(THREADS, max_threads) / (tile_x(row_threads, std::min<int64_t>(THREADS, max_threads)) * tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads)))))),
   };
   if (variant.empty()) {
     if ((true) && fits[0]) {
@@ -283,7 +283,7 @@ std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Ten
         plan.buffers.push_back({6, k_out, true});
         plan.bytes.push_back(bytes_binding(7, params));
         plan.grid = {static_cast<uint64_t>(row_threads), static_cast<uint64_t>(seq), static_cast<uint64_t>(batch * head_groups)};
-        plan.threadgroup = {static_cast<uint64_t>(tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))), static_cast<uint64_t>(tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))), static_cast<uint64_t>(1)};
+        plan.threadgroup = {static_cast<uint64_t>(tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))), static_cast<uint64_t>(tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))), static_cast<uint64_t>(std::max<int64_t>(1, std::min<int64_t>(batch * head_groups, std::min<int64_t>(THREADS, max_threads) / (tile_x(row_threads, std::min<int64_t>(THREADS, max_threads)) * tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))))))};
         if (!plan.empty()) {  // a zero grid dimension: this launch has nothing to do
           plan.check_limits(static_cast<uint64_t>(max_threads));
           plans.push_back(std::move(plan));

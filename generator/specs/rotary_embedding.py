@@ -118,6 +118,8 @@ def _strides(tensor: str, dims: tuple[str, ...], access: str = ".") -> tuple[Par
     )
 
 
+# Threads per threadgroup the plan aims for (fewer when the pipeline allows fewer).
+_TILE = "std::min<int64_t>(THREADS, max_threads)"
 _TABLE_BATCH_STRIDE = "{t}->dim() == 3 && {t}->size(0) > 1 ? {t}->stride(0) : 0"
 
 SPEC = OpSpec(
@@ -364,9 +366,13 @@ SPEC = OpSpec(
             "several heads; cos/sin from the tables or from positions (params.from_positions)",
             when="true",
             grid=("row_threads", "seq", "batch * head_groups"),
+            # x spans the row's pairs, y positions, z head groups with the threads left
+            # (decode: 64 pairs x 1 position x 4 head groups = 256 threads).
             threadgroup=(
-                "tile_x(row_threads, std::min<int64_t>(THREADS, max_threads))",
-                "tile_y(row_threads, seq, std::min<int64_t>(THREADS, max_threads))",
+                f"tile_x(row_threads, {_TILE})",
+                f"tile_y(row_threads, seq, {_TILE})",
+                f"std::max<int64_t>(1, std::min<int64_t>(batch * head_groups, {_TILE} / "
+                f"(tile_x(row_threads, {_TILE}) * tile_y(row_threads, seq, {_TILE}))))",
             ),
             dispatch="threads",
         ),
