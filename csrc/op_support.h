@@ -42,6 +42,15 @@ inline std::vector<int64_t> with_last_dim(at::IntArrayRef sizes, int64_t last) {
   return result;
 }
 
+// Whether every stride of `tensor` fits a 32-bit params field: kernels that read a view
+// through its strides (a spec's `strided` arguments) take them as uint.
+inline bool strides_fit_uint32(const at::Tensor& tensor) {
+  for (int64_t stride : tensor.strides()) {
+    if (stride > static_cast<int64_t>(UINT32_MAX)) return false;
+  }
+  return true;
+}
+
 inline bool is_supported_dtype(at::ScalarType type) {
   return type == at::kFloat || type == at::kHalf || type == at::kBFloat16;
 }

@@ -76,6 +76,19 @@ void register_plan_bindings(pybind11::module& m) {
   m.def("rms_norm_variants", &rms_norm_variants,
         "Kernel variants of metalgen::rms_norm, in the order the plan tries them.");
   m.def(
+      "plan_rotary_embedding",
+      [](const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& cos, const c10::optional<at::Tensor>& sin, const c10::optional<at::Tensor>& positions, double base, int64_t rotary_dim, bool interleaved, bool round_products, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_rotary_embedding(q, k, cos, sin, positions, base, rotary_dim, interleaved, round_products, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+      pybind11::arg("q"), pybind11::arg("k"), pybind11::arg("cos") = pybind11::none(), pybind11::arg("sin") = pybind11::none(), pybind11::arg("positions") = pybind11::none(), pybind11::arg("base") = 10000., pybind11::arg("rotary_dim") = -1, pybind11::arg("interleaved") = false, pybind11::arg("round_products") = false, pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::rotary_embedding, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of pairs forces it.");
+  m.def("rotary_embedding_variants", &rotary_embedding_variants,
+        "Kernel variants of metalgen::rotary_embedding, in the order the plan tries them.");
+  m.def(
       "plan_silu_and_mul",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
         auto [plans, outputs] = prepare_silu_and_mul(x, up, casting_mode, variant, max_threads);

@@ -15,6 +15,7 @@ TORCH_LIBRARY(metalgen, m) {
   m.def("group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor");
   m.def("layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor");
   m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06, float offset=0.0, str casting_mode=\"gemma\") -> Tensor");
+  m.def("rotary_embedding(Tensor q, Tensor k, Tensor? cos=None, Tensor? sin=None, Tensor? positions=None, float base=10000., int rotary_dim=-1, bool interleaved=False, bool round_products=False) -> (Tensor, Tensor)");
   m.def("silu_and_mul(Tensor x, Tensor? up=None, str casting_mode=\"gemma\") -> Tensor");
   m.def("softmax(Tensor x, float scale=1.0, Tensor? mask=None, bool causal=False, bool log=False) -> Tensor");
 }
@@ -25,6 +26,7 @@ TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
   m.impl("group_norm", &metalgen::group_norm_reference);
   m.impl("layer_norm", &metalgen::layer_norm_reference);
   m.impl("rms_norm", &metalgen::rms_norm_reference);
+  m.impl("rotary_embedding", &metalgen::rotary_embedding_reference);
   m.impl("silu_and_mul", &metalgen::silu_and_mul_reference);
   m.impl("softmax", &metalgen::softmax_reference);
 }

@@ -243,6 +243,9 @@ class OpSpec:
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
     arg_docs: tuple[tuple[str, str], ...] = ()
     patch_targets: tuple[PatchTarget, ...] = ()
+    # Tensor arguments the kernels read through their own strides (passed in params), so
+    # prepare binds them as they are, views included, instead of a contiguous copy.
+    strided: tuple[str, ...] = ()
     location: Location = field(default_factory=lambda: Location.of_caller(3))
 
     def __post_init__(self) -> None:
@@ -385,6 +388,9 @@ def validate(spec: OpSpec) -> None:
                 f"output {output.name!r}: dtype {output.dtype!r}; expected 'like' "
                 f"or one of {FIXED_DTYPES}",
             )
+    for name in spec.strided:
+        if name not in tensors:
+            fail("strided", f"{name!r} is not a Tensor argument; expected one of {sorted(tensors)}")
     if spec.dtype_tensor not in required_tensors:
         fail("kernel_dtype_of", f"{spec.dtype_tensor!r} is not a Tensor argument")
     unknown = [d for d in spec.dtypes if d not in DTYPES]

@@ -151,8 +151,10 @@ class OpContext:
 
     @property
     def contiguous_argument_names(self) -> str:
+        """The plan's arguments: contiguous copies, except the spec's strided tensors."""
         return ", ".join(
-            f"{n}_contiguous" if t.startswith("Tensor") else n for t, n in self.spec.arguments
+            f"{n}_contiguous" if t.startswith("Tensor") and n not in self.spec.strided else n
+            for t, n in self.spec.arguments
         )
 
     @property
@@ -171,6 +173,11 @@ class OpContext:
     @property
     def tensor_arguments(self) -> list[tuple[str, str]]:
         return [(t, n) for t, n in self.spec.arguments if t.startswith("Tensor")]
+
+    @property
+    def copied_tensor_arguments(self) -> list[tuple[str, str]]:
+        """Tensor arguments prepare makes contiguous (all but the spec's strided ones)."""
+        return [(t, n) for t, n in self.tensor_arguments if n not in self.spec.strided]
 
     @property
     def tensor_keywords(self) -> str:

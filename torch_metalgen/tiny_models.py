@@ -53,6 +53,8 @@ FAMILIES: dict[str, tuple[str, str, dict, str]] = {
         "causal",
     ),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", dict(_DECODER), "causal"),
+    # Phi-1/2: partial rotary (8 of head_dim 16 rotated), torch.nn.LayerNorm, GELU MLP.
+    "phi": ("PhiConfig", "PhiForCausalLM", dict(_DECODER, partial_rotary_factor=0.5), "causal"),
     "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", dict(_DECODER), "causal"),
     "cohere": ("CohereConfig", "CohereForCausalLM", dict(_DECODER, use_qk_norm=True), "causal"),
     "t5": (

@@ -80,6 +80,19 @@ std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_rms_norm(const at::Tenso
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor rms_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
 
+// rotary_embedding: Rotary position embedding of q and k (batch, heads, seq, head_dim) in one launch, from cos/sin tables or positions and base; rotate_half or interleaved; partial rotary.
+void check_rotary_embedding_args(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& cos, const c10::optional<at::Tensor>& sin, const c10::optional<at::Tensor>& positions, double base, int64_t rotary_dim, bool interleaved, bool round_products);
+std::vector<std::string> rotary_embedding_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+std::tuple<at::Tensor, at::Tensor> allocate_rotary_embedding_outputs(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& cos, const c10::optional<at::Tensor>& sin, const c10::optional<at::Tensor>& positions, double base, int64_t rotary_dim, bool interleaved, bool round_products);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_rotary_embedding(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& cos, const c10::optional<at::Tensor>& sin, const c10::optional<at::Tensor>& positions, double base, int64_t rotary_dim, bool interleaved, bool round_products, const at::Tensor& q_out, const at::Tensor& k_out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, std::tuple<at::Tensor, at::Tensor>> prepare_rotary_embedding(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& cos, const c10::optional<at::Tensor>& sin, const c10::optional<at::Tensor>& positions, double base, int64_t rotary_dim, bool interleaved, bool round_products, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+std::tuple<at::Tensor, at::Tensor> rotary_embedding_reference(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& cos, const c10::optional<at::Tensor>& sin, const c10::optional<at::Tensor>& positions, double base, int64_t rotary_dim, bool interleaved, bool round_products);
+
 // silu_and_mul: silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].
 void check_silu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, c10::string_view casting_mode);
 std::vector<std::string> silu_and_mul_variants();

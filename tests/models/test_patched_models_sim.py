@@ -52,7 +52,12 @@ def test_patched_family_through_the_simulator_matches_unpatched(family, dtype):
             assert launches.count == sum(handle.calls().values()), handle.report()
             assert handle.fallbacks() == {}, handle.report()
     relative = (actual - expected).abs().max() / expected.abs().max()
-    bound = LOGITS_TOLERANCE[dtype] / (1 if dtype == torch.float32 else 16)
+    # RMSNorm families reproduce Hugging Face's half-precision rounding (casting modes,
+    # rounded rotary products), so they are held to 1/16 of the tolerance; LayerNorm
+    # families (GPT-2, BERT, ViT, Phi, Cohere) round once, as torch's norms do, but sum in
+    # another order, so they get the whole tolerance.
+    strict = dtype != torch.float32 and family in RMS_FAMILIES
+    bound = LOGITS_TOLERANCE[dtype] / (16 if strict else 1)
     assert relative <= bound, f"relative error {relative:.3g}"
     if family in RMS_FAMILIES:  # every RMSNorm is served in every dtype
         norms = [m for m in model.modules() if type(m).__name__.endswith(RMS_CLASSES)]
@@ -81,4 +86,4 @@ def test_demo_runs_through_the_simulator(capsys):
 
     assert run_demo("float32", "cpu") == 0
     out = capsys.readouterr().out
-    assert "MSL simulator" in out and "OK" in out and "swapped 7" in out  # 5 RMSNorms, 2 gated MLPs
+    assert "MSL simulator" in out and "OK" in out and "swapped 9" in out  # norms, MLPs, rotary

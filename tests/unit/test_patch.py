@@ -243,7 +243,8 @@ def test_patched_forwards_call_the_op_once_per_module():
     handle = torch_metalgen.patch(model, force=True)
     with torch.no_grad(), Spy() as spy:
         model(tiny.input_ids())
-    assert spy.calls == {"rms_norm": 5, "silu_and_mul": 2} and handle.fallbacks() == {}
+    expected = {"rms_norm": 5, "silu_and_mul": 2, "rotary_embedding": 2}
+    assert spy.calls == expected and handle.fallbacks() == {}
     assert set(handle.calls().values()) == {1}
     handle.undo()
     with torch.no_grad(), Spy() as spy:
@@ -305,7 +306,11 @@ def test_a_float32_patched_model_cast_to_bfloat16_keeps_rounding_like_the_origin
         expected = unpatched(tiny.input_ids()).logits
     # The call plan made in float32 serves bfloat16 with the declared Llama-style casting (no
     # fallback), and the ops' CPU impl rounds as Hugging Face does: the same bits.
-    assert handle.fallbacks() == {} and spy.calls == {"rms_norm": 5, "silu_and_mul": 2}
+    assert handle.fallbacks() == {} and spy.calls == {
+        "rms_norm": 5,
+        "silu_and_mul": 2,
+        "rotary_embedding": 2,
+    }
     assert torch.equal(patched_logits, expected)
 
 

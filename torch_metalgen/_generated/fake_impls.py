@@ -53,6 +53,14 @@ def _rms_norm_fake(x, weight=None, eps=1e-06, offset=0.0, casting_mode="gemma"):
     return out
 
 
+@torch.library.register_fake("metalgen::rotary_embedding")
+def _rotary_embedding_fake(q, k, cos=None, sin=None, positions=None, base=10000., rotary_dim=-1, interleaved=False, round_products=False):
+    check_same_device("rotary_embedding", "q", q=q, k=k, cos=cos, sin=sin, positions=positions)
+    q_out = q.new_empty(q.shape, dtype=q.dtype)
+    k_out = k.new_empty(k.shape, dtype=k.dtype)
+    return (q_out, k_out)
+
+
 @torch.library.register_fake("metalgen::silu_and_mul")
 def _silu_and_mul_fake(x, up=None, casting_mode="gemma"):
     if casting_mode not in ('gemma', 'llama'):

@@ -18,6 +18,7 @@ __all__ = [
     "group_norm",
     "layer_norm",
     "rms_norm",
+    "rotary_embedding",
     "silu_and_mul",
     "softmax",
 ]
@@ -206,6 +207,63 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1
             f"rms_norm: casting_mode must be a str, got {type(casting_mode).__name__}"
         )
     return torch.ops.metalgen.rms_norm(x, weight, float(eps), float(offset), casting_mode)
+
+
+def rotary_embedding(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor | None = None, sin: torch.Tensor | None = None, positions: torch.Tensor | None = None, base: float = 10000., rotary_dim: int = -1, interleaved: bool = False, round_products: bool = False):
+    """Rotary position embedding of q and k (batch, heads, seq, head_dim) in one launch, from cos/sin tables or positions and base; rotate_half or interleaved; partial rotary.
+
+    Args:
+        q: queries (batch, heads, seq, head_dim); any strides (HF's transposed views).
+        k: keys (batch, kv_heads, seq, head_dim): q's batch, seq, head_dim and dtype.
+        cos: (batch or 1, seq, rotary_dim) or (seq, rotary_dim), q's dtype; with sin.
+        sin: sin table, cos's shape and dtype.
+        positions: int64 (seq,) or (batch or 1, seq): angles from base instead of tables.
+        base: RoPE base (theta), with positions: inv_freq_j = base^(-2j / rotary_dim).
+        rotary_dim: with positions: dims rotated (-1: head_dim); with cos: -1 or its size.
+        interleaved: GPT-J pairs (2j, 2j + 1) instead of HF's rotate_half halves.
+        round_products: round each product to the storage dtype before the sum (HF eager).
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(q, torch.Tensor)):
+        raise TypeError(
+            f"rotary_embedding: q must be a torch.Tensor, got {type(q).__name__}"
+        )
+    if not (isinstance(k, torch.Tensor)):
+        raise TypeError(
+            f"rotary_embedding: k must be a torch.Tensor, got {type(k).__name__}"
+        )
+    if not (cos is None or isinstance(cos, torch.Tensor)):
+        raise TypeError(
+            f"rotary_embedding: cos must be a torch.Tensor or None, got {type(cos).__name__}"
+        )
+    if not (sin is None or isinstance(sin, torch.Tensor)):
+        raise TypeError(
+            f"rotary_embedding: sin must be a torch.Tensor or None, got {type(sin).__name__}"
+        )
+    if not (positions is None or isinstance(positions, torch.Tensor)):
+        raise TypeError(
+            f"rotary_embedding: positions must be a torch.Tensor or None, got {type(positions).__name__}"
+        )
+    if not (isinstance(base, (int, float)) and not isinstance(base, bool)):
+        raise TypeError(
+            f"rotary_embedding: base must be a float, got {type(base).__name__}"
+        )
+    if not (isinstance(rotary_dim, int) and not isinstance(rotary_dim, bool)):
+        raise TypeError(
+            f"rotary_embedding: rotary_dim must be an int, got {type(rotary_dim).__name__}"
+        )
+    if not (isinstance(interleaved, bool)):
+        raise TypeError(
+            f"rotary_embedding: interleaved must be a bool, got {type(interleaved).__name__}"
+        )
+    if not (isinstance(round_products, bool)):
+        raise TypeError(
+            f"rotary_embedding: round_products must be a bool, got {type(round_products).__name__}"
+        )
+    return torch.ops.metalgen.rotary_embedding(q, k, cos, sin, positions, float(base), rotary_dim, interleaved, round_products)
 
 
 def silu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, casting_mode: str = "gemma"):

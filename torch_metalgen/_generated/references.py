@@ -104,6 +104,53 @@ def rms_norm(
     return normalized * (offset + weight)
 
 
+def rotary_embedding(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    cos: torch.Tensor | None,
+    sin: torch.Tensor | None,
+    positions: torch.Tensor | None,
+    base: float,
+    rotary_dim: int,
+    interleaved: bool,
+    round_products: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The definition, for the verifier: computed in q's dtype (float64 there, where
+    round_products rounds nothing). In float16/bfloat16 with round_products=True it is
+    Hugging Face's eager apply_rotary_pos_emb, bit for bit."""
+    if positions is not None:
+        rot = q.shape[-1] if rotary_dim < 0 else rotary_dim
+        exponents = torch.arange(0, rot, 2, dtype=torch.float64, device=q.device) / max(rot, 1)
+        inv_freq = base**-exponents
+        rows = positions if positions.dim() == 2 else positions.unsqueeze(0)
+        angles = rows.to(torch.float64).unsqueeze(-1) * inv_freq
+        if interleaved:
+            angles = angles.repeat_interleave(2, -1)
+        else:
+            angles = torch.cat((angles, angles), -1)
+        cos_table, sin_table = angles.cos().to(q.dtype), angles.sin().to(q.dtype)
+    else:
+        rot = cos.shape[-1]
+        cos_table = cos if cos.dim() == 3 else cos.unsqueeze(0)
+        sin_table = sin if sin.dim() == 3 else sin.unsqueeze(0)
+    cos_table, sin_table = cos_table.unsqueeze(1), sin_table.unsqueeze(1)
+
+    def rotate(x):
+        if interleaved:
+            return torch.stack((-x[..., 1::2], x[..., 0::2]), -1).flatten(-2)
+        return torch.cat((-x[..., rot // 2 :], x[..., : rot // 2]), -1)
+
+    def apply(x):
+        x_rot = x[..., :rot]
+        if round_products:
+            out = (x_rot * cos_table).to(x.dtype) + (rotate(x_rot) * sin_table).to(x.dtype)
+        else:
+            out = x_rot * cos_table + rotate(x_rot) * sin_table
+        return torch.cat((out, x[..., rot:]), -1)
+
+    return apply(q), apply(k)
+
+
 def silu_and_mul(
     x: torch.Tensor, up: torch.Tensor | None = None, casting_mode: str = "gemma"
 ) -> torch.Tensor:
@@ -146,6 +193,7 @@ REFERENCES = {
     "group_norm": group_norm,
     "layer_norm": layer_norm,
     "rms_norm": rms_norm,
+    "rotary_embedding": rotary_embedding,
     "silu_and_mul": silu_and_mul,
     "softmax": softmax,
 }

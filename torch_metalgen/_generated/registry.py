@@ -95,6 +95,22 @@ OPS = {
             {"qualname": "transformers.models.t5.modeling_t5.T5LayerNorm"},
         ],
     },
+    "rotary_embedding": {
+        "schema": "rotary_embedding(Tensor q, Tensor k, Tensor? cos=None, Tensor? sin=None, Tensor? positions=None, float base=10000., int rotary_dim=-1, bool interleaved=False, bool round_products=False) -> (Tensor, Tensor)",
+        "doc": "Rotary position embedding of q and k (batch, heads, seq, head_dim) in one launch, from cos/sin tables or positions and base; rotate_half or interleaved; partial rotary.",
+        "arguments": [('Tensor', 'q'), ('Tensor', 'k'), ('Tensor?', 'cos'), ('Tensor?', 'sin'), ('Tensor?', 'positions'), ('float', 'base'), ('int', 'rotary_dim'), ('bool', 'interleaved'), ('bool', 'round_products')],
+        "choices": {},
+        "outputs": ['q_out', 'k_out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['pairs'],
+        "kernels": {'pairs': {'float32': 'rotary_embedding_pairs_float32', 'float16': 'rotary_embedding_pairs_float16', 'bfloat16': 'rotary_embedding_pairs_bfloat16'}},
+        "tuning": {'MIN_HEADS_PER_THREAD': 4, 'TARGET_THREADS': 16384, 'THREADS': 256},
+        "sizes": [('batch', 'q.size(0)'), ('q_heads', 'q.size(1)'), ('seq', 'q.size(2)'), ('head_dim', 'q.size(3)'), ('k_heads', 'k.size(1)'), ('rot', 'cos.has_value() ? cos->size(-1) : (rotary_dim < 0 ? head_dim : rotary_dim)'), ('row_threads', 'head_dim - rot / 2'), ('heads_per_thread', 'std::clamp<int64_t>(ceil_div((q_heads + k_heads) * row_threads * seq * batch, TARGET_THREADS), std::min<int64_t>(MIN_HEADS_PER_THREAD, q_heads + k_heads), std::max<int64_t>(q_heads + k_heads, 1))'), ('head_groups', 'ceil_div(q_heads + k_heads, std::max<int64_t>(heads_per_thread, 1))')],
+        "bucket_size": "batch",
+        "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
     "silu_and_mul": {
         "schema": "silu_and_mul(Tensor x, Tensor? up=None, str casting_mode=\"gemma\") -> Tensor",
         "doc": "silu(gate) * up for x = [..., 2d] (gate, up) or x = gate and up, both [..., d].",

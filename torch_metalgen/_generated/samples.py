@@ -47,6 +47,20 @@ def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     return x, weight, 1e-6, 1.0, "llama"
 
 
+def rotary_embedding_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """HF's layout at odd sizes: q and k as transposed views of a projection, GQA (5 query
+    heads, 1 key head), partial rotary (64 of head_dim 96), seq 7, batch 2."""
+    batch, seq, head_dim = 2, 7, 96
+    q = torch.randn(batch, seq, 5 * head_dim, generator=generator).to(dtype)
+    k = torch.randn(batch, seq, head_dim, generator=generator).to(dtype)
+    q = q.view(batch, seq, 5, head_dim).transpose(1, 2)
+    k = k.view(batch, seq, 1, head_dim).transpose(1, 2)
+    inv_freq = 1.0 / 10000.0 ** (torch.arange(0, 64, 2, dtype=torch.float32) / 64)
+    angles = torch.arange(3, 3 + seq, dtype=torch.float32)[:, None] * inv_freq
+    angles = torch.cat((angles, angles), -1).expand(batch, seq, 64)
+    return q, k, angles.cos().to(dtype), angles.sin().to(dtype), None, 10000.0, -1, False, False
+
+
 def silu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
@@ -69,6 +83,7 @@ SAMPLES = {
     "group_norm": group_norm_samples,
     "layer_norm": layer_norm_samples,
     "rms_norm": rms_norm_samples,
+    "rotary_embedding": rotary_embedding_samples,
     "silu_and_mul": silu_and_mul_samples,
     "softmax": softmax_samples,
 }

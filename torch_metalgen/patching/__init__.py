@@ -4,6 +4,7 @@ semantics.py     what a module computes, as data (op, eps attribute, offset, cas
 families.py      the tables: known classes per model family, hub layer names, activations
 capabilities.py  what the op registry serves (the one place that reads it)
 adapters.py      one adapter per semantic kind: checks and the op call
+rotary.py        an attention's rotary call, through transformers' hub-kernel routing
 forwards.py      the per-instance forward / extra_repr replacements
 probe.py         the opt-in strict probe for undeclared classes
 core.py          patch(), unpatch(), PatchHandle

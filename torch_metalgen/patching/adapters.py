@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from torch_metalgen.patching import capabilities
+from torch_metalgen.patching import capabilities, rotary
 from torch_metalgen.patching.families import ACTIVATIONS, qualified_name
 from torch_metalgen.patching.semantics import GatedMLPSemantics, NormSemantics
 
@@ -181,4 +181,4 @@ class GatedMLPAdapter:
         return getattr(module, sem.down)(capabilities.call(plan.op, plan.kwargs(values))), ""
 
 
-ADAPTERS = {"norm": NormAdapter(), "gated_mlp": GatedMLPAdapter()}
+ADAPTERS = {"norm": NormAdapter(), "gated_mlp": GatedMLPAdapter(), "rotary": rotary.ADAPTER}

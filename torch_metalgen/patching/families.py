@@ -2,7 +2,7 @@
 
 Keys are qualified class names (``module.QualName``), matched exactly: a subclass may
 override ``forward``, so it is not assumed to compute its parent's math. Each row was read
-off the class's forward in transformers 5.24 / torch 2.13 (its casting mode is how it
+off the class's forward in transformers 5.24-5.25 / torch 2.13 (its casting mode is how it
 rounds in half precision, see ``semantics.CASTING_MODES``); ``tests/unit/test_patch.py``
 checks that every row names a real class and agrees with that class on real inputs.
 """
@@ -15,6 +15,7 @@ from torch_metalgen.patching.semantics import (
     GatedMLPSemantics,
     NormSemantics,
     NotReachable,
+    RotarySemantics,
     Semantics,
 )
 
@@ -36,9 +37,15 @@ _FUSED_MLP = GatedMLPSemantics(down="down_proj", activation="activation_fn", gat
 
 _ROTARY = NotReachable(
     "rotary",
-    "transformers applies rotary embeddings in the module-level apply_rotary_pos_emb, called "
-    "from the attention forward; a per-instance patch cannot reach it without copying that "
-    "forward (this module only computes cos/sin)",
+    "computes cos/sin only; transformers applies them in the module-level "
+    "apply_rotary_pos_emb, called from the attention forward (the attention's row patches "
+    "that call where transformers routes it through a hub-kernel wrapper)",
+)
+_UNTAGGED_ROTARY = (
+    "this attention calls its module's apply_rotary_pos_emb directly: transformers 5.25 tags "
+    "neither for hub kernels (no @use_kernel_forward_from_hub / @use_kernelized_func), so "
+    "no per-instance route to it exists without replacing the module global or copying the "
+    "attention forward"
 )
 # add_rms_norm fuses `residual + hidden` into the norm that follows it. In every family
 # below the add is an expression on local variables of the decoder layer's forward and the
@@ -92,6 +99,25 @@ TORCH_CLASSES: dict[str, Semantics] = {
 }
 
 
+def _attention(module: str, prefix: str, partial: bool = False) -> dict[str, Semantics]:
+    """The attention's rotary row: its module's apply_rotary_pos_emb, routed per instance."""
+    base = f"{_HF}.{module}.modeling_{module}"
+    return {
+        f"{base}.{prefix}Attention": RotarySemantics(
+            f"{base}.apply_rotary_pos_emb", partial=partial
+        )
+    }
+
+
+def _untagged(module: str, prefix: str, why: str = "") -> dict[str, Semantics]:
+    base = f"{_HF}.{module}.modeling_{module}"
+    reason = _UNTAGGED_ROTARY + (f"; {why}" if why else "")
+    return {
+        f"{base}.{prefix}Attention": NotReachable("rotary", reason),
+        f"{base}.{prefix}RotaryEmbedding": NotReachable("rotary", reason),
+    }
+
+
 def _family(
     module: str,
     prefix: str,
@@ -114,19 +140,32 @@ def _family(
 # family -> {qualified class name: semantics}. GPT-2, BERT and ViT use torch.nn.LayerNorm
 # (TORCH_CLASSES); their MLPs are not gated, so no op here applies to them.
 FAMILIES: dict[str, dict[str, Semantics]] = {
-    "llama": _family("llama", "Llama", _LLAMA_RMS),
-    "mistral": _family("mistral", "Mistral", _LLAMA_RMS),
+    "llama": {**_family("llama", "Llama", _LLAMA_RMS), **_attention("llama", "Llama")},
+    "mistral": {**_family("mistral", "Mistral", _LLAMA_RMS), **_attention("mistral", "Mistral")},
     "mixtral": {
         **_family("mixtral", "Mixtral", _LLAMA_RMS, mlp=None),
         f"{_HF}.mixtral.modeling_mixtral.MixtralExperts": _EXPERTS,
+        **_attention("mixtral", "Mixtral"),
     },
-    "qwen2": _family("qwen2", "Qwen2", _LLAMA_RMS),
-    "qwen3": _family("qwen3", "Qwen3", _LLAMA_RMS),
-    "gemma": _family("gemma", "Gemma", _GEMMA_RMS),
-    "gemma2": _family("gemma2", "Gemma2", _GEMMA_RMS),
-    "gemma3": _family("gemma3", "Gemma3", _GEMMA_RMS),
-    "phi3": _family("phi3", "Phi3", _LLAMA_RMS, mlp=_FUSED_MLP),
-    "olmo2": _family("olmo2", "Olmo2", _OLMO2_RMS, layer=_OLMO2_RESIDUAL_NORM),
+    "qwen2": {**_family("qwen2", "Qwen2", _LLAMA_RMS), **_attention("qwen2", "Qwen2")},
+    "qwen3": {**_family("qwen3", "Qwen3", _LLAMA_RMS), **_attention("qwen3", "Qwen3")},
+    "gemma": {**_family("gemma", "Gemma", _GEMMA_RMS), **_attention("gemma", "Gemma")},
+    "gemma2": {**_family("gemma2", "Gemma2", _GEMMA_RMS), **_attention("gemma2", "Gemma2")},
+    "gemma3": {**_family("gemma3", "Gemma3", _GEMMA_RMS), **_attention("gemma3", "Gemma3")},
+    "phi3": {
+        **_family("phi3", "Phi3", _LLAMA_RMS, mlp=_FUSED_MLP),
+        **_untagged("phi3", "Phi3", "its function rotates cos.shape[-1] dims (partial rotary)"),
+    },
+    # Phi-1/2: torch.nn.LayerNorm, a non-gated MLP; partial rotary (the attention passes
+    # the q[..., :rotary_ndims] views to Llama's function).
+    "phi": {
+        f"{_HF}.phi.modeling_phi.PhiRotaryEmbedding": _ROTARY,
+        **_attention("phi", "Phi"),
+    },
+    "olmo2": {
+        **_family("olmo2", "Olmo2", _OLMO2_RMS, layer=_OLMO2_RESIDUAL_NORM),
+        **_untagged("olmo2", "Olmo2"),
+    },
     # T5LayerNorm is an RMSNorm (no mean, no bias) that rounds before the weight.
     "t5": {
         f"{_HF}.t5.modeling_t5.T5LayerNorm": _LLAMA_RMS,
@@ -136,6 +175,7 @@ FAMILIES: dict[str, dict[str, Semantics]] = {
     "cohere": {
         **_family("cohere", "Cohere", None, layer=None),
         f"{_HF}.cohere.modeling_cohere.CohereLayerNorm": _COHERE_LN,
+        **_untagged("cohere", "Cohere", "its function is interleaved and computes in float32"),
     },
     "gpt2": {},
     "bert": {},

@@ -1,4 +1,5 @@
-"""The per-instance replacements: a patched ``forward`` and an ``extra_repr`` note.
+"""The per-instance replacements: a patched ``forward`` and an ``extra_repr`` note (for an
+attention's rotary call, the forward of its private rotary function: ``rotary.py``).
 
 Both are plain objects stored in the module's ``__dict__`` that hold the module itself (no
 closures), so ``copy.deepcopy`` rebinds them to the copy and pickling keeps them pointing at
@@ -11,6 +12,7 @@ from collections import Counter
 
 import torch
 
+from torch_metalgen.patching import rotary
 from torch_metalgen.patching.adapters import ADAPTERS
 from torch_metalgen.patching.capabilities import CallPlan
 
@@ -83,17 +85,21 @@ class PatchedExtraRepr:
             self.module.__dict__["extra_repr"] = self.previous
 
 
-def install(module: torch.nn.Module, semantics, plan: CallPlan) -> PatchedForward:
-    forward = PatchedForward(module, semantics, plan)
-    module.__dict__["forward"] = forward
+def install(module: torch.nn.Module, semantics, plan: CallPlan):
+    """Patch ``module``: its own forward, or (rotary) its private rotary function's."""
+    if semantics.kind == "rotary":
+        forward = rotary.install(module, semantics, plan)
+    else:
+        forward = PatchedForward(module, semantics, plan)
+        module.__dict__["forward"] = forward
     module.__dict__["extra_repr"] = PatchedExtraRepr(module, plan.op)
     return forward
 
 
 def remove(module: torch.nn.Module) -> bool:
     """Undo the patch on ``module`` (whoever made it); True if it was patched."""
-    forward = module.__dict__.get("forward")
-    if not isinstance(forward, PatchedForward):
+    forward = patched_forward(module)
+    if forward is None:
         return False
     forward.restore()
     extra_repr = module.__dict__.get("extra_repr")
@@ -102,6 +108,8 @@ def remove(module: torch.nn.Module) -> bool:
     return True
 
 
-def patched_forward(module: torch.nn.Module) -> PatchedForward | None:
+def patched_forward(module: torch.nn.Module) -> PatchedForward | rotary.PatchedRotary | None:
     forward = module.__dict__.get("forward")
-    return forward if isinstance(forward, PatchedForward) else None
+    if isinstance(forward, PatchedForward):
+        return forward
+    return rotary.patched(module)

@@ -55,6 +55,29 @@ class GatedMLPSemantics:
 
 
 @dataclass(frozen=True)
+class RotarySemantics:
+    """An attention module whose forward calls ``function``, a module-level
+    ``apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=1)``, through transformers'
+    hub-kernel hook: the function is tagged ``@use_kernel_forward_from_hub(layer)`` and the
+    attention class ``@use_kernelized_func(function)``, which (with the ``kernels`` package
+    that transformers depends on) gives each instance a private wrapper module in
+    ``_kernel_funcs[layer]`` and routes the call to it. The patch replaces that wrapper's
+    forward, per instance (what ``kernels.kernelize`` does with hub kernels).
+    """
+
+    function: str  # qualified name of the module-level function the attention calls
+    layer: str = "rotary_pos_emb"  # its hub layer name (the key in _kernel_funcs)
+    interleaved: bool = False  # GPT-J pairs instead of rotate_half
+    # Rotates cos.shape[-1] <= head_dim dims and passes the rest through (Phi-3's function);
+    # False: cos must cover head_dim (Llama's function would fail to broadcast otherwise).
+    partial: bool = False
+    # q * cos + rotate_half(q) * sin in the input dtype: each product rounded, then the sum.
+    round_products: bool = True
+
+    kind = "rotary"
+
+
+@dataclass(frozen=True)
 class NotReachable:
     """A declared module no per-instance patch can serve, and why (reported, never patched)."""
 
@@ -64,4 +87,4 @@ class NotReachable:
     kind = "not_reachable"
 
 
-Semantics = NormSemantics | GatedMLPSemantics | NotReachable
+Semantics = NormSemantics | GatedMLPSemantics | RotarySemantics | NotReachable

@@ -27,21 +27,27 @@ ASAN_OPTIONS = (
 ASAN_EXIT = 86
 
 
+def _span(tensor: torch.Tensor) -> torch.Tensor:
+    """The elements from data_ptr() to the tensor's last element, as a kernel addresses
+    them (a strided view, read through its strides, spans the gaps between its elements;
+    the in-process launch bounds-checks the same extent)."""
+    extent = 1 + sum(
+        (size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride(), strict=True)
+    )
+    return tensor.detach().as_strided((extent,), (1,))
+
+
 def _tensor_bytes(tensor: torch.Tensor) -> bytes:
     if tensor.numel() == 0:
         return b""
-    flat = tensor.detach().contiguous().reshape(-1).view(torch.uint8)
-    return flat.numpy().tobytes()
+    return _span(tensor).contiguous().view(torch.uint8).numpy().tobytes()
 
 
 def _write_back(tensor: torch.Tensor, data: bytes) -> None:
     if tensor.numel() == 0:
         return
     source = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-    if tensor.is_contiguous():
-        tensor.reshape(-1).view(torch.uint8).copy_(source)
-    else:
-        tensor.copy_(source.view(tensor.dtype).reshape(tensor.shape))
+    _span(tensor).view(torch.uint8).copy_(source)
 
 
 def _summarize(report: str, kernel: str) -> str:
