@@ -53,4 +53,12 @@ inline c10::optional<at::Tensor> contiguous(const c10::optional<at::Tensor>& ten
 
 inline at::Tensor contiguous(const at::Tensor& tensor) { return tensor.contiguous(); }
 
+// A spec's strided arguments reach the plan as they are: its kernels read them through the
+// strides its params carry (a transposed query, a sliced KV cache, an expanded mask).
+inline c10::optional<at::Tensor> as_strided_view(const c10::optional<at::Tensor>& tensor) {
+  return tensor;
+}
+
+inline at::Tensor as_strided_view(const at::Tensor& tensor) { return tensor; }
+
 }  // namespace metalgen

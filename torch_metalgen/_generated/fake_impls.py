@@ -11,6 +11,13 @@ import torch
 from torch_metalgen._checks import check_same_device
 
 
+@torch.library.register_fake("metalgen::decode_attention")
+def _decode_attention_fake(q, k, v, scale=None, mask=None, causal=False, window=0, softcap=0.0):
+    check_same_device("decode_attention", "q", q=q, k=k, v=v, mask=mask)
+    out = q.new_empty(q.shape, dtype=q.dtype)
+    return out
+
+
 @torch.library.register_fake("metalgen::gelu_and_mul")
 def _gelu_and_mul_fake(x, up=None, approximate_tanh=False):
     check_same_device("gelu_and_mul", "x", x=x, up=up)

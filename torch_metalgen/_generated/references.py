@@ -9,6 +9,42 @@ verifier and the tests compare kernels against (run them in float64).
 import torch
 
 
+def decode_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scale: float | None,
+    mask: torch.Tensor | None,
+    causal: bool,
+    window: int,
+    softcap: float,
+) -> torch.Tensor:
+    """The definition, for the verifier: computed in whatever dtype q has (float64 there)."""
+    group = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(group, dim=1)
+    v = v.repeat_interleave(group, dim=1)
+    if scale is None:
+        scale = q.shape[-1] ** -0.5
+    logits = (q @ k.transpose(-1, -2)) * scale
+    if softcap > 0:
+        logits = torch.tanh(logits / softcap) * softcap
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            logits = logits.masked_fill(~mask, float("-inf"))
+        else:
+            logits = logits + mask
+    queries, keys = q.shape[2], k.shape[2]
+    position = torch.arange(queries, device=q.device).unsqueeze(-1) + (keys - queries)
+    key = torch.arange(keys, device=q.device)
+    if causal:
+        logits = logits.masked_fill(key > position, float("-inf"))
+    if window > 0:
+        logits = logits.masked_fill(position - key >= window, float("-inf"))
+    fully_masked = (logits == float("-inf")).all(-1, keepdim=True)
+    weights = torch.softmax(logits, -1).masked_fill(fully_masked, 0.0)
+    return weights @ v
+
+
 def gelu_and_mul(
     x: torch.Tensor, up: torch.Tensor | None, approximate_tanh: bool
 ) -> torch.Tensor:
@@ -95,6 +131,7 @@ def softmax(
 
 
 REFERENCES = {
+    "decode_attention": decode_attention,
     "gelu_and_mul": gelu_and_mul,
     "group_norm": group_norm,
     "layer_norm": layer_norm,

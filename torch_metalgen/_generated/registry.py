@@ -7,6 +7,19 @@ Kept as plain data so the runtime never imports the generator.
 """
 
 OPS = {
+    "decode_attention": {
+        "schema": "decode_attention(Tensor q, Tensor k, Tensor v, float? scale=None, Tensor? mask=None, bool causal=False, int window=0, float softcap=0.0) -> Tensor",
+        "doc": "Attention of 1 to 8 queries per head over a KV cache (GQA/MQA, causal, boolean or additive mask, sliding window, soft-capping); fp32 online softmax; fully masked rows give 0.",
+        "arguments": [('Tensor', 'q'), ('Tensor', 'k'), ('Tensor', 'v'), ('float?', 'scale'), ('Tensor?', 'mask'), ('bool', 'causal'), ('int', 'window'), ('float', 'softcap')],
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['single_pass', 'split_kv'],
+        "kernels": {'single_pass_64': {'float32': 'decode_attention_single_pass_64_float32', 'float16': 'decode_attention_single_pass_64_float16', 'bfloat16': 'decode_attention_single_pass_64_bfloat16'}, 'single_pass_80': {'float32': 'decode_attention_single_pass_80_float32', 'float16': 'decode_attention_single_pass_80_float16', 'bfloat16': 'decode_attention_single_pass_80_bfloat16'}, 'single_pass_96': {'float32': 'decode_attention_single_pass_96_float32', 'float16': 'decode_attention_single_pass_96_float16', 'bfloat16': 'decode_attention_single_pass_96_bfloat16'}, 'single_pass_128': {'float32': 'decode_attention_single_pass_128_float32', 'float16': 'decode_attention_single_pass_128_float16', 'bfloat16': 'decode_attention_single_pass_128_bfloat16'}, 'single_pass_256': {'float32': 'decode_attention_single_pass_256_float32', 'float16': 'decode_attention_single_pass_256_float16', 'bfloat16': 'decode_attention_single_pass_256_bfloat16'}, 'split_partials_64': {'float32': 'decode_attention_split_partials_64_float32', 'float16': 'decode_attention_split_partials_64_float16', 'bfloat16': 'decode_attention_split_partials_64_bfloat16'}, 'split_partials_80': {'float32': 'decode_attention_split_partials_80_float32', 'float16': 'decode_attention_split_partials_80_float16', 'bfloat16': 'decode_attention_split_partials_80_bfloat16'}, 'split_partials_96': {'float32': 'decode_attention_split_partials_96_float32', 'float16': 'decode_attention_split_partials_96_float16', 'bfloat16': 'decode_attention_split_partials_96_bfloat16'}, 'split_partials_128': {'float32': 'decode_attention_split_partials_128_float32', 'float16': 'decode_attention_split_partials_128_float16', 'bfloat16': 'decode_attention_split_partials_128_bfloat16'}, 'split_partials_256': {'float32': 'decode_attention_split_partials_256_float32', 'float16': 'decode_attention_split_partials_256_float16', 'bfloat16': 'decode_attention_split_partials_256_bfloat16'}, 'combine_splits': {'float32': 'decode_attention_combine_splits_float32', 'float16': 'decode_attention_combine_splits_float16', 'bfloat16': 'decode_attention_combine_splits_bfloat16'}},
+        "tuning": {'ROW_FLOATS': 16, 'MAX_QUERIES': 8, 'SINGLE_PASS_THREADS': 1024, 'SPLIT_THREADS': 256, 'SINGLE_PASS_MIN_THREADGROUPS': 80, 'SPLIT_TARGET_THREADGROUPS': 320, 'SPLIT_MIN_KEYS': 128, 'EXCHANGE_SLOTS': 4, 'COMBINE_ROWS': 8, 'MASK_NONE': 0, 'MASK_ADDITIVE': 1, 'MASK_BOOLEAN': 2},
+        "autograd": "none",
+        "patch_targets": [
+        ],
+    },
     "gelu_and_mul": {
         "schema": "gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor",
         "doc": "gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.",
