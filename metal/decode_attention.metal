@@ -59,7 +59,6 @@ struct DecodeAttentionParams {
 
 constant constexpr uint ROW_FLOATS = 16;
 constant constexpr uint EXCHANGE_SLOTS = 4;
-constant constexpr uint COMBINE_ROWS = 8;
 constant constexpr uint MASK_NONE = 0;
 constant constexpr uint MASK_BOOLEAN = 2;
 
@@ -540,8 +539,9 @@ template <typename T>
     device const float* partial_stats [[buffer(7)]],
     uint group_id [[threadgroup_position_in_grid]],
     uint simd_lane [[thread_index_in_simdgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]) {
-  const uint row = group_id * COMBINE_ROWS + simd_group;
+    uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint simd_groups [[simdgroups_per_threadgroup]]) {
+  const uint row = group_id * simd_groups + simd_group;
   if (row >= params.output_rows) {
     return;
   }

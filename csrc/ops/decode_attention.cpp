@@ -248,7 +248,7 @@ std::vector<LaunchPlan> plan_decode_attention(const at::Tensor& q, const at::Ten
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
   const bool fits[] = {
       true && threads_fit(max_threads, std::min<int64_t>(SINGLE_PASS_THREADS, max_threads), 1, 1),
-      true && threads_fit(max_threads, std::min<int64_t>(SPLIT_THREADS, max_threads), 1, 1) && threads_fit(max_threads, SIMD_SIZE * COMBINE_ROWS, 1, 1),
+      true && threads_fit(max_threads, std::min<int64_t>(SPLIT_THREADS, max_threads), 1, 1) && threads_fit(max_threads, SIMD_SIZE * std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE), 1, 1),
   };
   if (variant.empty()) {
     if ((splits == 1) && fits[0]) {
@@ -345,8 +345,8 @@ std::vector<LaunchPlan> plan_decode_attention(const at::Tensor& q, const at::Ten
         plan.buffers.push_back({1, k, false});
         plan.buffers.push_back({2, v, false});
         plan.buffers.push_back({3, mask.has_value() ? *mask : q, false});
-        plan.buffers.push_back({6, partial_out, false});
-        plan.buffers.push_back({7, partial_stats, false});
+        plan.buffers.push_back({6, partial_out, true});
+        plan.buffers.push_back({7, partial_stats, true});
         plan.bytes.push_back(bytes_binding(5, params));
         plan.grid = {static_cast<uint64_t>(row_blocks), static_cast<uint64_t>(batch * kv_heads), static_cast<uint64_t>(splits)};
         plan.threadgroup = {static_cast<uint64_t>(std::min<int64_t>(SPLIT_THREADS, max_threads)), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
@@ -364,8 +364,8 @@ std::vector<LaunchPlan> plan_decode_attention(const at::Tensor& q, const at::Ten
         plan.buffers.push_back({6, partial_out, false});
         plan.buffers.push_back({7, partial_stats, false});
         plan.bytes.push_back(bytes_binding(5, params));
-        plan.grid = {static_cast<uint64_t>(ceil_div(output_rows, COMBINE_ROWS)), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
-        plan.threadgroup = {static_cast<uint64_t>(SIMD_SIZE * COMBINE_ROWS), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
+        plan.grid = {static_cast<uint64_t>(ceil_div(output_rows, std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE))), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
+        plan.threadgroup = {static_cast<uint64_t>(SIMD_SIZE * std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE)), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
         if (!plan.empty()) {  // a zero grid dimension: this launch has nothing to do
           plan.check_limits(static_cast<uint64_t>(max_threads));
           plans.push_back(std::move(plan));

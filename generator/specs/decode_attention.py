@@ -323,7 +323,8 @@ SPEC = OpSpec(
         # (row, 32-element chunk) slots the SIMD groups exchange per threadgroup barrier when
         # merging outputs: 4 x 32 SIMD groups x 32 floats = 16 KiB of threadgroup memory.
         ("EXCHANGE_SLOTS", 4),
-        # Output rows (one SIMD group each) per threadgroup of the split merge.
+        # Output rows (one SIMD group each) per threadgroup of the split merge (fewer where
+        # the pipeline allows fewer threads).
         ("COMBINE_ROWS", 8),
         ("MASK_NONE", 0),
         ("MASK_ADDITIVE", 1),
@@ -357,15 +358,16 @@ SPEC = OpSpec(
                         Buffer(1, "k"),
                         Buffer(2, "v"),
                         Buffer(3, "mask", fallback="q"),
-                        Buffer(6, "partial_out"),
-                        Buffer(7, "partial_stats"),
+                        # Written whole by this launch: the simulator poisons and checks them.
+                        Buffer(6, "partial_out", output=True),
+                        Buffer(7, "partial_stats", output=True),
                     ),
                     select="head_dim_slot",
                 ),
                 Launch(
                     "combine_splits",
-                    grid="ceil_div(output_rows, COMBINE_ROWS)",
-                    threadgroup="SIMD_SIZE * COMBINE_ROWS",
+                    grid="ceil_div(output_rows, std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE))",
+                    threadgroup="SIMD_SIZE * std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE)",
                     buffers=(
                         Buffer(4, "out"),
                         Buffer(6, "partial_out"),
