@@ -82,9 +82,17 @@ inline float mask_bias(device const uchar* mask, ulong index, uint kind) {
   return float(reinterpret_cast<device const T*>(mask)[index]);
 }
 
+// Whether the causal limit or the sliding window hides key `key` from the query at
+// `position` (its place among the keys).
+inline bool hidden(constant DecodeAttentionParams& params, long position, long key) {
+  return (params.causal != 0 && key > position) ||
+         (params.window != 0 && position - key >= long(params.window));
+}
+
 // Threadgroup memory of one attention threadgroup, declared by each kernel (Metal wants
 // threadgroup variables in the kernel function itself).
 struct AttentionScratch {
+  threadgroup float* query;          // [rows][head_dim]: the rows' scaled q
   threadgroup float* group_maxes;    // [rows][SIMD_SIZE]: each SIMD group's running max
   threadgroup float* group_sums;     // [rows][SIMD_SIZE]: each SIMD group's normalizer
   threadgroup float* row_totals;     // [rows][2]: the threadgroup's max and normalizer
@@ -106,7 +114,19 @@ inline void attend(device const T* q, device const T* k, device const T* v,
   const uint first_row = group_id.x * RB;
   const uint rows_here = min(uint(RB), params.rows - first_row);
 
-  // The rows: scaled q in registers, running max / normalizer / output, key positions.
+  // The rows: scaled q, staged once through threadgroup memory (each SIMD group needs all
+  // of it; reading it from device memory per SIMD group would move it simd_groups times),
+  // running max / normalizer / output, key positions, where each row's mask starts.
+  for (uint index = simd_group * SIMD_SIZE + simd_lane; index < rows_here * uint(D);
+       index += simd_groups * SIMD_SIZE) {
+    const uint row = first_row + index / uint(D);
+    device const T* q_row = q + (ulong(batch) * params.q_stride_batch +
+                                 ulong(kv_head * params.group + row % params.group) *
+                                     params.q_stride_head +
+                                 ulong(row / params.group) * params.q_stride_row);
+    scratch.query[index] = float(q_row[ulong(index % uint(D)) * params.q_stride_dim]) * params.scale;
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
   float query[RB][E];
   float output[RB][E];
   float row_max[RB];
@@ -119,7 +139,8 @@ inline void attend(device const T* q, device const T* k, device const T* v,
     position[r] = 0;
     mask_row[r] = 0;
     for (int e = 0; e < E; ++e) {
-      query[r][e] = 0.0f;
+      const uint d = uint(e) * SIMD_SIZE + simd_lane;
+      query[r][e] = uint(r) < rows_here && d < uint(D) ? scratch.query[uint(r) * uint(D) + d] : 0.0f;
       output[r][e] = 0.0f;
     }
     if (uint(r) < rows_here) {
@@ -127,15 +148,6 @@ inline void attend(device const T* q, device const T* k, device const T* v,
       const uint query_index = row / params.group;
       const uint head = kv_head * params.group + row % params.group;
       position[r] = long(params.keys) - long(params.queries) + long(query_index);
-      device const T* q_row = q + (ulong(batch) * params.q_stride_batch +
-                                   ulong(head) * params.q_stride_head +
-                                   ulong(query_index) * params.q_stride_row);
-      for (int e = 0; e < E; ++e) {
-        const uint d = uint(e) * SIMD_SIZE + simd_lane;
-        if (d < uint(D)) {
-          query[r][e] = float(q_row[ulong(d) * params.q_stride_dim]) * params.scale;
-        }
-      }
       mask_row[r] = ulong(batch) * params.mask_stride_batch +
                     ulong(head) * params.mask_stride_head +
                     ulong(query_index) * params.mask_stride_row;
@@ -161,61 +173,79 @@ inline void attend(device const T* q, device const T* k, device const T* v,
     key_begin = max(key_begin, first_position - long(params.window) + 1);
   }
 
-  const ulong kv_offset = ulong(batch) * params.k_stride_batch + ulong(kv_head) * params.k_stride_head;
+  // SIMD group g takes keys key_begin + g, + g + simd_groups, ..., 32 at a time: lane l
+  // reads the mask of the l-th of them for every row (one load per lane, each mask byte
+  // read once), and each key's bias is then shuffled from its lane.
+  const ulong k_offset = ulong(batch) * params.k_stride_batch + ulong(kv_head) * params.k_stride_head;
   const ulong v_offset = ulong(batch) * params.v_stride_batch + ulong(kv_head) * params.v_stride_head;
-  for (long key = key_begin + long(simd_group); key < key_end; key += long(simd_groups)) {
-    // What the mask, the causal limit and the window add to each row's logit.
-    float bias[RB];
-    bool seen = false;
+  const long key_stride = long(simd_groups);
+  for (long first_key = key_begin + long(simd_group); first_key < key_end;
+       first_key += key_stride * long(SIMD_SIZE)) {
+    float lane_bias[RB];
+    const long lane_key = first_key + long(simd_lane) * key_stride;
     for (int r = 0; r < RB; ++r) {
-      bias[r] = -INFINITY;
-      if (uint(r) < rows_here) {
-        const bool hidden = (params.causal != 0 && key > position[r]) ||
-                            (params.window != 0 && position[r] - key >= long(params.window));
-        if (!hidden) {
-          bias[r] = params.mask_kind == MASK_NONE
-                        ? 0.0f
-                        : mask_bias<T>(mask, mask_row[r] + ulong(key) * params.mask_stride_dim,
-                                       params.mask_kind);
+      lane_bias[r] = -INFINITY;
+      if (params.mask_kind != MASK_NONE && uint(r) < rows_here && lane_key < key_end &&
+          !hidden(params, position[r], lane_key)) {
+        lane_bias[r] = mask_bias<T>(mask, mask_row[r] + ulong(lane_key) * params.mask_stride_dim,
+                                    params.mask_kind);
+      }
+    }
+    for (uint j = 0; j < SIMD_SIZE; ++j) {
+      const long key = first_key + long(j) * key_stride;
+      if (key >= key_end) {
+        break;  // the same in every lane
+      }
+      // What the mask, the causal limit and the window add to each row's logit.
+      float bias[RB];
+      bool seen = false;
+      for (int r = 0; r < RB; ++r) {
+        bias[r] = -INFINITY;
+        if (uint(r) < rows_here) {
+          if (params.mask_kind != MASK_NONE) {
+            bias[r] = simd_shuffle(lane_bias[r], ushort(j));
+          } else if (!hidden(params, position[r], key)) {
+            bias[r] = 0.0f;
+          }
+          seen = seen || bias[r] != -INFINITY;
         }
-        seen = seen || bias[r] != -INFINITY;
       }
-    }
-    if (!seen) {  // the same in every lane: the SIMD group skips the key together
-      continue;
-    }
-    device const T* key_row = k + kv_offset + ulong(key) * params.k_stride_row;
-    device const T* value_row = v + v_offset + ulong(key) * params.v_stride_row;
-    float key_part[E];
-    float value_part[E];
-    for (int e = 0; e < E; ++e) {
-      const uint d = uint(e) * SIMD_SIZE + simd_lane;
-      key_part[e] = d < uint(D) ? float(key_row[ulong(d) * params.k_stride_dim]) : 0.0f;
-      value_part[e] = d < uint(D) ? float(value_row[ulong(d) * params.v_stride_dim]) : 0.0f;
-    }
-    for (int r = 0; r < RB; ++r) {
-      if (uint(r) >= rows_here || bias[r] == -INFINITY) {
+      if (!seen) {  // the same in every lane: the SIMD group skips the key together
         continue;
       }
-      float dot = 0.0f;
+      device const T* key_row = k + k_offset + ulong(key) * params.k_stride_row;
+      device const T* value_row = v + v_offset + ulong(key) * params.v_stride_row;
+      float key_part[E];
+      float value_part[E];
       for (int e = 0; e < E; ++e) {
-        dot = fma(query[r][e], key_part[e], dot);
+        const uint d = uint(e) * SIMD_SIZE + simd_lane;
+        key_part[e] = d < uint(D) ? float(key_row[ulong(d) * params.k_stride_dim]) : 0.0f;
+        value_part[e] = d < uint(D) ? float(value_row[ulong(d) * params.v_stride_dim]) : 0.0f;
       }
-      float logit = simd_sum(dot);
-      if (params.softcap > 0.0f) {
-        logit = params.softcap * precise::tanh(logit / params.softcap);
-      }
-      logit += bias[r];
-      if (logit == -INFINITY) {
-        continue;
-      }
-      const float new_max = max(row_max[r], logit);
-      const float rescale = fast::exp(row_max[r] - new_max);  // 0 while the max was -inf
-      const float weight = fast::exp(logit - new_max);
-      row_max[r] = new_max;
-      row_sum[r] = row_sum[r] * rescale + weight;
-      for (int e = 0; e < E; ++e) {
-        output[r][e] = output[r][e] * rescale + weight * value_part[e];
+      for (int r = 0; r < RB; ++r) {
+        if (uint(r) >= rows_here || bias[r] == -INFINITY) {
+          continue;
+        }
+        float dot = 0.0f;
+        for (int e = 0; e < E; ++e) {
+          dot = fma(query[r][e], key_part[e], dot);
+        }
+        float logit = simd_sum(dot);
+        if (params.softcap > 0.0f) {
+          logit = params.softcap * precise::tanh(logit / params.softcap);
+        }
+        logit += bias[r];
+        if (logit == -INFINITY) {
+          continue;
+        }
+        const float new_max = max(row_max[r], logit);
+        const float rescale = fast::exp(row_max[r] - new_max);  // 0 while the max was -inf
+        const float weight = fast::exp(logit - new_max);
+        row_max[r] = new_max;
+        row_sum[r] = row_sum[r] * rescale + weight;
+        for (int e = 0; e < E; ++e) {
+          output[r][e] = output[r][e] * rescale + weight * value_part[e];
+        }
       }
     }
   }
@@ -317,11 +347,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(64) * 64];
   threadgroup float group_maxes[row_block(64) * SIMD_SIZE];
   threadgroup float group_sums[row_block(64) * SIMD_SIZE];
   threadgroup float row_totals[row_block(64) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 64, false>(q, k, v, mask, out, nullptr, nullptr, params, scratch,
                                    group_id, simd_lane, simd_group, simd_groups);
 }
@@ -339,11 +370,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(80) * 80];
   threadgroup float group_maxes[row_block(80) * SIMD_SIZE];
   threadgroup float group_sums[row_block(80) * SIMD_SIZE];
   threadgroup float row_totals[row_block(80) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 80, false>(q, k, v, mask, out, nullptr, nullptr, params, scratch,
                                    group_id, simd_lane, simd_group, simd_groups);
 }
@@ -361,11 +393,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(96) * 96];
   threadgroup float group_maxes[row_block(96) * SIMD_SIZE];
   threadgroup float group_sums[row_block(96) * SIMD_SIZE];
   threadgroup float row_totals[row_block(96) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 96, false>(q, k, v, mask, out, nullptr, nullptr, params, scratch,
                                    group_id, simd_lane, simd_group, simd_groups);
 }
@@ -383,11 +416,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(128) * 128];
   threadgroup float group_maxes[row_block(128) * SIMD_SIZE];
   threadgroup float group_sums[row_block(128) * SIMD_SIZE];
   threadgroup float row_totals[row_block(128) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 128, false>(q, k, v, mask, out, nullptr, nullptr, params, scratch,
                                    group_id, simd_lane, simd_group, simd_groups);
 }
@@ -405,11 +439,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(256) * 256];
   threadgroup float group_maxes[row_block(256) * SIMD_SIZE];
   threadgroup float group_sums[row_block(256) * SIMD_SIZE];
   threadgroup float row_totals[row_block(256) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 256, false>(q, k, v, mask, out, nullptr, nullptr, params, scratch,
                                    group_id, simd_lane, simd_group, simd_groups);
 }
@@ -428,11 +463,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(64) * 64];
   threadgroup float group_maxes[row_block(64) * SIMD_SIZE];
   threadgroup float group_sums[row_block(64) * SIMD_SIZE];
   threadgroup float row_totals[row_block(64) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 64, true>(q, k, v, mask, nullptr, partial_out, partial_stats, params,
                                   scratch, group_id, simd_lane, simd_group, simd_groups);
 }
@@ -451,11 +487,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(80) * 80];
   threadgroup float group_maxes[row_block(80) * SIMD_SIZE];
   threadgroup float group_sums[row_block(80) * SIMD_SIZE];
   threadgroup float row_totals[row_block(80) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 80, true>(q, k, v, mask, nullptr, partial_out, partial_stats, params,
                                   scratch, group_id, simd_lane, simd_group, simd_groups);
 }
@@ -474,11 +511,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(96) * 96];
   threadgroup float group_maxes[row_block(96) * SIMD_SIZE];
   threadgroup float group_sums[row_block(96) * SIMD_SIZE];
   threadgroup float row_totals[row_block(96) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 96, true>(q, k, v, mask, nullptr, partial_out, partial_stats, params,
                                   scratch, group_id, simd_lane, simd_group, simd_groups);
 }
@@ -497,11 +535,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(128) * 128];
   threadgroup float group_maxes[row_block(128) * SIMD_SIZE];
   threadgroup float group_sums[row_block(128) * SIMD_SIZE];
   threadgroup float row_totals[row_block(128) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 128, true>(q, k, v, mask, nullptr, partial_out, partial_stats, params,
                                   scratch, group_id, simd_lane, simd_group, simd_groups);
 }
@@ -520,11 +559,12 @@ template <typename T>
     uint simd_lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]],
     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float query[row_block(256) * 256];
   threadgroup float group_maxes[row_block(256) * SIMD_SIZE];
   threadgroup float group_sums[row_block(256) * SIMD_SIZE];
   threadgroup float row_totals[row_block(256) * 2];
   threadgroup float exchange[EXCHANGE_SLOTS * SIMD_SIZE * SIMD_SIZE];
-  const AttentionScratch scratch{group_maxes, group_sums, row_totals, exchange};
+  const AttentionScratch scratch{query, group_maxes, group_sums, row_totals, exchange};
   attend<T, 256, true>(q, k, v, mask, nullptr, partial_out, partial_stats, params,
                                   scratch, group_id, simd_lane, simd_group, simd_groups);
 }
