@@ -412,11 +412,13 @@ at::Tensor decode_attention_reference(const at::Tensor& q, const at::Tensor& k, 
   auto out = at::empty(q.sizes(),
                        q.options().memory_format(at::MemoryFormat::Contiguous));
   if (out.numel() == 0) return out;
-  auto k64 = k.to(at::kDouble).repeat_interleave(group, 1);
-  auto v64 = v.to(at::kDouble).repeat_interleave(group, 1);
+  // The query heads of a KV head are one matmul: K and V are not repeated.
+  auto grouped = q.to(at::kDouble).reshape({batch, kv_heads, rows, head_dim});
   const double scale_value =
       scale.has_value() ? *scale : 1.0 / std::sqrt(double(head_dim));
-  auto logits = at::matmul(q.to(at::kDouble), k64.transpose(-1, -2)) * scale_value;
+  auto logits = at::matmul(grouped, k.to(at::kDouble).transpose(-1, -2))
+                    .reshape({batch, heads, queries, keys}) *
+                scale_value;
   if (softcap > 0) logits = at::tanh(logits / softcap) * softcap;
   if (mask.has_value()) {
     logits = mask->scalar_type() == at::kBool
@@ -430,7 +432,8 @@ at::Tensor decode_attention_reference(const at::Tensor& q, const at::Tensor& k, 
   if (window > 0) logits = logits.masked_fill(position - key >= window, -INFINITY);
   auto fully_masked = (logits == -INFINITY).all(-1, /*keepdim=*/true);
   auto weights = at::softmax(logits, -1).masked_fill(fully_masked, 0.0);
-  out.copy_(at::matmul(weights, v64));
+  weights = weights.reshape({batch, kv_heads, rows, keys});
+  out.copy_(at::matmul(weights, v.to(at::kDouble)).reshape(q.sizes()));
   return out;
 }
 

@@ -62,12 +62,14 @@ def torch_reference(
     softcap: float,
 ) -> torch.Tensor:
     """The definition, for the verifier: computed in whatever dtype q has (float64 there)."""
-    group = q.shape[1] // k.shape[1]
-    k = k.repeat_interleave(group, dim=1)
-    v = v.repeat_interleave(group, dim=1)
+    # Query head h reads KV head h // (heads / kv_heads): the heads of a KV head are one
+    # matmul (no repeated K and V, which at 32k keys would be gigabytes in float64).
+    batch, heads, queries, head_dim = q.shape
+    kv_heads, keys = k.shape[1], k.shape[2]
     if scale is None:
-        scale = q.shape[-1] ** -0.5
-    logits = (q @ k.transpose(-1, -2)) * scale
+        scale = head_dim**-0.5
+    grouped = q.reshape(batch, kv_heads, heads // kv_heads * queries, head_dim)
+    logits = (grouped @ k.transpose(-1, -2)).reshape(batch, heads, queries, keys) * scale
     if softcap > 0:
         logits = torch.tanh(logits / softcap) * softcap
     if mask is not None:
@@ -75,7 +77,6 @@ def torch_reference(
             logits = logits.masked_fill(~mask, float("-inf"))
         else:
             logits = logits + mask
-    queries, keys = q.shape[2], k.shape[2]
     position = torch.arange(queries, device=q.device).unsqueeze(-1) + (keys - queries)
     key = torch.arange(keys, device=q.device)
     if causal:
@@ -84,7 +85,8 @@ def torch_reference(
         logits = logits.masked_fill(position - key >= window, float("-inf"))
     fully_masked = (logits == float("-inf")).all(-1, keepdim=True)
     weights = torch.softmax(logits, -1).masked_fill(fully_masked, 0.0)
-    return weights @ v
+    weights = weights.reshape(batch, kv_heads, heads // kv_heads * queries, keys)
+    return (weights @ v).reshape(batch, heads, queries, head_dim)
 
 
 def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
@@ -387,11 +389,13 @@ SPEC = OpSpec(
         "auto out = at::empty(q.sizes(),\n"
         "                     q.options().memory_format(at::MemoryFormat::Contiguous));\n"
         "if (out.numel() == 0) return out;\n"
-        "auto k64 = k.to(at::kDouble).repeat_interleave(group, 1);\n"
-        "auto v64 = v.to(at::kDouble).repeat_interleave(group, 1);\n"
+        "// The query heads of a KV head are one matmul: K and V are not repeated.\n"
+        "auto grouped = q.to(at::kDouble).reshape({batch, kv_heads, rows, head_dim});\n"
         "const double scale_value =\n"
         "    scale.has_value() ? *scale : 1.0 / std::sqrt(double(head_dim));\n"
-        "auto logits = at::matmul(q.to(at::kDouble), k64.transpose(-1, -2)) * scale_value;\n"
+        "auto logits = at::matmul(grouped, k.to(at::kDouble).transpose(-1, -2))\n"
+        "                  .reshape({batch, heads, queries, keys}) *\n"
+        "              scale_value;\n"
         "if (softcap > 0) logits = at::tanh(logits / softcap) * softcap;\n"
         "if (mask.has_value()) {\n"
         "  logits = mask->scalar_type() == at::kBool\n"
@@ -405,7 +409,8 @@ SPEC = OpSpec(
         "if (window > 0) logits = logits.masked_fill(position - key >= window, -INFINITY);\n"
         "auto fully_masked = (logits == -INFINITY).all(-1, /*keepdim=*/true);\n"
         "auto weights = at::softmax(logits, -1).masked_fill(fully_masked, 0.0);\n"
-        "out.copy_(at::matmul(weights, v64));\n"
+        "weights = weights.reshape({batch, kv_heads, rows, keys});\n"
+        "out.copy_(at::matmul(weights, v.to(at::kDouble)).reshape(q.sizes()));\n"
         "return out;"
     ),
     torch_reference=torch_reference,

@@ -20,12 +20,14 @@ def decode_attention(
     softcap: float,
 ) -> torch.Tensor:
     """The definition, for the verifier: computed in whatever dtype q has (float64 there)."""
-    group = q.shape[1] // k.shape[1]
-    k = k.repeat_interleave(group, dim=1)
-    v = v.repeat_interleave(group, dim=1)
+    # Query head h reads KV head h // (heads / kv_heads): the heads of a KV head are one
+    # matmul (no repeated K and V, which at 32k keys would be gigabytes in float64).
+    batch, heads, queries, head_dim = q.shape
+    kv_heads, keys = k.shape[1], k.shape[2]
     if scale is None:
-        scale = q.shape[-1] ** -0.5
-    logits = (q @ k.transpose(-1, -2)) * scale
+        scale = head_dim**-0.5
+    grouped = q.reshape(batch, kv_heads, heads // kv_heads * queries, head_dim)
+    logits = (grouped @ k.transpose(-1, -2)).reshape(batch, heads, queries, keys) * scale
     if softcap > 0:
         logits = torch.tanh(logits / softcap) * softcap
     if mask is not None:
@@ -33,7 +35,6 @@ def decode_attention(
             logits = logits.masked_fill(~mask, float("-inf"))
         else:
             logits = logits + mask
-    queries, keys = q.shape[2], k.shape[2]
     position = torch.arange(queries, device=q.device).unsqueeze(-1) + (keys - queries)
     key = torch.arange(keys, device=q.device)
     if causal:
@@ -42,7 +43,8 @@ def decode_attention(
         logits = logits.masked_fill(position - key >= window, float("-inf"))
     fully_masked = (logits == float("-inf")).all(-1, keepdim=True)
     weights = torch.softmax(logits, -1).masked_fill(fully_masked, 0.0)
-    return weights @ v
+    weights = weights.reshape(batch, kv_heads, heads // kv_heads * queries, keys)
+    return (weights @ v).reshape(batch, heads, queries, head_dim)
 
 
 def gelu_and_mul(
