@@ -43,20 +43,27 @@ EAGER = "eager"
 
 # attention module -> Counter of "route: reason" (the module is held weakly).
 _ROUTES: WeakKeyDictionary[torch.nn.Module, Counter] = WeakKeyDictionary()
+# transformers' sdpa_attention_forward, set by register_attention (imported there, not
+# here: importing torch_metalgen must not import transformers, and a traced call must not
+# import anything).
+_sdpa_attention_forward = None
 
 
 def register_attention() -> str:
     """Registers "metalgen" with transformers' attention and attention-mask interfaces
     (idempotent) and returns the name, for ``attn_implementation=`` or
     ``model.set_attn_implementation``."""
+    global _sdpa_attention_forward
     try:
         from transformers import AttentionInterface
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
         from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
     except ImportError as error:
         raise ImportError(
             "register_attention needs transformers with AttentionInterface and "
             f"masking_utils (transformers >= 4.53): {error}"
         ) from error
+    _sdpa_attention_forward = sdpa_attention_forward
     AttentionInterface.register(NAME, attention_forward)
     AttentionMaskInterface.register(NAME, sdpa_mask)
     return NAME
@@ -106,9 +113,9 @@ def attention_forward(
             return _eager_softcapped(
                 module, query, key, value, attention_mask, scaling, dropout, kwargs
             )
-        from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-        return sdpa_attention_forward(
+        if _sdpa_attention_forward is None:  # registered under the name by other means
+            register_attention()
+        return _sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     _count(module, KERNEL)

@@ -25,9 +25,15 @@ from torch_metalgen.verify.distributions import DISTRIBUTIONS
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 HEAD_DIMS = (64, 80, 96, 128, 256)
 VARIANTS = ("single_pass", "split_kv")
-SWEEP = pytest.mark.skipif(
-    os.environ.get("METALGEN_SWEEP") != "1", reason="sweep: set METALGEN_SWEEP=1 (minutes)"
-)
+
+
+def sweep(test):
+    """A large sweep: marked `sweep`, run only with METALGEN_SWEEP=1 (minutes):
+    METALGEN_SWEEP=1 python -m pytest -m sweep tests/sim/test_decode_attention_sim.py"""
+    skip = pytest.mark.skipif(
+        os.environ.get("METALGEN_SWEEP") != "1", reason="sweep: set METALGEN_SWEEP=1 (minutes)"
+    )
+    return pytest.mark.sweep(skip(test))
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -413,7 +419,7 @@ SWEEP_SHAPES = [  # (batch, heads, kv_heads, queries, keys, head_dim)
 ]
 
 
-@SWEEP
+@sweep
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("shape", SWEEP_SHAPES, ids=str)
 def test_sweep_large_caches(shape, dtype):
@@ -425,7 +431,7 @@ def test_sweep_large_caches(shape, dtype):
     assert not problem, f"{[p.kernel for p in plans]}: {problem}"
 
 
-@SWEEP
+@sweep
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("head_dim", HEAD_DIMS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
