@@ -160,17 +160,19 @@ inline void attend(device const T* q, device const T* k, device const T* v,
   long key_end = long(params.keys);
   if (SPLIT) {
     key_begin += long(group_id.z) * long(params.keys_per_split);
-    key_end = min(key_end, key_begin + long(params.keys_per_split));
+    const long split_end = key_begin + long(params.keys_per_split);
+    key_end = split_end < key_end ? split_end : key_end;
   }
   const long first_position =
       long(params.keys) - long(params.queries) + long(first_row / params.group);
   const long last_position =
       long(params.keys) - long(params.queries) + long((first_row + rows_here - 1) / params.group);
   if (params.causal != 0) {
-    key_end = min(key_end, last_position + 1);
+    key_end = last_position + 1 < key_end ? last_position + 1 : key_end;
   }
   if (params.window != 0) {
-    key_begin = max(key_begin, first_position - long(params.window) + 1);
+    const long window_begin = first_position - long(params.window) + 1;
+    key_begin = window_begin > key_begin ? window_begin : key_begin;
   }
 
   // SIMD group g takes keys key_begin + g, + g + simd_groups, ..., 32 at a time: lane l
