@@ -113,6 +113,8 @@ _STRIDES = {name: [_stride(name, d) for d in (-4, -3, -2, -1)] for name in ("q",
     "mask": [_stride("mask", d, optional=True) for d in (-4, -3, -2, -1)]
 }
 _STRIDE_NAMES = ("batch", "head", "row", "dim")
+# Rows the split merge's threadgroups hold: COMBINE_ROWS, fewer under a smaller pipeline.
+_COMBINE_ROWS_HERE = "std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE)"
 _HEAD_DIM_SLOT = " : ".join(f"head_dim == {d} ? {i}" for i, d in enumerate(HEAD_DIMS)) + " : -1"
 
 
@@ -368,8 +370,8 @@ SPEC = OpSpec(
                 ),
                 Launch(
                     "combine_splits",
-                    grid="ceil_div(output_rows, std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE))",
-                    threadgroup="SIMD_SIZE * std::min<int64_t>(COMBINE_ROWS, max_threads / SIMD_SIZE)",
+                    grid=f"ceil_div(output_rows, {_COMBINE_ROWS_HERE})",
+                    threadgroup=f"SIMD_SIZE * {_COMBINE_ROWS_HERE}",
                     buffers=(
                         Buffer(4, "out"),
                         Buffer(6, "partial_out"),
