@@ -24,6 +24,19 @@ void register_plan_bindings(pybind11::module& m) {
   m.def("add_rms_norm_variants", &add_rms_norm_variants,
         "Kernel variants of metalgen::add_rms_norm, in the order the plan tries them.");
   m.def(
+      "plan_decode_attention",
+      [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_decode_attention(q, k, v, scale, mask, causal, window, softcap, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+      pybind11::arg("q"), pybind11::arg("k"), pybind11::arg("v"), pybind11::arg("scale") = pybind11::none(), pybind11::arg("mask") = pybind11::none(), pybind11::arg("causal") = false, pybind11::arg("window") = 0, pybind11::arg("softcap") = 0.0, pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::decode_attention, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of single_pass, split_kv forces it.");
+  m.def("decode_attention_variants", &decode_attention_variants,
+        "Kernel variants of metalgen::decode_attention, in the order the plan tries them.");
+  m.def(
       "plan_gelu_and_mul",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
         auto [plans, outputs] = prepare_gelu_and_mul(x, up, approximate_tanh, casting_mode, variant, max_threads);

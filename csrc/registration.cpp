@@ -11,6 +11,7 @@
 
 TORCH_LIBRARY(metalgen, m) {
   m.def("add_rms_norm(Tensor x, Tensor residual, Tensor? weight=None, float eps=1e-06, float offset=0.0, str casting_mode=\"gemma\") -> (Tensor, Tensor)");
+  m.def("decode_attention(Tensor q, Tensor k, Tensor v, float? scale=None, Tensor? mask=None, bool causal=False, int window=0, float softcap=0.0) -> Tensor");
   m.def("gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False, str casting_mode=\"gemma\") -> Tensor");
   m.def("group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor");
   m.def("layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor");
@@ -22,6 +23,7 @@ TORCH_LIBRARY(metalgen, m) {
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
   m.impl("add_rms_norm", &metalgen::add_rms_norm_reference);
+  m.impl("decode_attention", &metalgen::decode_attention_reference);
   m.impl("gelu_and_mul", &metalgen::gelu_and_mul_reference);
   m.impl("group_norm", &metalgen::group_norm_reference);
   m.impl("layer_norm", &metalgen::layer_norm_reference);

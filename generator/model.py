@@ -161,18 +161,28 @@ class Constant:
 class Launch:
     """One dispatch of a variant: the kernel function ``<op>_<kernel>`` and its geometry.
 
+    ``kernel`` may be a tuple of kernel functions with the same bindings, one per
+    compile-time specialization (decode_attention's head dims): ``select`` is then a C++
+    expression giving the index of the one to run (checked at plan time).
+
     ``grid`` and ``threadgroup`` are one C++ expression or a tuple of up to three (x, y, z).
     ``dispatch`` "threadgroups": ``grid`` counts threadgroups; "threads": it counts threads
     (edge threadgroups partial). ``buffers`` overrides the spec's bindings for this launch.
     ``threadgroup_memory``: (``[[threadgroup(i)]]`` index, C++ byte count) pairs.
     """
 
-    kernel: str
+    kernel: str | tuple[str, ...]
     grid: str | tuple[str, ...]
     threadgroup: str | tuple[str, ...]
     dispatch: str = "threadgroups"
     buffers: tuple[Buffer, ...] = ()
     threadgroup_memory: tuple[tuple[int, str], ...] = ()
+    select: str = ""
+
+    @property
+    def kernels(self) -> tuple[str, ...]:
+        """The kernel function suffixes this launch may run (one unless ``select``)."""
+        return (self.kernel,) if isinstance(self.kernel, str) else tuple(self.kernel)
 
 
 @dataclass(frozen=True)
@@ -220,6 +230,9 @@ class OpSpec:
     generic registry-driven tests (odd sizes). ``autograd``: "reference" registers a
     backward computed in float32 from ``torch_reference`` (by ``torch.func.vjp``); "none"
     registers none. ``arg_docs``: argument name -> one line for the wrapper's docstring.
+    ``strided``: tensor arguments the kernels read through strides the spec passes in its
+    params, so views (transposed, sliced, expanded) reach the plan as they are instead of
+    being copied contiguous first.
     """
 
     name: str
@@ -292,8 +305,9 @@ class OpSpec:
         seen: list[str] = []
         for variant in self.variants:
             for launch in variant.all_launches():
-                if launch.kernel not in seen:
-                    seen.append(launch.kernel)
+                for kernel in launch.kernels:
+                    if kernel not in seen:
+                        seen.append(kernel)
         return seen
 
     def kernel_names(self) -> list[tuple[str, str, str]]:
@@ -312,7 +326,7 @@ def kernel_name(op: str, kernel: str, dtype: str) -> str:
 
 
 _SCHEMA = re.compile(r"^(?P<name>\w+)\((?P<args>[^)]*)\)\s*->\s*(?P<ret>.+)$")
-_ARG_TYPES = {"Tensor", "Tensor?", "float", "int", "bool", "str"}
+_ARG_TYPES = {"Tensor", "Tensor?", "float", "float?", "int", "bool", "str"}
 _RETURNS = re.compile(r"^(Tensor|\(\s*Tensor(\s*,\s*Tensor)*\s*\))$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -451,7 +465,15 @@ def validate(spec: OpSpec) -> None:
         if not variant.launches and not (variant.grid and variant.threadgroup):
             fail("variants", f"{variant.name}: needs grid and threadgroup (or launches)")
         for launch in variant.all_launches():
-            label = f"{variant.name}/{launch.kernel}"
+            label = f"{variant.name}/{'|'.join(launch.kernels)}"
+            if not launch.kernels or not all(_IDENTIFIER.match(k) for k in launch.kernels):
+                fail("variants", f"{label}: kernel must be a name or a tuple of names")
+            if (len(launch.kernels) > 1) != bool(launch.select):
+                fail(
+                    "variants",
+                    f"{label}: a launch gives select (the index of the kernel to run) exactly "
+                    "when it names several kernels",
+                )
             for geometry in ("grid", "threadgroup"):
                 dims = _dims(getattr(launch, geometry))
                 if not 1 <= len(dims) <= 3 or not all(dims):

@@ -36,6 +36,7 @@ CPP_ARGUMENT_TYPE = {
     "Tensor": "const at::Tensor&",
     "Tensor?": "const c10::optional<at::Tensor>&",
     "float": "double",
+    "float?": "c10::optional<double>",
     "int": "int64_t",
     "bool": "bool",
     # What torch's dispatcher unboxes a schema `str` into (std::string_view since torch 2.6).
@@ -53,6 +54,11 @@ PYTHON_ARGUMENT = {
         "float",
         "isinstance({n}, (int, float)) and not isinstance({n}, bool)",
         "a float",
+    ),
+    "float?": (
+        "float | None",
+        "{n} is None or (isinstance({n}, (int, float)) and not isinstance({n}, bool))",
+        "a float or None",
     ),
     "int": ("int", "isinstance({n}, int) and not isinstance({n}, bool)", "an int"),
     "bool": ("bool", "isinstance({n}, bool)", "a bool"),
@@ -329,8 +335,9 @@ class OpContext:
             for launch in variant.all_launches():
                 launches.append(
                     {
-                        "kernel": launch.kernel,
-                        "kernel_index": self.kernel_index[launch.kernel],
+                        "kernel": "|".join(launch.kernels),
+                        "kernel_indices": [self.kernel_index[k] for k in launch.kernels],
+                        "select": launch.select,
                         "grid": _padded(launch.grid),
                         "threadgroup": _padded(launch.threadgroup),
                         "dispatch": "Threads" if launch.dispatch == "threads" else "Threadgroups",
@@ -439,7 +446,8 @@ class OpContext:
 
     @property
     def python_call_arguments(self) -> str:
-        return ", ".join(f"float({n})" if t == "float" else n for t, n in self.spec.arguments)
+        converted = {"float": "float({n})", "float?": "None if {n} is None else float({n})"}
+        return ", ".join(converted.get(t, "{n}").format(n=n) for t, n in self.spec.arguments)
 
     @property
     def python_doc(self) -> str:
@@ -505,14 +513,15 @@ def check_buffer_contract(spec: OpSpec, metal: str, path: str) -> None:
     where = spec.location
     for variant in spec.variants:
         for launch in variant.all_launches():
-            function = f"{spec.name}_{launch.kernel}"
-            if function not in kernels:
-                raise SpecError(
-                    f"{where}: variants: {variant.name} launches kernel {function!r}, but "
-                    f"{path} (from generator/templates/{spec.name}.metal.j2) defines no "
-                    f"[[kernel]] {function}; it defines {sorted(kernels)}"
-                )
-            _check_launch(spec, launch, function, kernels[function], path)
+            for kernel in launch.kernels:
+                function = f"{spec.name}_{kernel}"
+                if function not in kernels:
+                    raise SpecError(
+                        f"{where}: variants: {variant.name} launches kernel {function!r}, but "
+                        f"{path} (from generator/templates/{spec.name}.metal.j2) defines no "
+                        f"[[kernel]] {function}; it defines {sorted(kernels)}"
+                    )
+                _check_launch(spec, launch, function, kernels[function], path)
 
 
 def _check_launch(spec: OpSpec, launch: Launch, function: str, parameters: dict, path: str) -> None:

@@ -3,6 +3,7 @@
     import torch_metalgen
     y = torch_metalgen.rms_norm(x, weight, eps=1e-6)    # or torch.ops.metalgen.rms_norm
     handle = torch_metalgen.patch(model)                 # swap recognized modules
+    torch_metalgen.register_attention()                  # attn_implementation="metalgen"
     handle.undo()                                        # or torch_metalgen.unpatch(model)
     with torch_metalgen.patch_on_load(): model = ...     # patch models as they are built
 
@@ -18,6 +19,7 @@ from torch_metalgen import (
     nn,
 )
 from torch_metalgen._version import __version__
+from torch_metalgen.attention import register_attention
 from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
 from torch_metalgen.patching import PatchHandle, patch, patch_on_load, unpatch
 
@@ -26,6 +28,7 @@ __all__ = [
     "patch",
     "unpatch",
     "patch_on_load",
+    "register_attention",
     "PatchHandle",
     "nn",
     "ops_list",

@@ -4,10 +4,12 @@ with its own tuning constants without rebuilding the extension (generator/search
 and the runtime finds the size bucket of a call from the registry's ``sizes``
 (torch_metalgen/tuning.py).
 
-The language is the subset specs use: integer and floating literals, names, ``+ - * / %``,
-comparisons, ``&& || !``, ``?:``, calls (``ceil_div``, ``round_up``, ``tile_x``, ``tile_y``,
-``std::min<int64_t>``, ``std::max<int64_t>``, ``static_cast<T>``), member calls on tensors
-(``x.size(-1)``, ``mask->dim()``, ``up.has_value()``) and ``std::vector<int64_t>{...}``.
+The language is the subset specs use: integer, floating and string literals, names,
+``+ - * / %``, comparisons, ``&& || !``, ``?:``, calls (``ceil_div``, ``round_up``,
+``tile_x``, ``tile_y``, ``std::min<int64_t>``, ``std::max<int64_t>``, ``std::clamp<int64_t>``,
+``std::sqrt``, ``static_cast<T>``, functional casts ``double(x)``), member calls on tensors
+(``x.size(-1)``, ``mask->dim()``, ``up.has_value()``), ``has_value()`` and ``*`` on optional
+scalars (``scale.has_value() ? *scale : 1.0``) and ``std::vector<int64_t>{...}``.
 Anything else is an ``ExpressionError`` naming the expression: the plan the C++ compiler
 builds from the same text is the reference, and tests compare the two on every spec.
 Integer arithmetic follows C++ int64 (division truncates toward zero).
@@ -15,6 +17,7 @@ Integer arithmetic follows C++ int64 (division truncates toward zero).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,7 +37,8 @@ class ExpressionError(ValueError):
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?[uUlLfF]*)"
-    r"|(?P<name>(?:std::)?[A-Za-z_]\w*(?:<\s*[\w:]+\s*>)?)"
+    r'|(?P<string>"[A-Za-z0-9_ .-]*")'
+    r"|(?P<name>(?:std::|at::)?[A-Za-z_]\w*(?:<\s*[\w:]+\s*>)?)"
     r"|(?P<op>->|&&|\|\||==|!=|<=|>=|[-+*/%<>!?:(),.{}]))"
 )
 
@@ -92,12 +96,20 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "std::max<int64_t>": max,
     "std::min": min,
     "std::max": max,
+    "std::clamp<int64_t>": lambda value, low, high: max(low, min(value, high)),
+    "std::sqrt": lambda v: math.sqrt(v),
+    "std::log2": lambda v: math.log2(v),
+    "double": float,
+    "float": float,
+    "int64_t": int,
     "std::isfinite": lambda v: v == v and abs(v) != float("inf"),
     "is_supported_dtype": lambda dtype: dtype in (torch.float32, torch.float16, torch.bfloat16),
 }
 CASTS = {"int64_t": int, "int32_t": int, "uint32_t": int, "uint64_t": int, "int": int}
 CASTS |= {"double": float, "float": float, "bool": bool}
 NAMES = {"true": True, "false": False, "INT32_MAX": 2**31 - 1, "UINT32_MAX": 2**32 - 1}
+NAMES |= {"at::kBool": torch.bool, "at::kFloat": torch.float32, "at::kHalf": torch.float16}
+NAMES |= {"at::kBFloat16": torch.bfloat16, "at::kInt": torch.int32, "at::kLong": torch.int64}
 
 
 class TensorView:
@@ -216,6 +228,8 @@ class _Parser:
 
             def call(target=value, method=method, arguments=arguments):
                 tensor = target()
+                if method == "has_value" and not isinstance(tensor, TensorView):
+                    return True  # a present optional scalar (an absent one is a TensorView(None))
                 if not isinstance(tensor, TensorView):
                     raise ExpressionError(f"{self.text!r}: {method}() called on a non-tensor")
                 return tensor.call(method, [a() for a in arguments])
@@ -229,6 +243,9 @@ class _Parser:
             digits = value.rstrip("uUlLfF")
             number = int(digits) if re.fullmatch(r"\d+", digits) else float(digits)
             return lambda: number
+        if kind == "string":
+            text = value[1:-1]
+            return lambda: text
         if kind == "op" and value == "(":
             inner = self.expression()
             self.take(")")
@@ -273,14 +290,15 @@ def _apply(op: str, left: Any, right: Any) -> Any:
         return _c_div(left, right)
     if op == "%":
         return _c_mod(left, right)
-    return {
-        "==": left == right,
-        "!=": left != right,
-        "<": left < right,
-        "<=": left <= right,
-        ">": left > right,
-        ">=": left >= right,
-    }[op]
+    comparisons = {
+        "==": lambda: left == right,
+        "!=": lambda: left != right,
+        "<": lambda: left < right,
+        "<=": lambda: left <= right,
+        ">": lambda: left > right,
+        ">=": lambda: left >= right,
+    }
+    return comparisons[op]()  # only the one asked for (dtypes have == but no <)
 
 
 def evaluate(text: str, names: Mapping[str, Any]) -> Any:
@@ -297,3 +315,19 @@ def evaluate(text: str, names: Mapping[str, Any]) -> Any:
     if isinstance(value, TensorView):
         raise ExpressionError(f"{text!r} is a tensor, not a value")
     return value
+
+
+def schema_values(schema: str, arguments: tuple) -> dict[str, Any]:
+    """Schema argument name -> value: ``arguments`` in schema order, then the defaults."""
+    parsed = torch._C.parse_schema(schema).arguments
+    if len(arguments) > len(parsed):
+        raise ValueError(f"{schema}: got {len(arguments)} arguments")
+    values = {}
+    for index, argument in enumerate(parsed):
+        if index < len(arguments):
+            values[argument.name] = arguments[index]
+        elif argument.has_default_value():
+            values[argument.name] = argument.default_value
+        else:
+            raise ValueError(f"{schema}: argument {argument.name!r} is missing")
+    return values

@@ -102,14 +102,18 @@ FAMILIES: dict[str, tuple[str, str, dict, str]] = {
 }
 
 
-def build(family: str, dtype: torch.dtype = torch.float32, seed: int = 0) -> torch.nn.Module:
-    """A two-layer ``family`` model in eval mode, norm weights and biases perturbed."""
+def build(
+    family: str, dtype: torch.dtype = torch.float32, seed: int = 0, **config_overrides
+) -> torch.nn.Module:
+    """A two-layer ``family`` model in eval mode, norm weights and biases perturbed.
+    ``config_overrides`` replace config arguments (e.g. ``head_dim=64`` for a head dim the
+    decode-attention kernels serve, ``sliding_window=8``)."""
     import transformers
 
     if family not in FAMILIES:
         raise ValueError(f"build: family must be one of {sorted(FAMILIES)}, got {family!r}")
     config_name, model_name, arguments, _ = FAMILIES[family]
-    config = getattr(transformers, config_name)(**arguments)
+    config = getattr(transformers, config_name)(**(arguments | config_overrides))
     torch.manual_seed(seed)
     model = getattr(transformers, model_name)(config).eval()
     # HF initialises norm weights to ones (zeros for Gemma) and biases to zeros: perturb them

@@ -25,7 +25,7 @@ import torch
 
 from torch_metalgen import _ops
 from torch_metalgen._generated.registry import OPS
-from torch_metalgen.spec_expressions import evaluate
+from torch_metalgen.spec_expressions import evaluate, schema_values
 
 FORMAT = 1
 
@@ -48,11 +48,12 @@ def gpu_family(device: str = "mps") -> str | None:
 
 
 def bucket_of(op: str, arguments: tuple) -> int:
-    """The size bucket the plan of ``op`` looks its preference up in, for these arguments."""
+    """The size bucket the plan of ``op`` looks its preference up in, for these arguments
+    (schema order; trailing ones may be left to their defaults)."""
     entry = OPS[op]
     names: dict[str, Any] = dict(entry["tuning"])
     names["SIMD_SIZE"] = 32
-    names.update(zip([n for _, n in entry["arguments"]], arguments, strict=True))
+    names.update(schema_values(entry["schema"], arguments))
     for name, expression in entry["sizes"]:
         names[name] = int(evaluate(expression, names))
     return int(_ops._C.size_bucket(names[entry["bucket_size"]]))

@@ -28,6 +28,19 @@ std::tuple<std::vector<LaunchPlan>, std::tuple<at::Tensor, at::Tensor>> prepare_
 // The reference from ATen ops: the implementation on every device without a kernel.
 std::tuple<at::Tensor, at::Tensor> add_rms_norm_reference(const at::Tensor& x, const at::Tensor& residual, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);
 
+// decode_attention: Attention of 1 to 8 queries per head over a KV cache (GQA/MQA, causal, boolean or additive mask, sliding window, soft-capping); fp32 online softmax; fully masked rows give 0.
+void check_decode_attention_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap);
+std::vector<std::string> decode_attention_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_decode_attention_outputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor decode_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap);
+
 // gelu_and_mul: gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
 void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode);
 std::vector<std::string> gelu_and_mul_variants();

@@ -27,6 +27,7 @@ from torch_metalgen.spec_expressions import (
     SIMD_SIZE,
     ExpressionError,
     evaluate,
+    schema_values,
 )
 
 MAX_THREADGROUP_MEMORY = 32 * 1024
@@ -132,7 +133,7 @@ def sizes_of(
     """The spec's named sizes for these arguments (``n``, ``rows``, ...)."""
     names: dict[str, Any] = dict(constants_of(spec, constants))
     names["SIMD_SIZE"] = SIMD_SIZE
-    names.update(zip([n for _, n in spec.arguments], arguments, strict=True))
+    names.update(schema_values(spec.schema, tuple(arguments)))
     names.update({o.name: t for o, t in zip(spec.all_outputs, outputs, strict=True)})
     sizes = {}
     for size_name, expression in spec.sizes:
@@ -158,10 +159,7 @@ def plan(
     names: dict[str, Any] = dict(constants_of(spec, constants))
     names["SIMD_SIZE"] = SIMD_SIZE
     names["max_threads"] = limit
-    argument_names = [n for _, n in spec.arguments]
-    if len(arguments) != len(argument_names):
-        raise ValueError(f"{spec.name}: expected arguments {argument_names}, got {len(arguments)}")
-    names.update(zip(argument_names, arguments, strict=True))
+    names.update(schema_values(spec.schema, tuple(arguments)))  # trailing defaults filled in
     output_specs = spec.all_outputs
     names.update({o.name: t for o, t in zip(output_specs, outputs, strict=True)})
     for size_name, expression in spec.sizes:
@@ -215,9 +213,15 @@ def plan(
             if tensor is None:  # an absent optional binds its fallback
                 tensor = scope[buffer.fallback or output_specs[0].like]
             bindings.append((buffer.index, tensor, buffer.tensor in output_names or buffer.output))
+        kernel = launch.kernels[0]
+        if launch.select:  # one of several specializations, by the spec's expression
+            choice = int(evaluate(launch.select, names))
+            if not 0 <= choice < len(launch.kernels):
+                raise RuntimeError(f"{spec.name}: kernel choice {choice} is out of range")
+            kernel = launch.kernels[choice]
         made = Launch(
             library=spec.name,
-            kernel=kernel_name(spec.name, launch.kernel, dtype),
+            kernel=kernel_name(spec.name, kernel, dtype),
             variant=chosen.name,
             buffers=bindings,
             bytes=[(spec.params_index, params)],

@@ -72,17 +72,19 @@ def test_other_constants_change_the_plan():
     spec = SPECS["rms_norm"]
     x = torch.randn(20, 300)
     _, out = _ops._C.plan_rms_norm(x, None, 1e-6)
-    shipped = plan(spec, (x, None, 1e-6), (out,))
-    tuned = plan(spec, (x, None, 1e-6), (out,), {"ROWS_PER_THREADGROUP": 4})
+    shipped = plan(spec, (x, None, 1e-6, 0.0, "gemma"), (out,))
+    tuned = plan(spec, (x, None, 1e-6, 0.0, "gemma"), (out,), {"ROWS_PER_THREADGROUP": 4})
     assert shipped[0].grid == (3, 1, 1) and shipped[0].threadgroup == (256, 1, 1)
     assert tuned[0].grid == (5, 1, 1) and tuned[0].threadgroup == (128, 1, 1)
-    looped = plan(spec, (x, None, 1e-6), (out,), {"SIMD_ROW_MAX": 128, "SINGLE_ROW_MAX": 256})
+    looped = plan(
+        spec, (x, None, 1e-6, 0.0, "gemma"), (out,), {"SIMD_ROW_MAX": 128, "SINGLE_ROW_MAX": 256}
+    )
     assert looped[0].variant == "looped"
-    assert sizes_of(spec, (x, None, 1e-6), (out,)) == {"n": 300, "rows": 20}
+    assert sizes_of(spec, (x, None, 1e-6, 0.0, "gemma"), (out,)) == {"n": 300, "rows": 20}
     with pytest.raises(ValueError, match="does not exist"):
-        plan(spec, (x, None, 1e-6), (out,), {"NO_SUCH": 1})
+        plan(spec, (x, None, 1e-6, 0.0, "gemma"), (out,), {"NO_SUCH": 1})
     with pytest.raises(ValueError, match="is a uint"):
-        plan(spec, (x, None, 1e-6), (out,), {"N_READS": 2.5})
+        plan(spec, (x, None, 1e-6, 0.0, "gemma"), (out,), {"N_READS": 2.5})
 
 
 def test_expressions_follow_cpp():

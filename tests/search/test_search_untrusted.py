@@ -94,9 +94,10 @@ def test_a_host_call_the_screen_lets_through_fails_strict_msl(tmp_path):
 
 def test_huge_stack_arrays_are_a_resource_error(tmp_path):
     metal = _with(
-        "  float sum_squares = 0.0f;\n  for (uint i = simd_lane * N_READS;",
-        "  float big[1 << 22];\n  big[simd_lane] = 1.0f;\n"
-        "  float sum_squares = big[simd_lane ^ 1] * 0.0f;\n  for (uint i = simd_lane * N_READS;",
+        "  float values[PER_LANE];\n  float sum_squares = 0.0f;",
+        # volatile: the compiler must allocate the 16 MiB frame (it may drop a plain array)
+        "  float values[PER_LANE];\n  volatile float big[1 << 22];\n  big[simd_lane] = 1.0f;\n"
+        "  float sum_squares = big[simd_lane] * 0.0f;",
     )
     result = evaluate(str(saved(RunStore(tmp_path), metal)), quick_settings())
     assert failed_at(result) == "simulator"

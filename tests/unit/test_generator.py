@@ -324,3 +324,71 @@ def test_str_arguments_render_checks_in_cpp_and_python():
     exec(compile(wrapper, "functional.py", "exec"), namespace)  # noqa: S102
     with pytest.raises(TypeError, match="two_pass: mode must be a str, got int"):
         namespace["two_pass"](torch.ones(2), 2.0, 1)
+
+
+def _select_launch(**changes):
+    launch = dict(
+        kernel=("combine_a", "combine_b"),
+        grid=("n", "rows"),
+        threadgroup="32",
+        dispatch="threads",
+        select="n > 100 ? 1 : 0",
+    )
+    return Launch(**(launch | changes))
+
+
+def test_a_launch_may_choose_among_kernels_by_an_expression():
+    split = dataclasses.replace(
+        TWO_PASS.variants[0],
+        launches=(TWO_PASS.variants[0].launches[0], _select_launch()),
+    )
+    spec = dataclasses.replace(TWO_PASS, variants=(split, TWO_PASS.variants[1]))
+    assert spec.kernel_functions() == ["partials", "combine_a", "combine_b", "simple"]
+    host = render_op("op.cpp.j2", spec)
+    assert "constexpr int kChoices[] = {1, 2};" in host
+    assert "const int64_t choice = n > 100 ? 1 : 0;" in host
+    assert "plan.kernel = kKernels[kChoices[choice]][dtype];" in host
+    assert "is out of range (a spec bug)" in host
+
+
+@pytest.mark.parametrize(
+    "launch, message",
+    [
+        (_select_launch(select=""), "exactly when it names several kernels"),
+        (_select_launch(kernel="combine"), "exactly when it names several kernels"),
+        (_select_launch(kernel=()), "a name or a tuple of names"),
+        (_select_launch(kernel=("a", "b c")), "a name or a tuple of names"),
+    ],
+)
+def test_kernel_choices_are_validated(launch, message):
+    split = dataclasses.replace(TWO_PASS.variants[0], launches=(launch,))
+    with pytest.raises(SpecError, match=message):
+        dataclasses.replace(TWO_PASS, variants=(split,))
+
+
+def _optional_scale_reference(x, scale):
+    return x * (1.0 if scale is None else scale), x[..., :2]
+
+
+def test_optional_float_arguments_and_strided_tensors_render():
+    spec = dataclasses.replace(
+        TWO_PASS,
+        schema="two_pass(Tensor x, float? scale=None) -> (Tensor, Tensor)",
+        torch_reference=_optional_scale_reference,
+        strided=("x",),
+    )
+    host = render_op("op.cpp.j2", spec)
+    assert "const c10::optional<double>& scale" not in host  # passed by value, like double
+    assert "c10::optional<double> scale" in host
+    assert "const auto x_contiguous = as_strided_view(x);" in host
+    assert "as_strided_view" in render_op("op.mm.j2", spec)
+    assert "const auto x_contiguous = contiguous(x);" in render_op("op.cpp.j2", TWO_PASS)
+    wrapper = render_shared("functional.py.j2", [spec], "#")
+    assert "def two_pass(x: torch.Tensor, scale: float | None = None):" in wrapper
+    assert "None if scale is None else float(scale)" in wrapper
+    namespace: dict = {}
+    exec(compile(wrapper, "functional.py", "exec"), namespace)  # noqa: S102
+    with pytest.raises(TypeError, match="two_pass: scale must be a float or None, got str"):
+        namespace["two_pass"](torch.ones(2), "2")
+    with pytest.raises(SpecError, match=r"strided: \['scale'\] are not Tensor arguments"):
+        dataclasses.replace(spec, strided=("scale",))

@@ -21,6 +21,13 @@ def _add_rms_norm_fake(x, residual, weight=None, eps=1e-06, offset=0.0, casting_
     return (out, residual_out)
 
 
+@torch.library.register_fake("metalgen::decode_attention")
+def _decode_attention_fake(q, k, v, scale=None, mask=None, causal=False, window=0, softcap=0.0):
+    check_same_device("decode_attention", "q", q=q, k=k, v=v, mask=mask)
+    out = q.new_empty(q.shape, dtype=q.dtype)
+    return out
+
+
 @torch.library.register_fake("metalgen::gelu_and_mul")
 def _gelu_and_mul_fake(x, up=None, approximate_tanh=False, casting_mode="gemma"):
     if casting_mode not in ('gemma', 'llama'):

@@ -14,6 +14,7 @@ from torch_metalgen import _ops  # noqa: F401  (registers the ops)
 
 __all__ = [
     "add_rms_norm",
+    "decode_attention",
     "gelu_and_mul",
     "group_norm",
     "layer_norm",
@@ -64,6 +65,58 @@ def add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor |
             f"add_rms_norm: casting_mode must be a str, got {type(casting_mode).__name__}"
         )
     return torch.ops.metalgen.add_rms_norm(x, residual, weight, float(eps), float(offset), casting_mode)
+
+
+def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None, mask: torch.Tensor | None = None, causal: bool = False, window: int = 0, softcap: float = 0.0):
+    """Attention of 1 to 8 queries per head over a KV cache (GQA/MQA, causal, boolean or additive mask, sliding window, soft-capping); fp32 online softmax; fully masked rows give 0.
+
+    Args:
+        q: (batch, heads, queries <= 8, head_dim in 64/80/96/128/256); any strides.
+        k: (batch, kv_heads, keys, head_dim), kv_heads dividing heads; q's dtype.
+        v: the shape and dtype of k.
+        scale: finite number multiplying q.k, or None for 1 / sqrt(head_dim).
+        mask: optional boolean (True = attend) or additive mask of q's dtype, broadcastable to (batch, heads, queries, keys).
+        causal: hide key j from query i when j > i + keys - queries (bottom-right).
+        window: sliding window: > 0 hides keys window or more positions before a query.
+        softcap: > 0: logits become softcap * tanh(logits / softcap) (Gemma 2).
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(q, torch.Tensor)):
+        raise TypeError(
+            f"decode_attention: q must be a torch.Tensor, got {type(q).__name__}"
+        )
+    if not (isinstance(k, torch.Tensor)):
+        raise TypeError(
+            f"decode_attention: k must be a torch.Tensor, got {type(k).__name__}"
+        )
+    if not (isinstance(v, torch.Tensor)):
+        raise TypeError(
+            f"decode_attention: v must be a torch.Tensor, got {type(v).__name__}"
+        )
+    if not (scale is None or (isinstance(scale, (int, float)) and not isinstance(scale, bool))):
+        raise TypeError(
+            f"decode_attention: scale must be a float or None, got {type(scale).__name__}"
+        )
+    if not (mask is None or isinstance(mask, torch.Tensor)):
+        raise TypeError(
+            f"decode_attention: mask must be a torch.Tensor or None, got {type(mask).__name__}"
+        )
+    if not (isinstance(causal, bool)):
+        raise TypeError(
+            f"decode_attention: causal must be a bool, got {type(causal).__name__}"
+        )
+    if not (isinstance(window, int) and not isinstance(window, bool)):
+        raise TypeError(
+            f"decode_attention: window must be an int, got {type(window).__name__}"
+        )
+    if not (isinstance(softcap, (int, float)) and not isinstance(softcap, bool)):
+        raise TypeError(
+            f"decode_attention: softcap must be a float, got {type(softcap).__name__}"
+        )
+    return torch.ops.metalgen.decode_attention(q, k, v, None if scale is None else float(scale), mask, causal, window, float(softcap))
 
 
 def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_tanh: bool = False, casting_mode: str = "gemma"):

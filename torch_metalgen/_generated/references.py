@@ -28,6 +28,44 @@ def add_rms_norm(
     return normalized, h
 
 
+def decode_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scale: float | None,
+    mask: torch.Tensor | None,
+    causal: bool,
+    window: int,
+    softcap: float,
+) -> torch.Tensor:
+    """The definition, for the verifier: computed in whatever dtype q has (float64 there)."""
+    # Query head h reads KV head h // (heads / kv_heads): the heads of a KV head are one
+    # matmul (no repeated K and V, which at 32k keys would be gigabytes in float64).
+    batch, heads, queries, head_dim = q.shape
+    kv_heads, keys = k.shape[1], k.shape[2]
+    if scale is None:
+        scale = head_dim**-0.5
+    grouped = q.reshape(batch, kv_heads, heads // kv_heads * queries, head_dim)
+    logits = (grouped @ k.transpose(-1, -2)).reshape(batch, heads, queries, keys) * scale
+    if softcap > 0:
+        logits = torch.tanh(logits / softcap) * softcap
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            logits = logits.masked_fill(~mask, float("-inf"))
+        else:
+            logits = logits + mask
+    position = torch.arange(queries, device=q.device).unsqueeze(-1) + (keys - queries)
+    key = torch.arange(keys, device=q.device)
+    if causal:
+        logits = logits.masked_fill(key > position, float("-inf"))
+    if window > 0:
+        logits = logits.masked_fill(position - key >= window, float("-inf"))
+    fully_masked = (logits == float("-inf")).all(-1, keepdim=True)
+    weights = torch.softmax(logits, -1).masked_fill(fully_masked, 0.0)
+    weights = weights.reshape(batch, kv_heads, heads // kv_heads * queries, keys)
+    return (weights @ v).reshape(batch, heads, queries, head_dim)
+
+
 def gelu_and_mul(
     x: torch.Tensor,
     up: torch.Tensor | None = None,
@@ -189,6 +227,7 @@ def softmax(
 
 REFERENCES = {
     "add_rms_norm": add_rms_norm,
+    "decode_attention": decode_attention,
     "gelu_and_mul": gelu_and_mul,
     "group_norm": group_norm,
     "layer_norm": layer_norm,

@@ -16,6 +16,18 @@ def add_rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tupl
     return x, residual, weight, 1e-6, 1.0, "gemma"
 
 
+def decode_attention_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """Arguments for the selftest and the registry-driven tests: 3 speculative queries of 4
+    heads over 2 KV heads (a transposed view, as attention modules pass q), head dim 80,
+    37 keys, a padding mask, causal, soft-capped."""
+    q = torch.randn(2, 3, 4, 80, generator=generator).transpose(1, 2).to(dtype)
+    k = torch.randn(2, 2, 37, 80, generator=generator).to(dtype)
+    v = torch.randn(2, 2, 37, 80, generator=generator).to(dtype)
+    mask = torch.zeros(2, 1, 1, 37)
+    mask[1, ..., :5] = float("-inf")
+    return q, k, v, None, mask.to(dtype), True, 0, 30.0
+
+
 def gelu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
@@ -79,6 +91,7 @@ def softmax_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 
 SAMPLES = {
     "add_rms_norm": add_rms_norm_samples,
+    "decode_attention": decode_attention_samples,
     "gelu_and_mul": gelu_and_mul_samples,
     "group_norm": group_norm_samples,
     "layer_norm": layer_norm_samples,

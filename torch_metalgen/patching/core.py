@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from torch_metalgen import _ops
-from torch_metalgen.patching import capabilities, forwards, probe
+from torch_metalgen.patching import attention, capabilities, forwards, probe
 from torch_metalgen.patching.adapters import ADAPTERS
 from torch_metalgen.patching.families import declared_semantics, qualified_name
 from torch_metalgen.patching.semantics import NotReachable
@@ -39,12 +39,26 @@ class PatchHandle:
     skipped: list[PatchRecord] = field(default_factory=list)
     dry_run: bool = False
     _patched: list[tuple[str, forwards.PatchedForward]] = field(default_factory=list, repr=False)
+    # Models whose attention implementation this handle switched to "metalgen".
+    _attention: list[torch.nn.Module] = field(default_factory=list, repr=False)
 
     def undo(self) -> None:
         while self._patched:
             _, forward = self._patched.pop()
             if forwards.patched_forward(forward.module) is forward:
                 forwards.remove(forward.module)
+        while self._attention:
+            attention.restore(self._attention.pop())
+
+    def attention_routing(self) -> dict[str, int]:
+        """Attention calls of the switched models per route (torch_metalgen.attention)."""
+        from torch_metalgen.attention import routing
+
+        total: dict[str, int] = {}
+        for model in self._attention:
+            for route, calls in routing(model).items():
+                total[route] = total.get(route, 0) + calls
+        return total
 
     def __enter__(self) -> PatchHandle:
         return self
@@ -72,6 +86,8 @@ class PatchHandle:
         lines += [f"  skipped {r.name} ({r.cls}): {r.reason}" for r in self.skipped]
         for name, reasons in fallbacks.items():
             lines += [f"  fell back {name}: {n} calls: {why}" for why, n in reasons.items()]
+        for route, calls in sorted(self.attention_routing().items()):
+            lines.append(f"  attention: {calls} calls -> {route}")
         return "\n".join(lines)
 
 
@@ -174,6 +190,14 @@ def patch(
         handle.swapped.append(PatchRecord(label, cls, reason))
         if not dry_run:
             handle._patched.append((label, forwards.install(module, semantics, plan)))
+    if attention.is_transformers_model(model):
+        device = default[0]
+        switch, reason = attention.decide(model, native and device.type == "mps", force)
+        record = PatchRecord("<model>", qualified_name(type(model)), reason)
+        (handle.swapped if switch else handle.skipped).append(record)
+        if switch and not dry_run:
+            attention.switch(model)
+            handle._attention.append(model)
     return handle
 
 
@@ -182,4 +206,9 @@ def unpatch(model: torch.nn.Module) -> int:
     deep copies and unpickled models, which no handle reaches). Returns how many."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"unpatch: model must be a torch.nn.Module, got {type(model).__name__}")
-    return sum(forwards.remove(module) for module in model.modules())
+    removed = sum(forwards.remove(module) for module in model.modules())
+    return removed + sum(
+        attention.restore(module)
+        for module in model.modules()
+        if attention.is_transformers_model(module)
+    )
