@@ -10,18 +10,22 @@
 #include "ops/all_ops.h"
 
 TORCH_LIBRARY(metalgen, m) {
+  m.def("dequantize_weight(Tensor qweight, Tensor scales, Tensor? biases=None, int bits=4, int group_size=64) -> Tensor");
   m.def("gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False) -> Tensor");
   m.def("group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor");
   m.def("layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor");
+  m.def("quantized_linear(Tensor x, Tensor qweight, Tensor scales, Tensor? biases=None, Tensor? bias=None, int bits=4, int group_size=64) -> Tensor");
   m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06) -> Tensor");
   m.def("silu_and_mul(Tensor x, Tensor? up=None) -> Tensor");
   m.def("softmax(Tensor x, float scale=1.0, Tensor? mask=None, bool causal=False, bool log=False) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
+  m.impl("dequantize_weight", &metalgen::dequantize_weight_reference);
   m.impl("gelu_and_mul", &metalgen::gelu_and_mul_reference);
   m.impl("group_norm", &metalgen::group_norm_reference);
   m.impl("layer_norm", &metalgen::layer_norm_reference);
+  m.impl("quantized_linear", &metalgen::quantized_linear_reference);
   m.impl("rms_norm", &metalgen::rms_norm_reference);
   m.impl("silu_and_mul", &metalgen::silu_and_mul_reference);
   m.impl("softmax", &metalgen::softmax_reference);

@@ -4,6 +4,7 @@
     y = torch_metalgen.rms_norm(x, weight, eps=1e-6)    # or torch.ops.metalgen.rms_norm
     handle = torch_metalgen.patch(model)                 # swap recognized modules
     handle.undo()                                        # or torch_metalgen.unpatch(model)
+    print(torch_metalgen.quantize(model, bits=4))        # nn.Linear -> int4 QuantizedLinear
     with torch_metalgen.patch_on_load(): model = ...     # patch models as they are built
 
 On ``mps`` tensors the ops run their Metal kernels; on every other device they run a
@@ -20,6 +21,13 @@ from torch_metalgen import (
 from torch_metalgen._version import __version__
 from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
 from torch_metalgen.patching import PatchHandle, patch, patch_on_load, unpatch
+from torch_metalgen.quantization import (
+    QuantizationReport,
+    load_mlx_state_dict,
+    load_quantized_state_dict,
+    quantize,
+    quantize_weight,
+)
 
 __all__ = [
     *functional.__all__,
@@ -27,6 +35,11 @@ __all__ = [
     "unpatch",
     "patch_on_load",
     "PatchHandle",
+    "quantize",
+    "quantize_weight",
+    "QuantizationReport",
+    "load_quantized_state_dict",
+    "load_mlx_state_dict",
     "nn",
     "ops_list",
     "__version__",

@@ -6,6 +6,9 @@ from __future__ import annotations
 import torch
 
 from torch_metalgen.functional import rms_norm
+from torch_metalgen.quantization.module import QuantizedLinear
+
+__all__ = ["QuantizedLinear", "RMSNorm"]
 
 
 class RMSNorm(torch.nn.Module):
@@ -40,3 +43,4 @@ class RMSNorm(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.hidden_size}, eps={self.variance_epsilon}"
+

@@ -9,6 +9,26 @@ verifier and the tests compare kernels against (run them in float64).
 import torch
 
 
+def dequantize_weight(
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    biases: torch.Tensor | None,
+    bits: int,
+    group_size: int,
+) -> torch.Tensor:
+    """The definition, in scales' dtype (float64 for the verifier)."""
+    rows = qweight.shape[0]
+    words = qweight.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    shifts = torch.arange(0, 32, bits, device=qweight.device)
+    codes = ((words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)).reshape(rows, -1)
+    codes = codes.to(scales.dtype).reshape(rows, scales.shape[1], -1)
+    if biases is None:
+        weight = (codes - 2 ** (bits - 1)) * scales.unsqueeze(-1)
+    else:
+        weight = codes * scales.unsqueeze(-1) + biases.unsqueeze(-1)
+    return weight.reshape(rows, -1)
+
+
 def gelu_and_mul(
     x: torch.Tensor, up: torch.Tensor | None, approximate_tanh: bool
 ) -> torch.Tensor:
@@ -59,6 +79,30 @@ def layer_norm(
     return y
 
 
+def quantized_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    biases: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    bits: int,
+    group_size: int,
+) -> torch.Tensor:
+    """The definition, in scales' dtype (float64 for the verifier): unpack the codes, apply
+    scale and bias per group, then x @ W^T + bias."""
+    rows = qweight.shape[0]
+    words = qweight.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    shifts = torch.arange(0, 32, bits, device=qweight.device)
+    codes = ((words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)).reshape(rows, -1)
+    codes = codes.to(scales.dtype).reshape(rows, scales.shape[1], -1)
+    if biases is None:
+        weight = (codes - 2 ** (bits - 1)) * scales.unsqueeze(-1)
+    else:
+        weight = codes * scales.unsqueeze(-1) + biases.unsqueeze(-1)
+    out = x.to(scales.dtype) @ weight.reshape(rows, -1).T
+    return out if bias is None else out + bias
+
+
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
     """The definition, for the verifier: computed in whatever dtype x has (float64 there)."""
     y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
@@ -95,9 +139,11 @@ def softmax(
 
 
 REFERENCES = {
+    "dequantize_weight": dequantize_weight,
     "gelu_and_mul": gelu_and_mul,
     "group_norm": group_norm,
     "layer_norm": layer_norm,
+    "quantized_linear": quantized_linear,
     "rms_norm": rms_norm,
     "silu_and_mul": silu_and_mul,
     "softmax": softmax,
