@@ -41,13 +41,13 @@ def torch_reference(
     rows = qweight.shape[0]
     words = qweight.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
     shifts = torch.arange(0, 32, bits, device=qweight.device)
-    codes = ((words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)).reshape(rows, -1)
-    codes = codes.to(scales.dtype).reshape(rows, scales.shape[1], -1)
+    codes = (words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)
+    codes = codes.to(scales.dtype).reshape(rows, scales.shape[1], group_size)
     if biases is None:
         weight = (codes - 2 ** (bits - 1)) * scales.unsqueeze(-1)
     else:
         weight = codes * scales.unsqueeze(-1) + biases.unsqueeze(-1)
-    out = x.to(scales.dtype) @ weight.reshape(rows, -1).T
+    out = x.to(scales.dtype) @ weight.reshape(rows, scales.shape[1] * group_size).T
     return out if bias is None else out + bias
 
 

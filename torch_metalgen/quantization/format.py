@@ -80,7 +80,7 @@ def unpack_codes(qweight: torch.Tensor, bits: int) -> torch.Tensor:
     words = qweight.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
     shifts = torch.arange(0, 32, bits, dtype=torch.int64, device=qweight.device)
     codes = (words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)
-    return codes.reshape(qweight.shape[0], -1)
+    return codes.reshape(qweight.shape[0], qweight.shape[1] * (32 // bits))
 
 
 def _affine(groups: torch.Tensor, bits: int, dtype: torch.dtype):
@@ -159,7 +159,8 @@ def quantize_weight(
     group_size = check_format(bits, group_size, mode, in_features, "quantize_weight")
     if not bool(torch.isfinite(w).all()):
         raise ValueError("quantize_weight: w has inf or NaN values, which no scale represents")
-    groups = w.detach().to("cpu", dtype).float().reshape(rows, in_features // group_size, -1)
+    groups = w.detach().to("cpu", dtype).float()
+    groups = groups.reshape(rows, in_features // group_size, group_size)
     quantizer = _affine if mode == "affine" else _symmetric
     codes, scales, biases = quantizer(groups, bits, dtype)
     qweight = pack_codes(codes.reshape(rows, in_features), bits)
