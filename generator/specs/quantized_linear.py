@@ -11,10 +11,10 @@ Two kernel variants, chosen by the number of tokens M (rows of x):
 - ``gemv`` (M <= GEMV_MAX_TOKENS, decode): each SIMD group computes GEMV_ROWS output
   channels for up to GEMV_MAX_TOKENS tokens. A lane owns PACKS_PER_LANE consecutive words of
   each of its rows (16 int4 or 8 int8 values), so a SIMD group reads 32 x 8 contiguous bytes
-  of a row per step: coalesced. Codes are dequantized in registers, never written; per
-  group the lane accumulates sum(x * q) and sum(x) in float32 and applies
-  scale * sum(x * q) + bias * sum(x) (the affine identity MLX's qmv uses); simd_sum
-  reduces the lanes at the end. The weights are read once for all tokens.
+  of a row per step: coalesced. The words are read and unpacked once for all tokens; each
+  weight is dequantized in registers (never written) as fma(scale, q, bias) in float32
+  and multiplies x (not MLX's scale * sum(x * q) + bias * sum(x), which loses digits to
+  cancellation on inputs with a large mean); simd_sum reduces the lanes at the end.
 - ``tiled`` (prefill): a threadgroup computes a TILE x TILE output tile with four SIMD
   groups of 2 x 2 ``simdgroup_float8x8`` accumulators; x and the dequantized weight tile
   (float32) are staged in threadgroup memory TILE_K values of K at a time (TILE_K = 32
