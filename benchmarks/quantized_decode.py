@@ -4,7 +4,7 @@ QuantizedLinear on the Metal kernels), and MLX (mlx-lm's Llama, nn.quantize) whe
 Run on a Mac (Apple GPU):
 
     python benchmarks/quantized_decode.py                      # 7B sizes, 8 layers
-    python benchmarks/quantized_decode.py --layers 32          # the full 7B (needs ~14 GB free for float16)
+    python benchmarks/quantized_decode.py --layers 32          # the full 7B (~14 GB of float16)
     python benchmarks/quantized_decode.py --formats fp16 int4-g64 --tokens 128 --mlx
 
 The model is a transformers LlamaForCausalLM built from a config (random weights: speed
@@ -183,8 +183,12 @@ def run_mlx(args, fmt) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--formats", nargs="+", default=["fp16", "int8-channel", "int4-g64"],
-                        choices=sorted(FORMATS))
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        default=["fp16", "int8-channel", "int4-g64"],
+        choices=sorted(FORMATS),
+    )
     parser.add_argument("--device", default="mps" if torch.backends.mps.is_available() else "cpu")
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=4096)

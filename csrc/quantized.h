@@ -37,7 +37,8 @@ inline at::Tensor dequantize_float(const at::Tensor& qweight, const at::Tensor& 
                                    int64_t group_size) {
   const int64_t rows = qweight.size(0);
   const int64_t groups = scales.size(1);
-  const auto codes = unpack_quantized_codes(qweight, bits).to(at::kFloat).reshape({rows, groups, group_size});
+  const auto codes =
+      unpack_quantized_codes(qweight, bits).to(at::kFloat).reshape({rows, groups, group_size});
   const auto scale = scales.to(at::kFloat).unsqueeze(-1);
   at::Tensor weight;
   if (biases.has_value()) {

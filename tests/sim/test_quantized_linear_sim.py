@@ -69,9 +69,7 @@ HELD_OUT = {"gemv": (7, 131, 4096), "tiled": (45, 70, 640)}
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=str)
-@pytest.mark.parametrize(
-    "variant, shape", [(v, s) for v in VARIANTS for s in SHAPES[v]], ids=str
-)
+@pytest.mark.parametrize("variant, shape", [(v, s) for v in VARIANTS for s in SHAPES[v]], ids=str)
 def test_shapes(variant, shape, dtype):
     check(case(*shape, FORMATS[0], dtype, seed=sum(shape)), variant)
 

@@ -22,7 +22,7 @@ from torch_metalgen.quantization.model import load_quantized_state_dict
 def _packed_prefixes(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
     """Names of the layers MLX quantized: a uint32 ``.weight`` next to ``.scales``."""
     prefixes = []
-    for key, tensor in state_dict.items():
+    for key in state_dict:
         if not key.endswith(".scales"):
             continue
         prefix = key[: -len(".scales")]

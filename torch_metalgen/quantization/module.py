@@ -108,9 +108,7 @@ class QuantizedLinear(torch.nn.Module):
             scales = scales.to(x.dtype)
             biases = None if biases is None else biases.to(x.dtype)
             bias = None if bias is None else bias.to(x.dtype)
-        return quantized_linear(
-            x, self.qweight, scales, biases, bias, self.bits, self.group_size
-        )
+        return quantized_linear(x, self.qweight, scales, biases, bias, self.bits, self.group_size)
 
     def dequantized_weight(self) -> torch.Tensor:
         """The (out_features, in_features) weight this layer computes with, scales' dtype."""

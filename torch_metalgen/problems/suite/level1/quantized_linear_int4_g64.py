@@ -1,4 +1,5 @@
-"""Weight-only quantized linear layer, int4 affine, groups of 64 (MLX's default): y = x @ W^T at LLM decode and prefill.
+"""Weight-only quantized linear layer, int4 affine, groups of 64 (MLX's default):
+y = x @ W^T at LLM decode and prefill.
 Shared definition: torch_metalgen/problems/quantized_linear.py."""
 
 import torch

@@ -1,4 +1,5 @@
-"""Weight-only quantized linear layer, int4 symmetric (zero point 8), groups of 64: y = x @ W^T at LLM decode and prefill.
+"""Weight-only quantized linear layer, int4 symmetric (zero point 8), groups of 64:
+y = x @ W^T at LLM decode and prefill.
 Shared definition: torch_metalgen/problems/quantized_linear.py."""
 
 import torch
