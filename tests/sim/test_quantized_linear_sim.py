@@ -225,3 +225,24 @@ SWEEP_SHAPES = list(itertools.product((1, 2, 5, 8, 9, 31, 64), (1, 7, 8, 33, 129
 def test_sweep(variant, dtype, fmt):
     for shape in SWEEP_SHAPES:
         check(case(*shape, fmt, dtype, seed=sum(shape)), variant)
+
+
+# ---- AddressSanitizer: out-of-bounds device, threadgroup or thread memory -------------------
+
+
+@pytest.mark.asan
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize(
+    "op, variant",
+    [("quantized_linear", "gemv"), ("quantized_linear", "tiled"), ("dequantize_weight", "words")],
+)
+def test_kernels_are_clean_under_asan(op, variant, dtype):
+    if not sim.toolchain_info().get("asan"):
+        pytest.skip("this clang has no AddressSanitizer runtime (ziglang fallback)")
+    # Odd N and tokens: the edge rows and tiles, where overruns hide.
+    args = case(3 if variant == "gemv" else 35, 37, 96, FORMATS[0], dtype, seed=14)
+    if op == "dequantize_weight":
+        args = (args[1], args[2], args[3], args[5], args[6])
+    plans, out = getattr(_ops._C, f"plan_{op}")(*args, variant=variant)
+    sim.run_plan(plans, asan=True)
+    assert torch.isfinite(out).all()
