@@ -88,23 +88,29 @@ inline void gemv(device const T* x, device const uint* qweight, device const T* 
     }
   }
 
+  // Each row's scale and offset of the lane's current group, reloaded when the group
+  // changes (every step for groups shorter than a step; once for one group per row).
+  float scale[GEMV_ROWS];
+  float offset[GEMV_ROWS];
+  uint loaded_group = 0xFFFFFFFFu;
   for (uint k = lane * VALUES; k < in_features; k += STEP) {
     const uint group = k / params.group_size;
-    // This step's words, scale and offset of each row (rows past the end re-read the last
-    // row and are never written).
+    // This step's words of each row (rows past the end re-read the last row and are never
+    // written).
     uint words[GEMV_ROWS][PACKS_PER_LANE];
-    float scale[GEMV_ROWS];
-    float offset[GEMV_ROWS];
     for (uint r = 0; r < GEMV_ROWS; ++r) {
       const uint row = min(first_row + r, out_features - 1);
       device const uint* packed = qweight + ulong(row) * params.words_per_row + k / PER_WORD;
       for (uint p = 0; p < PACKS_PER_LANE; ++p) {
         words[r][p] = packed[p];
       }
-      const ulong group_index = ulong(row) * params.groups_per_row + group;
-      scale[r] = float(scales[group_index]);
-      offset[r] = metalgen::group_offset<BITS>(biases, group_index, scale[r], has_biases);
+      if (group != loaded_group) {
+        const ulong group_index = ulong(row) * params.groups_per_row + group;
+        scale[r] = float(scales[group_index]);
+        offset[r] = metalgen::group_offset<BITS>(biases, group_index, scale[r], has_biases);
+      }
     }
+    loaded_group = group;
     // The codes once per step, as half (exact: at most 255), shared by every token.
     half codes[GEMV_ROWS][VALUES];
     for (uint r = 0; r < GEMV_ROWS; ++r) {

@@ -173,6 +173,16 @@ def test_gemv_reads_each_weight_byte_once():
     assert_close_to_reference(out, reference64(*args))
 
 
+def test_gemv_loads_a_per_channel_scale_once_per_lane():
+    # One group per row: each lane loads its rows' scale once, not once per step.
+    args = case(1, 16, 2048, FORMATS[5], torch.float16, seed=15)
+    plans, out = _ops._C.plan_quantized_linear(*args)
+    with sim.record_launches() as launches:
+        sim.run_plan(plans)
+    assert launches[0].traffic[2].read == 16 * 32 * 2  # rows x lanes x sizeof(half)
+    assert_close_to_reference(out, reference64(*args))
+
+
 # ---- dequantize_weight ------------------------------------------------------------------
 
 
