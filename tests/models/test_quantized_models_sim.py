@@ -125,3 +125,26 @@ def test_bfloat16_quantized_llama_runs_both_kernels():
             with sim.simulate():
                 simulated = model(input_ids=ids).logits
             assert distance(simulated, cpu) <= LOGITS_TOLERANCE[torch.bfloat16]
+
+
+CAUSAL = [f for f in sorted(tiny.FAMILIES) if tiny.FAMILIES[f][3] == "causal"]
+
+
+@pytest.mark.parametrize("family", CAUSAL)
+def test_quantized_families_logits_are_reported(family):
+    # Every causal family of the models tier, int8 and int4 (groups of 32), through the CPU
+    # path (the kernels are the llama tests' and the sim tier's): how far quantization moves
+    # the logits, printed; bounded loosely (random weights quantize worse than trained ones).
+    model = tiny.build(family, torch.float32)
+    inputs = tiny.example_inputs(family)
+    line = [family]
+    with torch.no_grad():
+        expected = model(**inputs).logits
+        for bits in (8, 4):
+            quantized = tiny.build(family, torch.float32)
+            report = torch_metalgen.quantize(quantized, bits=bits, group_size=32)
+            assert report.replaced, str(report)
+            ours = distance(quantized(**inputs).logits, expected)
+            line.append(f"int{bits}: {ours:.4f} ({len(report.replaced)} layers)")
+            assert ours < {8: 0.1, 4: 1.0}[bits], line
+    print(" ".join(line))

@@ -17,6 +17,7 @@ import torch
 
 from torch_metalgen.functional import dequantize_weight
 from torch_metalgen.quantization.model import load_quantized_state_dict
+from torch_metalgen.quantization.module import linear_weight
 
 
 def _packed_prefixes(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
@@ -54,7 +55,7 @@ def convert_mlx_state_dict(
                 "does not have (a checkpoint of another architecture?)"
             )
         packed = converted.pop(f"{prefix}.weight")
-        if isinstance(module, torch.nn.Linear):
+        if linear_weight(module) is not None:
             converted[f"{prefix}.qweight"] = packed.view(torch.uint32)
             continue
         weight = getattr(module, "weight", None)

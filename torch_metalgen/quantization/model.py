@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from torch_metalgen.quantization.format import check_format
-from torch_metalgen.quantization.module import QuantizedLinear
+from torch_metalgen.quantization.module import QuantizedLinear, linear_weight
 
 # Layers left in floating point unless `skip` says otherwise: the output projection (its
 # logits are the most sensitive, and it is often tied to the embedding). Embeddings are not
@@ -66,7 +66,8 @@ def quantize(
     skip: Iterable[str] = DEFAULT_SKIP,
     dtype: torch.dtype | None = None,
 ) -> QuantizationReport:
-    """Replace every ``nn.Linear`` of ``model`` (in place) by a ``QuantizedLinear``.
+    """Replace every ``nn.Linear`` of ``model`` (in place) by a ``QuantizedLinear``
+    (transformers' ``Conv1D``, GPT-2's transposed linear, too).
 
     Args:
         bits, group_size, mode, dtype: the format (``torch_metalgen.quantize_weight``);
@@ -88,14 +89,14 @@ def quantize(
     targets = [
         (name, module)
         for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and not isinstance(module, QuantizedLinear)
+        if linear_weight(module) is not None and not isinstance(module, QuantizedLinear)
     ]
     for name, linear in targets:
         if _matches(name, skip):
             report.skipped[name] = "matches skip"
             continue
         try:
-            check_format(bits, group_size, mode, linear.in_features, name)
+            check_format(bits, group_size, mode, linear_weight(linear).shape[1], name)
         except ValueError as error:
             report.skipped[name] = str(error)
             continue
@@ -112,22 +113,21 @@ def _replace(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None
 
 
 def _format_of(
-    name: str, linear: torch.nn.Linear, qweight: torch.Tensor, scales: torch.Tensor
+    name: str, out_features: int, in_features: int, qweight: torch.Tensor, scales: torch.Tensor
 ) -> tuple[int, int]:
-    """(bits, group_size) of a packed weight for ``linear``, from the tensors' shapes."""
+    """(bits, group_size) of a packed weight for a linear layer, from the tensors' shapes."""
     words, groups = qweight.shape[-1], scales.shape[-1]
-    if qweight.shape[0] != linear.out_features or scales.shape[0] != linear.out_features:
+    if qweight.shape[0] != out_features or scales.shape[0] != out_features:
         raise ValueError(
             f"{name}: packed weight has {qweight.shape[0]} rows and scales "
-            f"{scales.shape[0]}, but the layer has out_features={linear.out_features}"
+            f"{scales.shape[0]}, but the layer has out_features={out_features}"
         )
-    if (words * 32) % linear.in_features or groups == 0 or linear.in_features % groups:
+    if (words * 32) % in_features or groups == 0 or in_features % groups:
         raise ValueError(
             f"{name}: qweight {tuple(qweight.shape)} / scales {tuple(scales.shape)} do not fit "
-            f"in_features={linear.in_features} with bits 4 or 8"
+            f"in_features={in_features} with bits 4 or 8"
         )
-    bits = words * 32 // linear.in_features
-    return bits, linear.in_features // groups
+    return words * 32 // in_features, in_features // groups
 
 
 def load_quantized_state_dict(
@@ -137,28 +137,31 @@ def load_quantized_state_dict(
     weight_key: str = "qweight",
 ):
     """Load the state dict of a quantized model into ``model`` (a fresh, unquantized one of
-    the same architecture): each ``nn.Linear`` whose ``<name>.<weight_key>`` is in the
-    state dict becomes a ``QuantizedLinear`` of the format the tensors' shapes give (bits and
-    group size; affine when ``<name>.biases`` is present), then
-    ``model.load_state_dict(state_dict, strict)`` runs. Returns what load_state_dict returns.
-    ``weight_key="weight"`` reads MLX's naming (see ``convert_mlx_state_dict``)."""
+    the same architecture): each ``nn.Linear`` (or transformers ``Conv1D``) whose
+    ``<name>.<weight_key>`` is in the state dict becomes a ``QuantizedLinear`` of the format
+    the tensors' shapes give (bits and group size; affine when ``<name>.biases`` is
+    present), then ``model.load_state_dict(state_dict, strict)`` runs. Returns what
+    load_state_dict returns. ``weight_key="weight"`` reads MLX's naming (see
+    ``convert_mlx_state_dict``)."""
     for name, module in list(model.named_modules()):
-        if not isinstance(module, torch.nn.Linear):
+        weight = linear_weight(module)
+        if weight is None or isinstance(module, QuantizedLinear):
             continue
         qweight = state_dict.get(f"{name}.{weight_key}")
         scales = state_dict.get(f"{name}.scales")
         if qweight is None or scales is None or qweight.dtype not in (torch.uint32, torch.int32):
             continue
-        bits, group_size = _format_of(name, module, qweight, scales)
+        out_features, in_features = weight.shape
+        bits, group_size = _format_of(name, out_features, in_features, qweight, scales)
         mode = "affine" if f"{name}.biases" in state_dict else "symmetric"
         replacement = QuantizedLinear(
-            module.in_features,
-            module.out_features,
+            in_features,
+            out_features,
             bits,
             group_size,
             mode,
-            bias=module.bias is not None,
-            device=module.weight.device,
+            bias=getattr(module, "bias", None) is not None,
+            device=weight.device,
             dtype=scales.dtype,
         )
         _replace(model, name, replacement)

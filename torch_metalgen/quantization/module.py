@@ -76,18 +76,21 @@ class QuantizedLinear(torch.nn.Module):
     ) -> QuantizedLinear:
         """A QuantizedLinear computing ``linear`` with its weight quantized by
         ``torch_metalgen.quantize_weight(linear.weight, bits, group_size, mode, dtype)``;
-        on linear's device, scales/biases/bias of ``dtype`` (default the weight's)."""
-        if not isinstance(linear, torch.nn.Linear):
+        on linear's device, scales/biases/bias of ``dtype`` (default the weight's).
+        transformers' ``Conv1D`` (GPT-2's projections: a linear with a transposed weight)
+        is accepted too."""
+        weight = linear_weight(linear)
+        if weight is None:
             raise TypeError(
-                f"QuantizedLinear.from_linear: linear must be a torch.nn.Linear, got "
-                f"{type(linear).__name__}"
+                f"QuantizedLinear.from_linear: linear must be a torch.nn.Linear (or "
+                f"transformers' Conv1D), got {type(linear).__name__}"
             )
-        weight = linear.weight.detach()
         dtype = dtype or weight.dtype
         packed = quantize_weight(weight, bits, group_size, mode, dtype)
+        out_features, in_features = weight.shape
         module = cls(
-            linear.in_features,
-            linear.out_features,
+            in_features,
+            out_features,
             bits,
             packed.group_size,
             mode,
@@ -120,3 +123,16 @@ class QuantizedLinear(torch.nn.Module):
             f"bits={self.bits}, group_size={self.group_size}, mode={self.mode}, "
             f"bias={self.bias is not None}"
         )
+
+
+def linear_weight(module: torch.nn.Module) -> torch.Tensor | None:
+    """The (out_features, in_features) weight of an ``nn.Linear`` or of transformers'
+    ``Conv1D`` (whose weight is stored (in_features, out_features)); None for anything else."""
+    if isinstance(module, torch.nn.Linear):
+        return module.weight.detach()
+    is_conv1d = type(module).__name__ == "Conv1D" and type(module).__module__.startswith(
+        "transformers."
+    )
+    if is_conv1d and getattr(module, "weight", None) is not None and module.weight.dim() == 2:
+        return module.weight.detach().t()
+    return None
