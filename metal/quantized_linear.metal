@@ -242,6 +242,15 @@ inline void tiled(device const T* x, device const uint* qweight, device const T*
       }
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
+    // This step's TILE_K products go to fresh accumulators first, then into acc: blocked
+    // summation, so the float32 rounding error grows with K / TILE_K + TILE_K rather than K
+    // (a running sum over K = 384 missed the float32 tolerance on outlier rows).
+    simdgroup_float8x8 step[2][2];
+    for (uint i = 0; i < 2; ++i) {
+      for (uint j = 0; j < 2; ++j) {
+        step[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+      }
+    }
     for (uint kk = 0; kk < TILE_K; kk += 8) {
       simdgroup_float8x8 a[2];
       simdgroup_float8x8 b[2];
@@ -253,7 +262,14 @@ inline void tiled(device const T* x, device const uint* qweight, device const T*
       }
       for (uint i = 0; i < 2; ++i) {
         for (uint j = 0; j < 2; ++j) {
-          simdgroup_multiply_accumulate(acc[i][j], a[i], b[j], acc[i][j]);
+          simdgroup_multiply_accumulate(step[i][j], a[i], b[j], step[i][j]);
+        }
+      }
+    }
+    for (uint i = 0; i < 2; ++i) {
+      for (uint j = 0; j < 2; ++j) {
+        for (uint e = 0; e < 2; ++e) {
+          acc[i][j].thread_elements()[e] += step[i][j].thread_elements()[e];
         }
       }
     }
