@@ -189,6 +189,17 @@ def test_quantize_model_replaces_linears_reports_bytes_and_skips():
     assert report.replaced == ["up", "odd", "down", "lm_head"] and not report.skipped
 
 
+def test_quantizing_a_tied_output_projection_is_noted():
+    model = MLP()
+    model.lm_head = torch.nn.Linear(64, 50, bias=False)
+    model.lm_head.weight = model.embed.weight  # tied, as many LLMs tie lm_head
+    report = torch_metalgen.quantize(model, bits=8, group_size=32, skip=("odd", "down"))
+    assert report.notes == {"lm_head": "weight tied to embed.weight, which keeps it in float"}
+    assert "note lm_head: weight tied to embed.weight" in str(report)
+    assert isinstance(model.lm_head, QuantizedLinear)
+    assert isinstance(model.embed.weight, torch.nn.Parameter)
+
+
 def test_quantize_rejects_bad_arguments():
     with pytest.raises(ValueError, match="bits must be 4 or 8, got 2"):
         torch_metalgen.quantize(MLP(), bits=2)

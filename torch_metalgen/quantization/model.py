@@ -40,6 +40,7 @@ class QuantizationReport:
     mode: str
     replaced: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
     bytes_before: int = 0
     bytes_after: int = 0
 
@@ -51,6 +52,7 @@ class QuantizationReport:
             f"({self.bytes_before / max(self.bytes_after, 1):.2f}x smaller)"
         ]
         lines += [f"  skipped {name}: {why}" for name, why in self.skipped.items()]
+        lines += [f"  note {name}: {note}" for name, note in self.notes.items()]
         return "\n".join(lines)
 
 
@@ -91,10 +93,17 @@ def quantize(
         for name, module in model.named_modules()
         if linear_weight(module) is not None and not isinstance(module, QuantizedLinear)
     ]
+    owners: dict[int, list[str]] = {}
+    for module_name, module in model.named_modules():
+        for parameter_name, parameter in module.named_parameters(recurse=False):
+            owners.setdefault(id(parameter), []).append(f"{module_name}.{parameter_name}")
     for name, linear in targets:
         if _matches(name, skip):
             report.skipped[name] = "matches skip"
             continue
+        shared = [o for o in owners.get(id(linear.weight), []) if o != f"{name}.weight"]
+        if shared:  # a tied output projection: the float weight stays for its other users
+            report.notes[name] = f"weight tied to {', '.join(shared)}, which keeps it in float"
         try:
             check_format(bits, group_size, mode, linear_weight(linear).shape[1], name)
         except ValueError as error:
