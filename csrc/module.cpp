@@ -7,6 +7,7 @@
 #include <string>
 
 #include "launch_plan.h"
+#include "tuning.h"
 
 namespace metalgen {
 void register_plan_bindings(pybind11::module& m);
@@ -81,5 +82,22 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("metallib_size", &metalgen::metallib_size,
         "Bytes of the precompiled metallib embedded in this build: 0 off macOS, or when the "
         "build had no Metal toolchain and embedded only the kernel sources.");
+  m.def(
+      "set_launch_preference",
+      [](const std::string& op, py::object dtype, int64_t bucket, const std::string& variant,
+         int64_t max_threads) {
+        metalgen::set_launch_preference(op, torch::python::detail::py_object_to_dtype(dtype),
+                                        bucket, variant, max_threads);
+      },
+      py::arg("op"), py::arg("dtype"), py::arg("bucket"), py::arg("variant"),
+      py::arg("max_threads") = 1024,
+      "Prefer `variant` under `max_threads` for op's dtype and size bucket (a power of two) "
+      "whenever it is correct there and fits (csrc/tuning.h).");
+  m.def("clear_launch_preferences", &metalgen::clear_launch_preferences,
+        "Forget every launch preference.");
+  m.def("launch_preferences", &metalgen::list_launch_preferences,
+        "(op, dtype, bucket, variant, max_threads) of every launch preference.");
+  m.def("size_bucket", &metalgen::size_bucket,
+        "The bucket of a size: the smallest power of two at or above it.");
   metalgen::register_plan_bindings(m);
 }

@@ -1,7 +1,10 @@
-"""python -m generator [--check] [--root DIR]: write or verify the generated files.
+"""python -m generator [--check] [--root DIR] [--tuning DIR]: write or verify the generated
+files (with the tuning tables of generator/tuning/, or of --tuning DIR).
 
 Writes a file only when its content changes (so builds don't redo work). With --check,
 writes nothing and exits 1 naming every file that is missing, differs or is stale.
+
+python -m generator search OP ...: the kernel search (generator/search, docs/search.md).
 """
 
 from __future__ import annotations
@@ -32,12 +35,20 @@ def stale_files(root: Path, expected: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["search"]:
+        from generator.search.cli import main as search_main
+
+        return search_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m generator", description=__doc__)
     parser.add_argument("--check", action="store_true", help="verify, write nothing")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
+    parser.add_argument(
+        "--tuning", type=Path, default=None, help="tuning tables (default generator/tuning)"
+    )
     args = parser.parse_args(argv)
 
-    expected = generated_files(all_specs())
+    expected = generated_files(all_specs(), args.tuning)
     differing = []
     for relative, content in expected.items():
         path = args.root / relative

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from generator.model import OpSpec
-from generator.render import render_metal, render_op, render_shared
+from generator.render import render_op, render_shared
+from generator.tuning_tables import render_shipped_metal, tuned_spec
 
 
-def generated_files(specs: list[OpSpec]) -> dict[str, str]:
+def generated_files(specs: list[OpSpec], tuning: Path | None = None) -> dict[str, str]:
+    """Every generated file. Specs get the constants (and kernel) of their tuning table
+    (``generator/tuning/<op>.json``, or the tables in ``tuning``) where one exists."""
     files: dict[str, str] = {}
+    specs = [tuned_spec(spec, tuning) for spec in specs]
     for spec in specs:
-        files[f"metal/{spec.name}.metal"] = render_metal(spec)
+        files[f"metal/{spec.name}.metal"] = render_shipped_metal(spec, tuning)
         files[f"csrc/ops/{spec.name}.cpp"] = render_op("op.cpp.j2", spec)
         files[f"csrc/mps/{spec.name}.mm"] = render_op("op.mm.j2", spec)
     files["csrc/ops/all_ops.h"] = render_shared("all_ops.h.j2", specs, "//")

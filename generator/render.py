@@ -218,6 +218,13 @@ class OpContext:
         return {c.name: c.value for c in self.spec.constants}
 
     @property
+    def bucket_size(self) -> str:
+        """The size launch preferences are bucketed by (generator/tuning_tables.py)."""
+        from generator.tuning_tables import bucket_size_name
+
+        return bucket_size_name(self.spec)
+
+    @property
     def host_constants(self) -> list[str]:
         return [
             f"[[maybe_unused]] constexpr {CONSTANT_TYPES[c.type][1]} {c.name} = "

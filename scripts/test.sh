@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh machine: install, generated files in sync, lint, tests, then
-# the packaging check (sdist -> wheel in a fresh venv -> installed checks; scripts/check_sdist.sh).
+# the macOS compile check of the Mac-only code (tools/check_mps_compile.py) and the packaging
+# check (sdist -> wheel in a fresh venv -> installed checks; scripts/check_sdist.sh).
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -x`) and skip the
-# packaging check, which a full run (no arguments, as CI) always makes.
+# macOS compile check and the packaging check, which a full run (no arguments, as CI) makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -32,6 +33,10 @@ echo "==> tests"
 "$PYTHON" -m pytest -n "${PYTEST_WORKERS:-2}" "${@:-tests}"
 
 if [ $# -eq 0 ]; then
+  echo "==> the Mac-only code (csrc/mps/*.mm) compiled for aarch64-macos, pinned and newest torch"
+  "$PYTHON" -c "import ziglang" 2>/dev/null || "$PYTHON" -m pip install --quiet ziglang
+  "$PYTHON" tools/check_mps_compile.py
+
   echo "==> packaging: sdist, a wheel built from it in a fresh venv, checks from outside the tree"
   PYTHON="$PYTHON" bash scripts/check_sdist.sh
 fi

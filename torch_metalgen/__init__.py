@@ -51,3 +51,22 @@ def ops_list() -> list[str]:
     from torch_metalgen._generated.registry import OPS
 
     return sorted(OPS)
+
+
+def _install_tuning() -> None:
+    """On a Mac, the user's launch preferences (``python -m torch_metalgen tune``)."""
+    import torch
+
+    if not torch.backends.mps.is_available():
+        return
+    try:
+        from torch_metalgen import tuning
+
+        tuning.install()
+    except Exception as error:  # a damaged table costs speed, never the import
+        import warnings
+
+        warnings.warn(f"torch_metalgen: launch preferences not installed: {error}", stacklevel=2)
+
+
+_install_tuning()

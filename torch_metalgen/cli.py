@@ -5,6 +5,7 @@ doctor    what this machine can run: build, MPS, simulator toolchain
 selftest  run every kernel variant through the simulator once against its reference
 verify    correctness suite (torch_metalgen.verify)
 bench     benchmarks (torch_metalgen.bench)
+tune      time every kernel variant on this Mac's GPU; the runtime then prefers the fastest
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import importlib
 import sys
 
 # Subcommands that own their argument parsing, by module.
-DELEGATED = {"verify": "torch_metalgen.verify.cli", "bench": "torch_metalgen.bench.cli"}
+DELEGATED = {
+    "verify": "torch_metalgen.verify.cli",
+    "bench": "torch_metalgen.bench.cli",
+    "tune": "torch_metalgen.tune",
+}
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@
 // metalgen::dequantize_weight. Plain C++: compiled on every platform, shared by the MPS glue
 // and the simulator.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -14,6 +15,7 @@
 
 #include "ops/all_ops.h"
 #include "op_support.h"
+#include "tuning.h"
 #include "quantized.h"
 
 namespace metalgen {
@@ -111,8 +113,10 @@ std::vector<LaunchPlan> plan_dequantize_weight(const at::Tensor& qweight, const 
   // The pipeline's limit, as a multiple of the SIMD width (what variants may size to).
   TORCH_CHECK_VALUE(max_threads_limit >= static_cast<int64_t>(kSimdSize),
                     "dequantize_weight: max_threads must be at least ", kSimdSize, ", got ", max_threads_limit);
-  [[maybe_unused]] const int64_t max_threads =
+  const int64_t pipeline_threads =
       std::min<int64_t>(max_threads_limit, kMaxThreadsPerThreadgroup) / kSimdSize * kSimdSize;
+  // What variants size their threadgroups by: the pipeline's limit, or a tuned preference's.
+  [[maybe_unused]] int64_t max_threads = pipeline_threads;
   [[maybe_unused]] const int64_t in_features = qweight.size(1) * (32 / bits);
   [[maybe_unused]] const int64_t rows = qweight.size(0);
   [[maybe_unused]] const int64_t words = qweight.size(1);
@@ -130,10 +134,33 @@ std::vector<LaunchPlan> plan_dequantize_weight(const at::Tensor& qweight, const 
     return plans;
   }
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
-  const bool fits[] = {
-      true && threads_fit(max_threads, tile_x(words, std::min<int64_t>(THREADS, max_threads)), tile_y(words, rows, std::min<int64_t>(THREADS, max_threads)), 1),
+  auto fitting = [&]() {
+    return std::array<bool, 1>{ {
+        true && threads_fit(max_threads, tile_x(words, std::min<int64_t>(THREADS, max_threads)), tile_y(words, rows, std::min<int64_t>(THREADS, max_threads)), 1),
+    } };
   };
+  auto fits = fitting();
   if (variant.empty()) {
+    // A tuned preference for this dtype and size bucket (csrc/tuning.h), taken only where its
+    // variant is correct for this input and fits under the limit it was tuned with.
+    if (const auto preference = launch_preference("dequantize_weight", scales.scalar_type(), in_features)) {
+      const bool requirements[] = {
+          true,
+      };
+      for (int i = 0; i < 1; ++i) {
+        if (preference->variant != kVariants[i] || !requirements[i]) continue;
+        max_threads = std::min<int64_t>(pipeline_threads, preference->max_threads) / kSimdSize * kSimdSize;
+        fits = fitting();
+        if (fits[i]) {
+          chosen = i;
+        } else {
+          max_threads = pipeline_threads;
+          fits = fitting();
+        }
+      }
+    }
+  }
+  if (variant.empty() && chosen < 0) {
     if ((true) && fits[0]) {
       chosen = 0;
     }

@@ -5,6 +5,7 @@
 // metalgen::gelu_and_mul. Plain C++: compiled on every platform, shared by the MPS glue
 // and the simulator.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -14,6 +15,7 @@
 
 #include "ops/all_ops.h"
 #include "op_support.h"
+#include "tuning.h"
 
 namespace metalgen {
 namespace {
@@ -99,8 +101,10 @@ std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::option
   // The pipeline's limit, as a multiple of the SIMD width (what variants may size to).
   TORCH_CHECK_VALUE(max_threads_limit >= static_cast<int64_t>(kSimdSize),
                     "gelu_and_mul: max_threads must be at least ", kSimdSize, ", got ", max_threads_limit);
-  [[maybe_unused]] const int64_t max_threads =
+  const int64_t pipeline_threads =
       std::min<int64_t>(max_threads_limit, kMaxThreadsPerThreadgroup) / kSimdSize * kSimdSize;
+  // What variants size their threadgroups by: the pipeline's limit, or a tuned preference's.
+  [[maybe_unused]] int64_t max_threads = pipeline_threads;
   [[maybe_unused]] const int64_t d = up.has_value() ? x.size(-1) : x.size(-1) / 2;
   [[maybe_unused]] const int64_t rows = d == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d);
   [[maybe_unused]] const int64_t per_thread = BYTES_PER_THREAD / x.element_size();
@@ -118,11 +122,35 @@ std::vector<LaunchPlan> plan_gelu_and_mul(const at::Tensor& x, const c10::option
     return plans;
   }
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
-  const bool fits[] = {
-      true && threads_fit(max_threads, tile_x(ceil_div(d, per_thread), std::min<int64_t>(THREADS, max_threads)), tile_y(ceil_div(d, per_thread), rows, std::min<int64_t>(THREADS, max_threads)), 1),
-      true && threads_fit(max_threads, tile_x(ceil_div(d, per_thread), std::min<int64_t>(THREADS, max_threads)), tile_y(ceil_div(d, per_thread), rows, std::min<int64_t>(THREADS, max_threads)), 1),
+  auto fitting = [&]() {
+    return std::array<bool, 2>{ {
+        true && threads_fit(max_threads, tile_x(ceil_div(d, per_thread), std::min<int64_t>(THREADS, max_threads)), tile_y(ceil_div(d, per_thread), rows, std::min<int64_t>(THREADS, max_threads)), 1),
+        true && threads_fit(max_threads, tile_x(ceil_div(d, per_thread), std::min<int64_t>(THREADS, max_threads)), tile_y(ceil_div(d, per_thread), rows, std::min<int64_t>(THREADS, max_threads)), 1),
+    } };
   };
+  auto fits = fitting();
   if (variant.empty()) {
+    // A tuned preference for this dtype and size bucket (csrc/tuning.h), taken only where its
+    // variant is correct for this input and fits under the limit it was tuned with.
+    if (const auto preference = launch_preference("gelu_and_mul", x.scalar_type(), d)) {
+      const bool requirements[] = {
+          d % per_thread == 0 && x.storage_offset() % per_thread == 0 && (!up.has_value() || up->storage_offset() % per_thread == 0),
+          true,
+      };
+      for (int i = 0; i < 2; ++i) {
+        if (preference->variant != kVariants[i] || !requirements[i]) continue;
+        max_threads = std::min<int64_t>(pipeline_threads, preference->max_threads) / kSimdSize * kSimdSize;
+        fits = fitting();
+        if (fits[i]) {
+          chosen = i;
+        } else {
+          max_threads = pipeline_threads;
+          fits = fitting();
+        }
+      }
+    }
+  }
+  if (variant.empty() && chosen < 0) {
     if ((d % per_thread == 0 && x.storage_offset() % per_thread == 0 && (!up.has_value() || up->storage_offset() % per_thread == 0)) && fits[0]) {
       chosen = 0;
     } else if ((true) && fits[1]) {

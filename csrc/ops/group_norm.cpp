@@ -5,6 +5,7 @@
 // metalgen::group_norm. Plain C++: compiled on every platform, shared by the MPS glue
 // and the simulator.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -14,6 +15,7 @@
 
 #include "ops/all_ops.h"
 #include "op_support.h"
+#include "tuning.h"
 
 namespace metalgen {
 namespace {
@@ -137,8 +139,10 @@ std::vector<LaunchPlan> plan_group_norm(const at::Tensor& x, int64_t num_groups,
   // The pipeline's limit, as a multiple of the SIMD width (what variants may size to).
   TORCH_CHECK_VALUE(max_threads_limit >= static_cast<int64_t>(kSimdSize),
                     "group_norm: max_threads must be at least ", kSimdSize, ", got ", max_threads_limit);
-  [[maybe_unused]] const int64_t max_threads =
+  const int64_t pipeline_threads =
       std::min<int64_t>(max_threads_limit, kMaxThreadsPerThreadgroup) / kSimdSize * kSimdSize;
+  // What variants size their threadgroups by: the pipeline's limit, or a tuned preference's.
+  [[maybe_unused]] int64_t max_threads = pipeline_threads;
   [[maybe_unused]] const int64_t samples = x.size(0);
   [[maybe_unused]] const int64_t channels = x.size(1);
   [[maybe_unused]] const int64_t spatial = samples * channels == 0 ? 0 : x.numel() / (samples * channels);
@@ -159,12 +163,37 @@ std::vector<LaunchPlan> plan_group_norm(const at::Tensor& x, int64_t num_groups,
     return plans;
   }
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
-  const bool fits[] = {
-      true && threads_fit(max_threads, SIMD_SIZE * GROUPS_PER_THREADGROUP, 1, 1),
-      true && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1) && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1),
-      true && threads_fit(max_threads, std::min<int64_t>(std::min<int64_t>(LOOPED_THREADS, max_threads), round_up(std::max<int64_t>(ceil_div(group_size, N_READS), 1), SIMD_SIZE)), 1, 1),
+  auto fitting = [&]() {
+    return std::array<bool, 3>{ {
+        true && threads_fit(max_threads, SIMD_SIZE * GROUPS_PER_THREADGROUP, 1, 1),
+        true && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1) && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1),
+        true && threads_fit(max_threads, std::min<int64_t>(std::min<int64_t>(LOOPED_THREADS, max_threads), round_up(std::max<int64_t>(ceil_div(group_size, N_READS), 1), SIMD_SIZE)), 1, 1),
+    } };
   };
+  auto fits = fitting();
   if (variant.empty()) {
+    // A tuned preference for this dtype and size bucket (csrc/tuning.h), taken only where its
+    // variant is correct for this input and fits under the limit it was tuned with.
+    if (const auto preference = launch_preference("group_norm", x.scalar_type(), group_size)) {
+      const bool requirements[] = {
+          true,
+          true,
+          true,
+      };
+      for (int i = 0; i < 3; ++i) {
+        if (preference->variant != kVariants[i] || !requirements[i]) continue;
+        max_threads = std::min<int64_t>(pipeline_threads, preference->max_threads) / kSimdSize * kSimdSize;
+        fits = fitting();
+        if (fits[i]) {
+          chosen = i;
+        } else {
+          max_threads = pipeline_threads;
+          fits = fitting();
+        }
+      }
+    }
+  }
+  if (variant.empty() && chosen < 0) {
     if ((group_size <= SIMD_GROUP_MAX) && fits[0]) {
       chosen = 0;
     } else if ((group_size >= SPLIT_MIN_SIZE && rows < SPLIT_MAX_GROUPS) && fits[1]) {

@@ -5,6 +5,7 @@
 // metalgen::quantized_linear. Plain C++: compiled on every platform, shared by the MPS glue
 // and the simulator.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -14,6 +15,7 @@
 
 #include "ops/all_ops.h"
 #include "op_support.h"
+#include "tuning.h"
 #include "quantized.h"
 
 namespace metalgen {
@@ -141,8 +143,10 @@ std::vector<LaunchPlan> plan_quantized_linear(const at::Tensor& x, const at::Ten
   // The pipeline's limit, as a multiple of the SIMD width (what variants may size to).
   TORCH_CHECK_VALUE(max_threads_limit >= static_cast<int64_t>(kSimdSize),
                     "quantized_linear: max_threads must be at least ", kSimdSize, ", got ", max_threads_limit);
-  [[maybe_unused]] const int64_t max_threads =
+  const int64_t pipeline_threads =
       std::min<int64_t>(max_threads_limit, kMaxThreadsPerThreadgroup) / kSimdSize * kSimdSize;
+  // What variants size their threadgroups by: the pipeline's limit, or a tuned preference's.
+  [[maybe_unused]] int64_t max_threads = pipeline_threads;
   [[maybe_unused]] const int64_t in_features = x.size(-1);
   [[maybe_unused]] const int64_t out_features = qweight.size(0);
   [[maybe_unused]] const int64_t tokens = leading_rows(x);
@@ -160,11 +164,35 @@ std::vector<LaunchPlan> plan_quantized_linear(const at::Tensor& x, const at::Ten
     return plans;
   }
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
-  const bool fits[] = {
-      true && threads_fit(max_threads, SIMD_SIZE * GEMV_SIMDGROUPS, 1, 1),
-      true && threads_fit(max_threads, SIMD_SIZE * TILED_SIMDGROUPS, 1, 1),
+  auto fitting = [&]() {
+    return std::array<bool, 2>{ {
+        true && threads_fit(max_threads, SIMD_SIZE * GEMV_SIMDGROUPS, 1, 1),
+        true && threads_fit(max_threads, SIMD_SIZE * TILED_SIMDGROUPS, 1, 1),
+    } };
   };
+  auto fits = fitting();
   if (variant.empty()) {
+    // A tuned preference for this dtype and size bucket (csrc/tuning.h), taken only where its
+    // variant is correct for this input and fits under the limit it was tuned with.
+    if (const auto preference = launch_preference("quantized_linear", x.scalar_type(), tokens)) {
+      const bool requirements[] = {
+          true,
+          true,
+      };
+      for (int i = 0; i < 2; ++i) {
+        if (preference->variant != kVariants[i] || !requirements[i]) continue;
+        max_threads = std::min<int64_t>(pipeline_threads, preference->max_threads) / kSimdSize * kSimdSize;
+        fits = fitting();
+        if (fits[i]) {
+          chosen = i;
+        } else {
+          max_threads = pipeline_threads;
+          fits = fitting();
+        }
+      }
+    }
+  }
+  if (variant.empty() && chosen < 0) {
     if ((tokens <= GEMV_MAX_TOKENS) && fits[0]) {
       chosen = 0;
     } else if ((true) && fits[1]) {

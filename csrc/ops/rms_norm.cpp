@@ -5,6 +5,7 @@
 // metalgen::rms_norm. Plain C++: compiled on every platform, shared by the MPS glue
 // and the simulator.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -14,6 +15,7 @@
 
 #include "ops/all_ops.h"
 #include "op_support.h"
+#include "tuning.h"
 
 namespace metalgen {
 namespace {
@@ -100,8 +102,10 @@ std::vector<LaunchPlan> plan_rms_norm(const at::Tensor& x, const c10::optional<a
   // The pipeline's limit, as a multiple of the SIMD width (what variants may size to).
   TORCH_CHECK_VALUE(max_threads_limit >= static_cast<int64_t>(kSimdSize),
                     "rms_norm: max_threads must be at least ", kSimdSize, ", got ", max_threads_limit);
-  [[maybe_unused]] const int64_t max_threads =
+  const int64_t pipeline_threads =
       std::min<int64_t>(max_threads_limit, kMaxThreadsPerThreadgroup) / kSimdSize * kSimdSize;
+  // What variants size their threadgroups by: the pipeline's limit, or a tuned preference's.
+  [[maybe_unused]] int64_t max_threads = pipeline_threads;
   [[maybe_unused]] const int64_t n = x.size(-1);
   [[maybe_unused]] const int64_t rows = n == 0 ? 0 : x.numel() / n;
   int chosen = -1;
@@ -118,12 +122,37 @@ std::vector<LaunchPlan> plan_rms_norm(const at::Tensor& x, const c10::optional<a
     return plans;
   }
   // Whether each variant's threadgroups fit max_threads (a variant that does not is skipped).
-  const bool fits[] = {
-      true && threads_fit(max_threads, SIMD_SIZE * ROWS_PER_THREADGROUP, 1, 1),
-      true && threads_fit(max_threads, round_up(ceil_div(n, N_READS), SIMD_SIZE), 1, 1),
-      true && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1),
+  auto fitting = [&]() {
+    return std::array<bool, 3>{ {
+        true && threads_fit(max_threads, SIMD_SIZE * ROWS_PER_THREADGROUP, 1, 1),
+        true && threads_fit(max_threads, round_up(ceil_div(n, N_READS), SIMD_SIZE), 1, 1),
+        true && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1),
+    } };
   };
+  auto fits = fitting();
   if (variant.empty()) {
+    // A tuned preference for this dtype and size bucket (csrc/tuning.h), taken only where its
+    // variant is correct for this input and fits under the limit it was tuned with.
+    if (const auto preference = launch_preference("rms_norm", x.scalar_type(), n)) {
+      const bool requirements[] = {
+          true,
+          n <= SINGLE_ROW_MAX,
+          true,
+      };
+      for (int i = 0; i < 3; ++i) {
+        if (preference->variant != kVariants[i] || !requirements[i]) continue;
+        max_threads = std::min<int64_t>(pipeline_threads, preference->max_threads) / kSimdSize * kSimdSize;
+        fits = fitting();
+        if (fits[i]) {
+          chosen = i;
+        } else {
+          max_threads = pipeline_threads;
+          fits = fitting();
+        }
+      }
+    }
+  }
+  if (variant.empty() && chosen < 0) {
     if ((n <= SIMD_ROW_MAX) && fits[0]) {
       chosen = 0;
     } else if ((n <= SINGLE_ROW_MAX) && fits[1]) {

@@ -16,6 +16,8 @@ OPS = {
         "variants": ['words'],
         "kernels": {'words': {'float32': 'dequantize_weight_words_float32', 'float16': 'dequantize_weight_words_float16', 'bfloat16': 'dequantize_weight_words_bfloat16'}},
         "tuning": {'THREADS': 256},
+        "sizes": [('in_features', 'qweight.size(1) * (32 / bits)'), ('rows', 'qweight.size(0)'), ('words', 'qweight.size(1)')],
+        "bucket_size": "in_features",
         "autograd": "none",
         "patch_targets": [
         ],
@@ -29,6 +31,8 @@ OPS = {
         "variants": ['vector', 'scalar'],
         "kernels": {'vector': {'float32': 'gelu_and_mul_vector_float32', 'float16': 'gelu_and_mul_vector_float16', 'bfloat16': 'gelu_and_mul_vector_bfloat16'}, 'scalar': {'float32': 'gelu_and_mul_scalar_float32', 'float16': 'gelu_and_mul_scalar_float16', 'bfloat16': 'gelu_and_mul_scalar_bfloat16'}},
         "tuning": {'BYTES_PER_THREAD': 8, 'THREADS': 256},
+        "sizes": [('d', 'up.has_value() ? x.size(-1) : x.size(-1) / 2'), ('rows', 'd == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d)'), ('per_thread', 'BYTES_PER_THREAD / x.element_size()')],
+        "bucket_size": "d",
         "autograd": "reference",
         "patch_targets": [
         ],
@@ -42,6 +46,8 @@ OPS = {
         "variants": ['simd_groups', 'split', 'looped'],
         "kernels": {'simd_groups': {'float32': 'group_norm_simd_groups_float32', 'float16': 'group_norm_simd_groups_float16', 'bfloat16': 'group_norm_simd_groups_bfloat16'}, 'partial_moments': {'float32': 'group_norm_partial_moments_float32', 'float16': 'group_norm_partial_moments_float16', 'bfloat16': 'group_norm_partial_moments_bfloat16'}, 'split_output': {'float32': 'group_norm_split_output_float32', 'float16': 'group_norm_split_output_float16', 'bfloat16': 'group_norm_split_output_bfloat16'}, 'looped': {'float32': 'group_norm_looped_float32', 'float16': 'group_norm_looped_float16', 'bfloat16': 'group_norm_looped_bfloat16'}},
         "tuning": {'N_READS': 4, 'SIMD_GROUP_MAX': 512, 'GROUPS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024, 'SPLIT_MIN_SIZE': 65536, 'SPLIT_MAX_GROUPS': 256, 'SPLIT_CHUNK': 16384},
+        "sizes": [('samples', 'x.size(0)'), ('channels', 'x.size(1)'), ('spatial', 'samples * channels == 0 ? 0 : x.numel() / (samples * channels)'), ('group_size', 'channels / num_groups * spatial'), ('rows', 'samples * num_groups'), ('chunks', 'ceil_div(group_size, SPLIT_CHUNK)')],
+        "bucket_size": "group_size",
         "autograd": "reference",
         "patch_targets": [
         ],
@@ -55,6 +61,8 @@ OPS = {
         "variants": ['simd_rows', 'single_row', 'looped'],
         "kernels": {'simd_rows': {'float32': 'layer_norm_simd_rows_float32', 'float16': 'layer_norm_simd_rows_float16', 'bfloat16': 'layer_norm_simd_rows_bfloat16'}, 'single_row': {'float32': 'layer_norm_single_row_float32', 'float16': 'layer_norm_single_row_float16', 'bfloat16': 'layer_norm_single_row_bfloat16'}, 'looped': {'float32': 'layer_norm_looped_float32', 'float16': 'layer_norm_looped_float16', 'bfloat16': 'layer_norm_looped_bfloat16'}},
         "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "sizes": [('n', 'x.size(-1)'), ('rows', 'n == 0 ? 0 : x.numel() / n')],
+        "bucket_size": "n",
         "autograd": "reference",
         "patch_targets": [
         ],
@@ -68,6 +76,8 @@ OPS = {
         "variants": ['gemv', 'tiled'],
         "kernels": {'gemv': {'float32': 'quantized_linear_gemv_float32', 'float16': 'quantized_linear_gemv_float16', 'bfloat16': 'quantized_linear_gemv_bfloat16'}, 'tiled': {'float32': 'quantized_linear_tiled_float32', 'float16': 'quantized_linear_tiled_float16', 'bfloat16': 'quantized_linear_tiled_bfloat16'}},
         "tuning": {'GEMV_MAX_TOKENS': 8, 'GEMV_ROWS': 4, 'GEMV_SIMDGROUPS': 2, 'PACKS_PER_LANE': 2, 'TILE': 32, 'TILE_K': 32, 'TILED_SIMDGROUPS': 4},
+        "sizes": [('in_features', 'x.size(-1)'), ('out_features', 'qweight.size(0)'), ('tokens', 'leading_rows(x)')],
+        "bucket_size": "tokens",
         "autograd": "none",
         "patch_targets": [
         ],
@@ -81,6 +91,8 @@ OPS = {
         "variants": ['simd_rows', 'single_row', 'looped'],
         "kernels": {'simd_rows': {'float32': 'rms_norm_simd_rows_float32', 'float16': 'rms_norm_simd_rows_float16', 'bfloat16': 'rms_norm_simd_rows_bfloat16'}, 'single_row': {'float32': 'rms_norm_single_row_float32', 'float16': 'rms_norm_single_row_float16', 'bfloat16': 'rms_norm_single_row_bfloat16'}, 'looped': {'float32': 'rms_norm_looped_float32', 'float16': 'rms_norm_looped_float16', 'bfloat16': 'rms_norm_looped_bfloat16'}},
         "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "sizes": [('n', 'x.size(-1)'), ('rows', 'n == 0 ? 0 : x.numel() / n')],
+        "bucket_size": "n",
         "autograd": "reference",
         "patch_targets": [
             {"qualname": "torch.nn.RMSNorm"},
@@ -99,6 +111,8 @@ OPS = {
         "variants": ['vector', 'scalar'],
         "kernels": {'vector': {'float32': 'silu_and_mul_vector_float32', 'float16': 'silu_and_mul_vector_float16', 'bfloat16': 'silu_and_mul_vector_bfloat16'}, 'scalar': {'float32': 'silu_and_mul_scalar_float32', 'float16': 'silu_and_mul_scalar_float16', 'bfloat16': 'silu_and_mul_scalar_bfloat16'}},
         "tuning": {'BYTES_PER_THREAD': 8, 'THREADS': 256},
+        "sizes": [('d', 'up.has_value() ? x.size(-1) : x.size(-1) / 2'), ('rows', 'd == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d)'), ('per_thread', 'BYTES_PER_THREAD / x.element_size()')],
+        "bucket_size": "d",
         "autograd": "reference",
         "patch_targets": [
         ],
@@ -112,6 +126,8 @@ OPS = {
         "variants": ['simd_rows', 'single_row', 'looped'],
         "kernels": {'simd_rows': {'float32': 'softmax_simd_rows_float32', 'float16': 'softmax_simd_rows_float16', 'bfloat16': 'softmax_simd_rows_bfloat16'}, 'single_row': {'float32': 'softmax_single_row_float32', 'float16': 'softmax_single_row_float16', 'bfloat16': 'softmax_single_row_bfloat16'}, 'looped': {'float32': 'softmax_looped_float32', 'float16': 'softmax_looped_float16', 'bfloat16': 'softmax_looped_bfloat16'}},
         "tuning": {'N_READS': 4, 'SINGLE_ROW_MAX': 4096, 'SIMD_ROW_MAX': 512, 'ROWS_PER_THREADGROUP': 8, 'LOOPED_THREADS': 1024},
+        "sizes": [('n', 'x.size(-1)'), ('rows', 'n == 0 ? 0 : x.numel() / n'), ('queries', 'x.dim() >= 2 ? x.size(-2) : 1')],
+        "bucket_size": "n",
         "autograd": "reference",
         "patch_targets": [
         ],

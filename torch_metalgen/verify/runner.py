@@ -52,6 +52,7 @@ from torch_metalgen.verify.device import (
     synchronize,
 )
 from torch_metalgen.verify.distributions import NATIVE, all_distributions, refill
+from torch_metalgen.verify.limits import ResourceLimits
 from torch_metalgen.verify.tolerances import (
     EAGER_BAR_CAP,
     EAGER_FACTOR,
@@ -91,6 +92,7 @@ class VerifyConfig:
     # Untrusted (file) candidates run in a worker process; off only to show what it prevents.
     isolate: bool = True
     case_timeout: float = 600.0  # seconds a worker may take for one case
+    worker_limits: ResourceLimits | None = None  # rlimits of the worker process (the search)
 
     @property
     def candidate_checks(self) -> CandidateChecks:
@@ -191,7 +193,9 @@ def verify_problem(
     if not (candidate.isolated and config.isolate):
         worker = None
     elif worker is None and cases:
-        worker = own_worker = CandidateWorker(problem, candidate, config.device)
+        worker = own_worker = CandidateWorker(
+            problem, candidate, config.device, config.worker_limits
+        )
         worker.start(wait=False)  # it imports torch while this process builds references
     models = _Models(problem, candidate, config, report, worker)
     context = strict_float32() if config.strict_float32 else contextlib.nullcontext()

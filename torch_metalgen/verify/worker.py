@@ -33,6 +33,7 @@ import torch
 
 import torch_metalgen
 from torch_metalgen.problems import Candidate, Problem, Shape, file_candidate, load_problem
+from torch_metalgen.verify.limits import ResourceLimits, kill_group, why_it_ended
 
 MAX_REPLY_BYTES = 1 << 36  # a reply claiming more is malformed
 START_TIMEOUT_S = 300.0  # importing torch on a loaded 2-core machine can take a while
@@ -88,10 +89,17 @@ def shape_message(shape: Shape) -> dict:
 class CandidateWorker:
     """The verifier's handle on one worker process for ``candidate`` on ``problem``."""
 
-    def __init__(self, problem: Problem, candidate: Candidate, device: torch.device) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        candidate: Candidate,
+        device: torch.device,
+        limits: ResourceLimits | None = None,
+    ) -> None:
         if candidate.source is None:
             raise ValueError(f"candidate {candidate.name} has no source file to run apart")
         self.problem, self.candidate, self.device = problem, candidate, device
+        self.limits = limits  # CPU, memory and file-size limits of the worker (and children)
         self.process: subprocess.Popen | None = None
         self.stderr = None
         self.starting = False
@@ -113,6 +121,8 @@ class CandidateWorker:
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             env=env,
+            preexec_fn=self.limits.apply if self.limits else None,
+            start_new_session=self.limits is not None,
         )
         path, class_name = self.candidate.source
         self.send(
@@ -157,6 +167,8 @@ class CandidateWorker:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if self.limits is not None:  # whatever the candidate forked goes too
+            kill_group(process.pid)
         for stream in (process.stdin, process.stdout):
             stream.close()
 
@@ -215,6 +227,8 @@ class CandidateWorker:
         code = self.process.poll() if self.process is not None else None
         self.close()
         status = f" (exit status {code})" if code is not None else ""
+        limit = why_it_ended(code, self.limits) if code is not None else ""
+        status += f": {limit}" if limit else ""
         return WorkerError(f"candidate worker{status}: {why}{tail}")
 
 
