@@ -6,8 +6,9 @@ and the runtime finds the size bucket of a call from the registry's ``sizes``
 
 The language is the subset specs use: integer and floating literals, names, ``+ - * / %``,
 comparisons, ``&& || !``, ``?:``, calls (``ceil_div``, ``round_up``, ``tile_x``, ``tile_y``,
-``std::min<int64_t>``, ``std::max<int64_t>``, ``static_cast<T>``), member calls on tensors
-(``x.size(-1)``, ``mask->dim()``, ``up.has_value()``) and ``std::vector<int64_t>{...}``.
+``leading_rows``, ``std::min<int64_t>``, ``std::max<int64_t>``, ``static_cast<T>``), member
+calls on tensors (``x.size(-1)``, ``mask->dim()``, ``up.has_value()``) and
+``std::vector<int64_t>{...}``.
 Anything else is an ``ExpressionError`` naming the expression: the plan the C++ compiler
 builds from the same text is the reference, and tests compare the two on every spec.
 Integer arithmetic follows C++ int64 (division truncates toward zero).
@@ -15,6 +16,7 @@ Integer arithmetic follows C++ int64 (division truncates toward zero).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -94,6 +96,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "std::max": max,
     "std::isfinite": lambda v: v == v and abs(v) != float("inf"),
     "is_supported_dtype": lambda dtype: dtype in (torch.float32, torch.float16, torch.bfloat16),
+    # csrc/quantized.h: the product of a tensor's leading dimensions (rows of (rows, size(-1))).
+    "leading_rows": lambda view: math.prod(view.call("sizes", [])[:-1]),
 }
 CASTS = {"int64_t": int, "int32_t": int, "uint32_t": int, "uint64_t": int, "int": int}
 CASTS |= {"double": float, "float": float, "bool": bool}
