@@ -37,6 +37,19 @@ void register_plan_bindings(pybind11::module& m) {
   m.def("decode_attention_variants", &decode_attention_variants,
         "Kernel variants of metalgen::decode_attention, in the order the plan tries them.");
   m.def(
+      "plan_dequantize_weight",
+      [](const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, int64_t bits, int64_t group_size, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_dequantize_weight(qweight, scales, biases, bits, group_size, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+      pybind11::arg("qweight"), pybind11::arg("scales"), pybind11::arg("biases") = pybind11::none(), pybind11::arg("bits") = 4, pybind11::arg("group_size") = 64, pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::dequantize_weight, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of words forces it.");
+  m.def("dequantize_weight_variants", &dequantize_weight_variants,
+        "Kernel variants of metalgen::dequantize_weight, in the order the plan tries them.");
+  m.def(
       "plan_gelu_and_mul",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {
         auto [plans, outputs] = prepare_gelu_and_mul(x, up, approximate_tanh, casting_mode, variant, max_threads);
@@ -75,6 +88,19 @@ void register_plan_bindings(pybind11::module& m) {
       "one of simd_rows, single_row, looped forces it.");
   m.def("layer_norm_variants", &layer_norm_variants,
         "Kernel variants of metalgen::layer_norm, in the order the plan tries them.");
+  m.def(
+      "plan_quantized_linear",
+      [](const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, const c10::optional<at::Tensor>& bias, int64_t bits, int64_t group_size, const std::string& variant, int64_t max_threads) {
+        auto [plans, outputs] = prepare_quantized_linear(x, qweight, scales, biases, bias, bits, group_size, variant, max_threads);
+        return pybind11::make_tuple(std::move(plans), outputs);
+      },
+      pybind11::arg("x"), pybind11::arg("qweight"), pybind11::arg("scales"), pybind11::arg("biases") = pybind11::none(), pybind11::arg("bias") = pybind11::none(), pybind11::arg("bits") = 4, pybind11::arg("group_size") = 64, pybind11::kw_only(),
+      pybind11::arg("variant") = "", pybind11::arg("max_threads") = kMaxThreadsPerThreadgroup,
+      "Checks the arguments of metalgen::quantized_linear, allocates its outputs and returns "
+      "(list of LaunchPlans run in order, outputs). variant='' picks by size and max_threads; "
+      "one of gemv, tiled forces it.");
+  m.def("quantized_linear_variants", &quantized_linear_variants,
+        "Kernel variants of metalgen::quantized_linear, in the order the plan tries them.");
   m.def(
       "plan_rms_norm",
       [](const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode, const std::string& variant, int64_t max_threads) {

@@ -12,9 +12,11 @@
 TORCH_LIBRARY(metalgen, m) {
   m.def("add_rms_norm(Tensor x, Tensor residual, Tensor? weight=None, float eps=1e-06, float offset=0.0, str casting_mode=\"gemma\") -> (Tensor, Tensor)");
   m.def("decode_attention(Tensor q, Tensor k, Tensor v, float? scale=None, Tensor? mask=None, bool causal=False, int window=0, float softcap=0.0) -> Tensor");
+  m.def("dequantize_weight(Tensor qweight, Tensor scales, Tensor? biases=None, int bits=4, int group_size=64) -> Tensor");
   m.def("gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False, str casting_mode=\"gemma\") -> Tensor");
   m.def("group_norm(Tensor x, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool silu=False) -> Tensor");
   m.def("layer_norm(Tensor x, Tensor? weight=None, Tensor? bias=None, float eps=1e-05) -> Tensor");
+  m.def("quantized_linear(Tensor x, Tensor qweight, Tensor scales, Tensor? biases=None, Tensor? bias=None, int bits=4, int group_size=64) -> Tensor");
   m.def("rms_norm(Tensor x, Tensor? weight=None, float eps=1e-06, float offset=0.0, str casting_mode=\"gemma\") -> Tensor");
   m.def("rotary_embedding(Tensor q, Tensor k, Tensor? cos=None, Tensor? sin=None, Tensor? positions=None, float base=10000., int rotary_dim=-1, bool interleaved=False, bool round_products=False) -> (Tensor, Tensor)");
   m.def("silu_and_mul(Tensor x, Tensor? up=None, str casting_mode=\"gemma\") -> Tensor");
@@ -24,9 +26,11 @@ TORCH_LIBRARY(metalgen, m) {
 TORCH_LIBRARY_IMPL(metalgen, CompositeExplicitAutograd, m) {
   m.impl("add_rms_norm", &metalgen::add_rms_norm_reference);
   m.impl("decode_attention", &metalgen::decode_attention_reference);
+  m.impl("dequantize_weight", &metalgen::dequantize_weight_reference);
   m.impl("gelu_and_mul", &metalgen::gelu_and_mul_reference);
   m.impl("group_norm", &metalgen::group_norm_reference);
   m.impl("layer_norm", &metalgen::layer_norm_reference);
+  m.impl("quantized_linear", &metalgen::quantized_linear_reference);
   m.impl("rms_norm", &metalgen::rms_norm_reference);
   m.impl("rotary_embedding", &metalgen::rotary_embedding_reference);
   m.impl("silu_and_mul", &metalgen::silu_and_mul_reference);

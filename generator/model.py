@@ -259,6 +259,9 @@ class OpSpec:
     # Tensor arguments the kernels read through their own strides (passed in params), so
     # prepare binds them as they are, views included, instead of a contiguous copy.
     strided: tuple[str, ...] = ()
+    # Hand-written headers under csrc/ the op's .cpp includes (helpers its cpu_reference or
+    # size expressions call, e.g. "quantized.h").
+    cpp_includes: tuple[str, ...] = ()
     location: Location = field(default_factory=lambda: Location.of_caller(3))
 
     def __post_init__(self) -> None:
@@ -435,6 +438,9 @@ def validate(spec: OpSpec) -> None:
             )
         if not _IDENTIFIER.match(constant.name):
             fail("tuning", f"constant name {constant.name!r} is not an identifier")
+    for include in spec.cpp_includes:
+        if not re.match(r"^[\w./-]+\.h$", include) or include.startswith(("/", ".")):
+            fail("cpp_includes", f"{include!r} is not a header path relative to csrc/")
     if spec.autograd not in AUTOGRAD_KINDS:
         fail("autograd", f"{spec.autograd!r}; expected one of {AUTOGRAD_KINDS}")
     if spec.samples is None:

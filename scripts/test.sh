@@ -10,6 +10,11 @@ PYTHON=${PYTHON:-python3}
 
 bash scripts/bootstrap.sh
 
+# Test-only oracles: MLX's CPU build (an independent implementation of norms, RoPE, SDPA and
+# quantized matmul; plain `mlx` lacks its Linux library) and Ray (the search's executor test).
+"$PYTHON" -c "import mlx.core, ray" 2>/dev/null \
+  || "$PYTHON" -m pip install --quiet "mlx[cpu]==0.32.4" "ray==2.60.0"
+
 echo "==> generated files in sync with the specs"
 "$PYTHON" -m generator --check
 

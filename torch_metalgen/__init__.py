@@ -5,6 +5,7 @@
     handle = torch_metalgen.patch(model)                 # swap recognized modules
     torch_metalgen.register_attention()                  # attn_implementation="metalgen"
     handle.undo()                                        # or torch_metalgen.unpatch(model)
+    print(torch_metalgen.quantize(model, bits=4))        # nn.Linear -> int4 QuantizedLinear
     with torch_metalgen.patch_on_load(): model = ...     # patch models as they are built
 
 On ``mps`` tensors the ops run their Metal kernels; on every other device they run a
@@ -22,6 +23,13 @@ from torch_metalgen._version import __version__
 from torch_metalgen.attention import register_attention
 from torch_metalgen.functional import *  # noqa: F403  (one wrapper per op spec)
 from torch_metalgen.patching import PatchHandle, patch, patch_on_load, unpatch
+from torch_metalgen.quantization import (
+    QuantizationReport,
+    load_mlx_state_dict,
+    load_quantized_state_dict,
+    quantize,
+    quantize_weight,
+)
 
 __all__ = [
     *functional.__all__,
@@ -30,6 +38,11 @@ __all__ = [
     "patch_on_load",
     "register_attention",
     "PatchHandle",
+    "quantize",
+    "quantize_weight",
+    "QuantizationReport",
+    "load_quantized_state_dict",
+    "load_mlx_state_dict",
     "nn",
     "ops_list",
     "__version__",

@@ -6,6 +6,9 @@ from __future__ import annotations
 import torch
 
 from torch_metalgen.functional import rms_norm
+from torch_metalgen.quantization.module import QuantizedLinear
+
+__all__ = ["QuantizedLinear", "RMSNorm"]
 
 
 class RMSNorm(torch.nn.Module):

@@ -6,8 +6,9 @@ and the runtime finds the size bucket of a call from the registry's ``sizes``
 
 The language is the subset specs use: integer, floating and string literals, names,
 ``+ - * / %``, comparisons, ``&& || !``, ``?:``, calls (``ceil_div``, ``round_up``,
-``tile_x``, ``tile_y``, ``std::min<int64_t>``, ``std::max<int64_t>``, ``std::clamp<int64_t>``,
-``std::sqrt``, ``static_cast<T>``, functional casts ``double(x)``), member calls on tensors
+``tile_x``, ``tile_y``, ``leading_rows``, ``std::min<int64_t>``, ``std::max<int64_t>``,
+``std::clamp<int64_t>``, ``std::sqrt``, ``static_cast<T>``, functional casts ``double(x)``),
+member calls on tensors
 (``x.size(-1)``, ``mask->dim()``, ``up.has_value()``), ``has_value()`` and ``*`` on optional
 scalars (``scale.has_value() ? *scale : 1.0``) and ``std::vector<int64_t>{...}``.
 Anything else is an ``ExpressionError`` naming the expression: the plan the C++ compiler
@@ -104,6 +105,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int64_t": int,
     "std::isfinite": lambda v: v == v and abs(v) != float("inf"),
     "is_supported_dtype": lambda dtype: dtype in (torch.float32, torch.float16, torch.bfloat16),
+    # csrc/quantized.h: the product of a tensor's leading dimensions (rows of (rows, size(-1))).
+    "leading_rows": lambda view: math.prod(view.call("sizes", [])[:-1]),
 }
 CASTS = {"int64_t": int, "int32_t": int, "uint32_t": int, "uint64_t": int, "int": int}
 CASTS |= {"double": float, "float": float, "bool": bool}

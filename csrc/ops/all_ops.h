@@ -41,6 +41,19 @@ std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_decode_attention(const a
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor decode_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<double> scale, const c10::optional<at::Tensor>& mask, bool causal, int64_t window, double softcap);
 
+// dequantize_weight: The (out_features, in_features) weight of a packed quantized weight (MLX layout): affine scale * q + bias, or symmetric scale * (q - 2^(bits-1)) without biases.
+void check_dequantize_weight_args(const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, int64_t bits, int64_t group_size);
+std::vector<std::string> dequantize_weight_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_dequantize_weight_outputs(const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, int64_t bits, int64_t group_size);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_dequantize_weight(const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, int64_t bits, int64_t group_size, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_dequantize_weight(const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, int64_t bits, int64_t group_size, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor dequantize_weight_reference(const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, int64_t bits, int64_t group_size);
+
 // gelu_and_mul: gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.
 void check_gelu_and_mul_args(const at::Tensor& x, const c10::optional<at::Tensor>& up, bool approximate_tanh, c10::string_view casting_mode);
 std::vector<std::string> gelu_and_mul_variants();
@@ -79,6 +92,19 @@ std::vector<LaunchPlan> plan_layer_norm(const at::Tensor& x, const c10::optional
 std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_layer_norm(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps, const std::string& variant, int64_t max_threads);
 // The reference from ATen ops: the implementation on every device without a kernel.
 at::Tensor layer_norm_reference(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias, double eps);
+
+// quantized_linear: x @ W^T + bias with W weight-only quantized (int4/int8, MLX's packing): affine w = scale * q + bias, or symmetric w = scale * (q - 2^(bits-1)) without biases.
+void check_quantized_linear_args(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, const c10::optional<at::Tensor>& bias, int64_t bits, int64_t group_size);
+std::vector<std::string> quantized_linear_variants();
+// The outputs, contiguous, on the arguments' device (arguments already checked).
+at::Tensor allocate_quantized_linear_outputs(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, const c10::optional<at::Tensor>& bias, int64_t bits, int64_t group_size);
+// The launches, in order, on contiguous arguments. variant "" lets the plan choose by size
+// and by max_threads (the pipeline's threads-per-threadgroup limit); a name forces it.
+std::vector<LaunchPlan> plan_quantized_linear(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, const c10::optional<at::Tensor>& bias, int64_t bits, int64_t group_size, const at::Tensor& out, const std::string& variant, int64_t max_threads);
+// Checks, makes inputs contiguous, allocates the outputs and plans the launches.
+std::tuple<std::vector<LaunchPlan>, at::Tensor> prepare_quantized_linear(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, const c10::optional<at::Tensor>& bias, int64_t bits, int64_t group_size, const std::string& variant, int64_t max_threads);
+// The reference from ATen ops: the implementation on every device without a kernel.
+at::Tensor quantized_linear_reference(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& scales, const c10::optional<at::Tensor>& biases, const c10::optional<at::Tensor>& bias, int64_t bits, int64_t group_size);
 
 // rms_norm: RMSNorm over the last dimension of x, scaled by (offset + weight); fp32 accumulation.
 void check_rms_norm_args(const at::Tensor& x, const c10::optional<at::Tensor>& weight, double eps, double offset, c10::string_view casting_mode);

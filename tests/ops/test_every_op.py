@@ -21,7 +21,10 @@ def _tuple(value):
 
 
 def _double(args):
-    return [a.double() if isinstance(a, torch.Tensor) else a for a in args]
+    # Floating tensors only: integer arguments (packed quantized weights) keep their bits.
+    return [
+        a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args
+    ]
 
 
 def _call(op, args):

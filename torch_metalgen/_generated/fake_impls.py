@@ -28,6 +28,13 @@ def _decode_attention_fake(q, k, v, scale=None, mask=None, causal=False, window=
     return out
 
 
+@torch.library.register_fake("metalgen::dequantize_weight")
+def _dequantize_weight_fake(qweight, scales, biases=None, bits=4, group_size=64):
+    check_same_device("dequantize_weight", "scales", qweight=qweight, scales=scales, biases=biases)
+    out = scales.new_empty((qweight.shape[0], qweight.shape[1] * (32 // bits)), dtype=scales.dtype)
+    return out
+
+
 @torch.library.register_fake("metalgen::gelu_and_mul")
 def _gelu_and_mul_fake(x, up=None, approximate_tanh=False, casting_mode="gemma"):
     if casting_mode not in ('gemma', 'llama'):
@@ -48,6 +55,13 @@ def _group_norm_fake(x, num_groups, weight=None, bias=None, eps=1e-05, silu=Fals
 def _layer_norm_fake(x, weight=None, bias=None, eps=1e-05):
     check_same_device("layer_norm", "x", x=x, weight=weight, bias=bias)
     out = x.new_empty(x.shape, dtype=x.dtype)
+    return out
+
+
+@torch.library.register_fake("metalgen::quantized_linear")
+def _quantized_linear_fake(x, qweight, scales, biases=None, bias=None, bits=4, group_size=64):
+    check_same_device("quantized_linear", "x", x=x, qweight=qweight, scales=scales, biases=biases, bias=bias)
+    out = x.new_empty((*x.shape[:-1], qweight.shape[0]), dtype=x.dtype)
     return out
 
 

@@ -15,9 +15,11 @@ from torch_metalgen import _ops  # noqa: F401  (registers the ops)
 __all__ = [
     "add_rms_norm",
     "decode_attention",
+    "dequantize_weight",
     "gelu_and_mul",
     "group_norm",
     "layer_norm",
+    "quantized_linear",
     "rms_norm",
     "rotary_embedding",
     "silu_and_mul",
@@ -117,6 +119,43 @@ def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: f
             f"decode_attention: softcap must be a float, got {type(softcap).__name__}"
         )
     return torch.ops.metalgen.decode_attention(q, k, v, None if scale is None else float(scale), mask, causal, window, float(softcap))
+
+
+def dequantize_weight(qweight: torch.Tensor, scales: torch.Tensor, biases: torch.Tensor | None = None, bits: int = 4, group_size: int = 64):
+    """The (out_features, in_features) weight of a packed quantized weight (MLX layout): affine scale * q + bias, or symmetric scale * (q - 2^(bits-1)) without biases.
+
+    Args:
+        qweight: (out_features, in_features * bits / 32) uint32 packed codes (MLX layout).
+        scales: (out_features, in_features / group_size), float32/float16/bfloat16.
+        biases: affine mode's per-group biases (scales' shape), or None: symmetric.
+        bits: 4 or 8.
+        group_size: positive multiple of 32 dividing in_features (32, 64, 128, or K).
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(qweight, torch.Tensor)):
+        raise TypeError(
+            f"dequantize_weight: qweight must be a torch.Tensor, got {type(qweight).__name__}"
+        )
+    if not (isinstance(scales, torch.Tensor)):
+        raise TypeError(
+            f"dequantize_weight: scales must be a torch.Tensor, got {type(scales).__name__}"
+        )
+    if not (biases is None or isinstance(biases, torch.Tensor)):
+        raise TypeError(
+            f"dequantize_weight: biases must be a torch.Tensor or None, got {type(biases).__name__}"
+        )
+    if not (isinstance(bits, int) and not isinstance(bits, bool)):
+        raise TypeError(
+            f"dequantize_weight: bits must be an int, got {type(bits).__name__}"
+        )
+    if not (isinstance(group_size, int) and not isinstance(group_size, bool)):
+        raise TypeError(
+            f"dequantize_weight: group_size must be an int, got {type(group_size).__name__}"
+        )
+    return torch.ops.metalgen.dequantize_weight(qweight, scales, biases, bits, group_size)
 
 
 def gelu_and_mul(x: torch.Tensor, up: torch.Tensor | None = None, approximate_tanh: bool = False, casting_mode: str = "gemma"):
@@ -223,6 +262,53 @@ def layer_norm(x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.
             f"layer_norm: eps must be a float, got {type(eps).__name__}"
         )
     return torch.ops.metalgen.layer_norm(x, weight, bias, float(eps))
+
+
+def quantized_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, biases: torch.Tensor | None = None, bias: torch.Tensor | None = None, bits: int = 4, group_size: int = 64):
+    """x @ W^T + bias with W weight-only quantized (int4/int8, MLX's packing): affine w = scale * q + bias, or symmetric w = scale * (q - 2^(bits-1)) without biases.
+
+    Args:
+        x: (..., in_features) activations, float32/float16/bfloat16.
+        qweight: (out_features, in_features * bits / 32) uint32 packed codes (MLX layout).
+        scales: (out_features, in_features / group_size), x's dtype.
+        biases: affine mode's per-group biases (scales' shape), or None: symmetric.
+        bias: optional (out_features,) bias added to the output, x's dtype.
+        bits: 4 or 8.
+        group_size: positive multiple of 32 dividing in_features (32, 64, 128, or K).
+
+    Dtypes: float32, float16, bfloat16 (float32 math). On ``mps`` it runs the
+    generated Metal kernel; elsewhere a reference from ATen ops. Raises ValueError /
+    TypeError naming the offending argument.
+    """
+    if not (isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"quantized_linear: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not (isinstance(qweight, torch.Tensor)):
+        raise TypeError(
+            f"quantized_linear: qweight must be a torch.Tensor, got {type(qweight).__name__}"
+        )
+    if not (isinstance(scales, torch.Tensor)):
+        raise TypeError(
+            f"quantized_linear: scales must be a torch.Tensor, got {type(scales).__name__}"
+        )
+    if not (biases is None or isinstance(biases, torch.Tensor)):
+        raise TypeError(
+            f"quantized_linear: biases must be a torch.Tensor or None, got {type(biases).__name__}"
+        )
+    if not (bias is None or isinstance(bias, torch.Tensor)):
+        raise TypeError(
+            f"quantized_linear: bias must be a torch.Tensor or None, got {type(bias).__name__}"
+        )
+    if not (isinstance(bits, int) and not isinstance(bits, bool)):
+        raise TypeError(
+            f"quantized_linear: bits must be an int, got {type(bits).__name__}"
+        )
+    if not (isinstance(group_size, int) and not isinstance(group_size, bool)):
+        raise TypeError(
+            f"quantized_linear: group_size must be an int, got {type(group_size).__name__}"
+        )
+    return torch.ops.metalgen.quantized_linear(x, qweight, scales, biases, bias, bits, group_size)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-06, offset: float = 0.0, casting_mode: str = "gemma"):

@@ -66,6 +66,26 @@ def decode_attention(
     return (weights @ v).reshape(batch, heads, queries, head_dim)
 
 
+def dequantize_weight(
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    biases: torch.Tensor | None,
+    bits: int,
+    group_size: int,
+) -> torch.Tensor:
+    """The definition, in scales' dtype (float64 for the verifier)."""
+    rows = qweight.shape[0]
+    words = qweight.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    shifts = torch.arange(0, 32, bits, device=qweight.device)
+    codes = (words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)
+    codes = codes.to(scales.dtype).reshape(rows, scales.shape[1], group_size)
+    if biases is None:
+        weight = (codes - 2 ** (bits - 1)) * scales.unsqueeze(-1)
+    else:
+        weight = codes * scales.unsqueeze(-1) + biases.unsqueeze(-1)
+    return weight.reshape(rows, scales.shape[1] * group_size)
+
+
 def gelu_and_mul(
     x: torch.Tensor,
     up: torch.Tensor | None = None,
@@ -122,6 +142,30 @@ def layer_norm(
     if bias is not None:
         y = y + bias
     return y
+
+
+def quantized_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    biases: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    bits: int,
+    group_size: int,
+) -> torch.Tensor:
+    """The definition, in scales' dtype (float64 for the verifier): unpack the codes, apply
+    scale and bias per group, then x @ W^T + bias."""
+    rows = qweight.shape[0]
+    words = qweight.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    shifts = torch.arange(0, 32, bits, device=qweight.device)
+    codes = (words.unsqueeze(-1) >> shifts) & ((1 << bits) - 1)
+    codes = codes.to(scales.dtype).reshape(rows, scales.shape[1], group_size)
+    if biases is None:
+        weight = (codes - 2 ** (bits - 1)) * scales.unsqueeze(-1)
+    else:
+        weight = codes * scales.unsqueeze(-1) + biases.unsqueeze(-1)
+    out = x.to(scales.dtype) @ weight.reshape(rows, scales.shape[1] * group_size).T
+    return out if bias is None else out + bias
 
 
 def rms_norm(
@@ -228,9 +272,11 @@ def softmax(
 REFERENCES = {
     "add_rms_norm": add_rms_norm,
     "decode_attention": decode_attention,
+    "dequantize_weight": dequantize_weight,
     "gelu_and_mul": gelu_and_mul,
     "group_norm": group_norm,
     "layer_norm": layer_norm,
+    "quantized_linear": quantized_linear,
     "rms_norm": rms_norm,
     "rotary_embedding": rotary_embedding,
     "silu_and_mul": silu_and_mul,

@@ -39,6 +39,22 @@ OPS = {
         "patch_targets": [
         ],
     },
+    "dequantize_weight": {
+        "schema": "dequantize_weight(Tensor qweight, Tensor scales, Tensor? biases=None, int bits=4, int group_size=64) -> Tensor",
+        "doc": "The (out_features, in_features) weight of a packed quantized weight (MLX layout): affine scale * q + bias, or symmetric scale * (q - 2^(bits-1)) without biases.",
+        "arguments": [('Tensor', 'qweight'), ('Tensor', 'scales'), ('Tensor?', 'biases'), ('int', 'bits'), ('int', 'group_size')],
+        "choices": {},
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['words'],
+        "kernels": {'words': {'float32': 'dequantize_weight_words_float32', 'float16': 'dequantize_weight_words_float16', 'bfloat16': 'dequantize_weight_words_bfloat16'}},
+        "tuning": {'THREADS': 256},
+        "sizes": [('in_features', 'qweight.size(1) * (32 / bits)'), ('rows', 'qweight.size(0)'), ('words', 'qweight.size(1)')],
+        "bucket_size": "in_features",
+        "autograd": "none",
+        "patch_targets": [
+        ],
+    },
     "gelu_and_mul": {
         "schema": "gelu_and_mul(Tensor x, Tensor? up=None, bool approximate_tanh=False, str casting_mode=\"gemma\") -> Tensor",
         "doc": "gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.",
@@ -84,6 +100,22 @@ OPS = {
         "sizes": [('n', 'x.size(-1)'), ('rows', 'n == 0 ? 0 : x.numel() / n')],
         "bucket_size": "n",
         "autograd": "reference",
+        "patch_targets": [
+        ],
+    },
+    "quantized_linear": {
+        "schema": "quantized_linear(Tensor x, Tensor qweight, Tensor scales, Tensor? biases=None, Tensor? bias=None, int bits=4, int group_size=64) -> Tensor",
+        "doc": "x @ W^T + bias with W weight-only quantized (int4/int8, MLX's packing): affine w = scale * q + bias, or symmetric w = scale * (q - 2^(bits-1)) without biases.",
+        "arguments": [('Tensor', 'x'), ('Tensor', 'qweight'), ('Tensor', 'scales'), ('Tensor?', 'biases'), ('Tensor?', 'bias'), ('int', 'bits'), ('int', 'group_size')],
+        "choices": {},
+        "outputs": ['out'],
+        "dtypes": ['float32', 'float16', 'bfloat16'],
+        "variants": ['gemv', 'tiled'],
+        "kernels": {'gemv': {'float32': 'quantized_linear_gemv_float32', 'float16': 'quantized_linear_gemv_float16', 'bfloat16': 'quantized_linear_gemv_bfloat16'}, 'tiled': {'float32': 'quantized_linear_tiled_float32', 'float16': 'quantized_linear_tiled_float16', 'bfloat16': 'quantized_linear_tiled_bfloat16'}},
+        "tuning": {'GEMV_MAX_TOKENS': 8, 'GEMV_ROWS': 4, 'GEMV_SIMDGROUPS': 2, 'PACKS_PER_LANE': 2, 'TILE': 32, 'TILE_K': 32, 'TILED_SIMDGROUPS': 4},
+        "sizes": [('in_features', 'x.size(-1)'), ('out_features', 'qweight.size(0)'), ('tokens', 'leading_rows(x)')],
+        "bucket_size": "tokens",
+        "autograd": "none",
         "patch_targets": [
         ],
     },

@@ -28,6 +28,17 @@ def decode_attention_samples(dtype: torch.dtype, generator: torch.Generator) -> 
     return q, k, v, None, mask.to(dtype), True, 0, 30.0
 
 
+def dequantize_weight_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """int8, 13 rows of K = 192 in three groups of 64, affine."""
+    rows, in_features, group_size, bits = 13, 192, 64, 8
+    qweight = torch.randint(
+        0, 2**32, (rows, in_features * bits // 32), generator=generator, dtype=torch.int64
+    ).to(torch.uint32)
+    scales = 0.001 + 0.01 * torch.rand(rows, in_features // group_size, generator=generator)
+    biases = -128 * scales + 0.05 * torch.randn(scales.shape, generator=generator)
+    return qweight, scales.to(dtype), biases.to(dtype), bits, group_size
+
+
 def gelu_and_mul_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     """A [..., 2d] input with d = 1028 = 4 x 257: the vector variant's width (2 or 4)
     divides it, no larger power of two does."""
@@ -49,6 +60,28 @@ def layer_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     weight = torch.randn(1031, generator=generator).to(dtype)
     bias = torch.randn(1031, generator=generator).to(dtype)
     return x, weight, bias, 1e-5
+
+
+def quantized_linear_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
+    """6 tokens (the gemv variant by default; tiled when forced), K = 96 in three groups
+    of 32, N = 37 output channels (odd), int4 affine with a bias."""
+    rows, in_features, group_size, bits = 37, 96, 32, 4
+    qweight = torch.randint(
+        0, 2**32, (rows, in_features * bits // 32), generator=generator, dtype=torch.int64
+    ).to(torch.uint32)
+    scales = 0.01 + 0.05 * torch.rand(rows, in_features // group_size, generator=generator)
+    biases = -8 * scales + 0.05 * torch.randn(scales.shape, generator=generator)
+    x = torch.randn(2, 3, in_features, generator=generator)
+    bias = torch.randn(rows, generator=generator)
+    return (
+        x.to(dtype),
+        qweight,
+        scales.to(dtype),
+        biases.to(dtype),
+        bias.to(dtype),
+        bits,
+        group_size,
+    )
 
 
 def rms_norm_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
@@ -92,9 +125,11 @@ def softmax_samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
 SAMPLES = {
     "add_rms_norm": add_rms_norm_samples,
     "decode_attention": decode_attention_samples,
+    "dequantize_weight": dequantize_weight_samples,
     "gelu_and_mul": gelu_and_mul_samples,
     "group_norm": group_norm_samples,
     "layer_norm": layer_norm_samples,
+    "quantized_linear": quantized_linear_samples,
     "rms_norm": rms_norm_samples,
     "rotary_embedding": rotary_embedding_samples,
     "silu_and_mul": silu_and_mul_samples,
