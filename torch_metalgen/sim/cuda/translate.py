@@ -14,7 +14,7 @@ keeping every line where it was, only what CUDA needs on top of that:
   becomes ``__forceinline__``: the generated entry calls it);
 - Metal's vector type names become ``metal_float4``, ... (CUDA owns ``float4``);
 - multi-component swizzles ``v.xyz`` become ``v.template metal_swizzle<0, 1, 2>()``, unless
-  the name is declared somewhere in the program (a struct field called ``rgb`` stays);
+  a struct of the program has a member of that name (a field called ``rgb`` stays);
 - each ``METALSIM_THREADGROUP_SITE`` gets its own number (NVRTC has no ``__COUNTER__``).
 
 Unannotated functions need no ``__device__``: NVRTC compiles with ``-default-device``.
@@ -36,7 +36,7 @@ from ..frontend import Kernel
 from ..rewrite import VECTOR_TYPES, rewrite_metal
 from ..tokens import code_indices, matching, newlines_of, tokenize
 
-_ERASED = {"device", "thread", "threadgroup", "threadgroup_imageblock", "kernel"}
+_ERASED = {"device", "thread", "threadgroup", "threadgroup_imageblock"}
 _SWIZZLE = re.compile(r"^(?:[xyzw]{2,4}|[rgba]{2,4})$")
 _SWIZZLE_INDEX = {"x": 0, "y": 1, "z": 2, "w": 3, "r": 0, "g": 1, "b": 2, "a": 3}
 _KERNEL_ANNOTATION = re.compile(r'^clang::annotate\(\s*"metal"\s*,\s*"kernel"\s*\)$')
@@ -115,16 +115,35 @@ class _Edits:
         return "".join(out)
 
 
-def declared_names(texts: list[str]) -> frozenset[str]:
-    """Identifiers that appear other than as a member after `.` / `->` (declared names)."""
+def member_names(texts: list[str]) -> frozenset[str]:
+    """Names declared as members of a struct, class or union (fields and methods): a
+    swizzle-shaped member such as a field called `rgb` must not become a swizzle."""
     names = set()
     for text in texts:
         tokens = tokenize(text)
-        code = code_indices(tokens)
-        for position, index in enumerate(code):
-            token = tokens[index]
-            previous = tokens[code[position - 1]].text if position else ""
-            if token.kind == "ident" and previous not in (".", "->"):
+        code = [tokens[i] for i in code_indices(tokens)]
+        depth, records, pending = 0, [], False
+        for position, token in enumerate(code):
+            if token.text in ("struct", "class", "union"):
+                pending = True
+            elif token.text == ";":
+                pending = False
+            elif token.text == "{":
+                depth += 1
+                if pending:
+                    records.append(depth)
+                    pending = False
+            elif token.text == "}":
+                if records and records[-1] == depth:
+                    records.pop()
+                depth -= 1
+            elif (
+                token.kind == "ident"
+                and records
+                and records[-1] == depth
+                and position + 1 < len(code)
+                and code[position + 1].text in (";", ",", "[", "=", ":", "{", "(")
+            ):
                 names.add(token.text)
     return frozenset(names)
 
@@ -203,6 +222,8 @@ def cuda_pass(text: str, path: str, declared: frozenset[str], sites: _Sites) -> 
                 edits.replace(token.start, token.end, "")
             elif token.text == "constant":
                 edits.replace(token.start, token.end, "const")
+            elif token.text == "kernel":  # `kernel void f(...)`: the entry calls it
+                edits.replace(token.start, token.end, "__forceinline__")
             elif token.text in VECTOR_TYPES:
                 edits.replace(token.start, token.end, f"metal_{token.text}")
             elif token.text == "METALSIM_THREADGROUP_SITE":
@@ -353,7 +374,7 @@ def translate_program(
     program includes <metal_stdlib>, the function constant values and the translated main
     file (#line keeps diagnostics and line info on the original files)."""
     texts = {path: path.read_text() for path in dependencies}
-    declared = declared_names([rewrite_metal(t) for t in texts.values()])
+    declared = member_names([rewrite_metal(t) for t in texts.values()])
     sites = _Sites()
     translated = {
         path: f'#line 1 "{path}"\n{translate_file(text, str(path), declared, sites)}'

@@ -141,8 +141,8 @@ struct launch_args {
 };
 // library.py packs this layout: 31 addresses, 31 + 31 offsets, the geometry, then bytes.
 static_assert(sizeof(launch_geometry) == 64, "launch_geometry layout");
-static_assert(__builtin_offsetof(launch_args<16>, geometry) == 496, "launch_args layout");
-static_assert(__builtin_offsetof(launch_args<16>, bytes) == 560, "launch_args layout");
+static_assert(sizeof(launch_args<16>) == 576 && sizeof(launch_args<4096>) == 4656,
+              "launch_args layout: 560 bytes before the setBytes area");
 
 struct thread_builtins {
   uint32_t thread_position_in_grid[3];

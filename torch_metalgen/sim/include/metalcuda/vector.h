@@ -414,6 +414,17 @@ METALCUDA_GLOBAL_VECTOR_NAMES(ulong)
 METALCUDA_GLOBAL_VECTOR_NAMES(bool)
 #undef METALCUDA_GLOBAL_VECTOR_NAMES
 
+namespace metal {
+// as_type<T>(x): the same bits seen as another type of the same size.
+template <class To, class From>
+__forceinline__ To as_type(const From& from) {
+  static_assert(sizeof(To) == sizeof(From), "as_type: the types have different sizes");
+  To to;
+  memcpy(&to, &from, sizeof(To));
+  return to;
+}
+}  // namespace metal
+
 // What the simulator's source rewrite emits for `float4(a, b)` and `(float4)v`.
 namespace metalsim {
 
