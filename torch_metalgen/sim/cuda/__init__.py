@@ -3,7 +3,7 @@ on a real NVIDIA GPU (a second correctness oracle; docs/cuda.md).
 
 The same front end and source rewrite as the CPU simulator, one more target: the rewritten
 MSL is translated to CUDA C++ (translate.py), compiled by NVRTC against a compatibility
-header (sim/include/metalcuda) and launched with the project's own C++ LaunchPlans on CUDA
+header (sim/cuda/include) and launched with the project's own C++ LaunchPlans on CUDA
 tensors, on PyTorch's stream:
 
     import torch, torch_metalgen

@@ -38,14 +38,14 @@ from . import driver, nvrtc
 from .frontend import FrontEnd, cuda_cache_root, front_end
 from .translate import PARAM_KINDS, Entry, translate_program
 
-INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include" / "metalcuda"
+INCLUDE_DIR = Path(__file__).resolve().parent / "include"
 # Apple GPU limits (csrc/launch_plan.h has the same numbers for the plans).
 MAX_THREADS_PER_THREADGROUP = 1024
 MAX_THREADGROUP_MEMORY = 32 * 1024
 MAX_SET_BYTES = 4096
 # CUDA's grid limits per dimension.
 _CUDA_GRID_LIMIT = (2**31 - 1, 65535, 65535)
-# launch_args (include/metalcuda/kernel.h): buffers, bytes offsets, threadgroup offsets,
+# launch_args (sim/cuda/include/kernel.h): buffers, bytes offsets, threadgroup offsets,
 # geometry (16 uint32), then the setBytes area.
 _HEADER = struct.Struct(f"<{MAX_BINDINGS}Q{MAX_BINDINGS}I{MAX_BINDINGS}I16I")
 _NOT_BYTES = 0xFFFFFFFF
@@ -173,7 +173,7 @@ class _KernelInfo:
 
 @dataclass(frozen=True)
 class LaunchStatus:
-    """What the kernel recorded in a launch (include/metalcuda/simd.h, status_t)."""
+    """What the kernel recorded in a launch (sim/cuda/include/simd.h, status_t)."""
 
     partial_collectives: int = 0
     inactive_reads: int = 0
