@@ -162,7 +162,9 @@ def test_simd_function_in_divergent_code(backend):
     library = backend.library()
     if backend.name == "cuda":
         # __activemask() need not be Metal's active set: refused unless accepted.
-        with pytest.raises(backend.module.SimdCollectiveError, match=r"simd_sum at .*features.metal:84"):
+        with pytest.raises(
+            backend.module.SimdCollectiveError, match=r"simd_sum at .*features.metal:84"
+        ):
             library.launch("partial_sum", **arguments)
         library.launch("partial_sum", partial_simd="allow", **arguments)
     else:

@@ -30,6 +30,8 @@ def test_racecheck_finds_a_planted_missing_barrier(tmp_path):
     run = finish_tool("racecheck", process, command, tmp_path / "cases.json", 600)
     assert run.errors, f"racecheck reported no hazard:\n{run.output[-3000:]}"
     assert any("common.h" in hazard for hazard in run.race_lines), run.output[-3000:]
-    # The deleted barrier sat between the partials' write (above it) and read (below it).
-    assert any(f"common.h:{line - 1}" in hazard or f"common.h:{line + 1}" in hazard
-               for hazard in run.race_lines), run.race_lines
+    # The deleted barrier sat between the write of partials (two lines above) and the read.
+    assert any(
+        f"common.h:{line - 2}" in hazard or f"common.h:{line + 1}" in hazard
+        for hazard in run.race_lines
+    ), run.race_lines

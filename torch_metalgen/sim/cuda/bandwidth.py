@@ -54,7 +54,9 @@ class Row:
 
     @property
     def pct_copy(self) -> float | None:
-        return None if not (self.kernel_us and self.copy_us) else 100 * self.copy_us / self.kernel_us
+        return (
+            None if not (self.kernel_us and self.copy_us) else 100 * self.copy_us / self.kernel_us
+        )
 
     def to_json(self) -> dict:
         return {**asdict(self), "gbps": self.gbps, "pct_copy": self.pct_copy}
@@ -121,8 +123,14 @@ def measure(
         params = [p.detach() for p in ours.parameters()]
         with problem.at_shape(shape):
             compulsory = problem.compulsory_bytes(sets[0], outputs, params)
-        row = Row(problem.name, shape.name, str(dtype).removeprefix("torch."), compulsory,
-                  "+".join(mode.launches), l2_resident=l2_resident)
+        row = Row(
+            problem.name,
+            shape.name,
+            str(dtype).removeprefix("torch."),
+            compulsory,
+            "+".join(mode.launches),
+            l2_resident=l2_resident,
+        )
 
         def kernel(*inputs):
             with enable(check_unwritten=False, check=False):
@@ -202,8 +210,14 @@ def run(problems: list[Problem], budget_s: float, progress=print) -> list[Row]:
                 try:
                     row = measure(problem, shape, dtype)
                 except Exception as error:
-                    row = Row(problem.name, shape.name, str(dtype).removeprefix("torch."), 0, "",
-                              note=f"{type(error).__name__}: {str(error)[:300]}")
+                    row = Row(
+                        problem.name,
+                        shape.name,
+                        str(dtype).removeprefix("torch."),
+                        0,
+                        "",
+                        note=f"{type(error).__name__}: {str(error)[:300]}",
+                    )
                 rows.append(row)
                 progress(
                     f"bandwidth {problem.name} {shape.name} {row.dtype}: kernel "

@@ -111,12 +111,12 @@ def run_all(cases: list[Case], source_dir=None) -> list[Outcome]:
             detail = traceback.format_exception_only(type(error), error)[-1].strip()
             outcome = Outcome(case, "FAIL", [], detail[:2000])
         outcomes.append(outcome)
-        print(f"{outcome.status:<4} {case.name:<36} {'+'.join(outcome.kernels)} {outcome.reason}",
-              flush=True)
+        print(
+            f"{outcome.status:<4} {case.name:<36} {'+'.join(outcome.kernels)} {outcome.reason}",
+            flush=True,
+        )
     return outcomes
 
 
 def write(outcomes: list[Outcome], path: Path) -> None:
-    path.write_text(
-        json.dumps([{**asdict(o), "case": asdict(o.case)} for o in outcomes], indent=1)
-    )
+    path.write_text(json.dumps([{**asdict(o), "case": asdict(o.case)} for o in outcomes], indent=1))

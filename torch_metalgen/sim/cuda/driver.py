@@ -82,8 +82,7 @@ def check(result: int, what: str) -> None:
     library.cuGetErrorName(result, ctypes.byref(name))
     library.cuGetErrorString(result, ctypes.byref(text))
     raise CudaError(
-        f"{what} failed: {(name.value or b'?').decode()} ({result}): "
-        f"{(text.value or b'').decode()}"
+        f"{what} failed: {(name.value or b'?').decode()} ({result}): {(text.value or b'').decode()}"
     )
 
 
@@ -180,8 +179,6 @@ def launch(
     buffer = ctypes.create_string_buffer(parameter, len(parameter))
     pointers = (ctypes.c_void_p * 1)(ctypes.cast(buffer, ctypes.c_void_p))
     check(
-        _library().cuLaunchKernel(
-            function, *grid, *block, shared_bytes, stream, pointers, None
-        ),
+        _library().cuLaunchKernel(function, *grid, *block, shared_bytes, stream, pointers, None),
         f"cuLaunchKernel({what}, grid={grid}, block={block}, shared={shared_bytes})",
     )

@@ -420,8 +420,9 @@ class CudaLibrary:
             length = int(threadgroup_memory.get(index, 0))
             if length <= 0 or length % 16:
                 raise LaunchArgumentError(
-                    f"kernel '{kernel.host_name}' parameter '{p.name}' uses [[threadgroup({index})]]"
-                    f", which needs threadgroup_memory[{index}] > 0 bytes, a multiple of 16 "
+                    f"kernel '{kernel.host_name}' parameter '{p.name}' uses "
+                    f"[[threadgroup({index})]], which needs threadgroup_memory[{index}] > 0 "
+                    "bytes, a multiple of 16 "
                     f"(setThreadgroupMemoryLength); got {length}"
                 )
             offsets[index] = total
@@ -479,7 +480,9 @@ class CudaLibrary:
 def _extent_bytes(tensor: torch.Tensor) -> int:
     if tensor.numel() == 0:
         return 0
-    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride(), strict=True))
+    last = sum(
+        (size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride(), strict=True)
+    )
     return (last + 1) * tensor.element_size()
 
 

@@ -97,9 +97,13 @@ def compile_to_cubin(source: str, name: str, options: list[str]) -> tuple[bytes,
     with NVRTC's log when it does not compile."""
     nvrtc = find_nvrtc().library
     program = ctypes.c_void_p()
-    check(nvrtc, nvrtc.nvrtcCreateProgram(
-        ctypes.byref(program), source.encode(), name.encode(), 0, None, None
-    ), "nvrtcCreateProgram")
+    check(
+        nvrtc,
+        nvrtc.nvrtcCreateProgram(
+            ctypes.byref(program), source.encode(), name.encode(), 0, None, None
+        ),
+        "nvrtcCreateProgram",
+    )
     try:
         encoded = [o.encode() for o in options]
         array = (ctypes.c_char_p * len(encoded))(*encoded)

@@ -66,8 +66,10 @@ class ToolRun:
         return self.returncode == 0 and self.errors == 0
 
 
-_SUMMARY = re.compile(r"(ERROR SUMMARY: (\d+) errors?|RACECHECK SUMMARY: (\d+) hazards? displayed"
-                      r" \((\d+) errors?, (\d+) warnings?\))")
+_SUMMARY = re.compile(
+    r"(ERROR SUMMARY: (\d+) errors?|RACECHECK SUMMARY: (\d+) hazards? displayed"
+    r" \((\d+) errors?, (\d+) warnings?\))"
+)
 
 
 def sanitizer_flags(sanitizer: str) -> list[str]:
@@ -115,8 +117,9 @@ def start_tool(
     return process, command
 
 
-def finish_tool(tool: str, process: subprocess.Popen, command: list[str], cases_json: Path,
-                timeout: float) -> ToolRun:
+def finish_tool(
+    tool: str, process: subprocess.Popen, command: list[str], cases_json: Path, timeout: float
+) -> ToolRun:
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -132,5 +135,6 @@ def finish_tool(tool: str, process: subprocess.Popen, command: list[str], cases_
         for line in output.splitlines()
         if "common.h:" in line or "hazard" in line.lower() and ".metal" in line
     ]
-    return ToolRun(tool, command, process.returncode, errors, output, cases_json, summary,
-                   race_lines)
+    return ToolRun(
+        tool, command, process.returncode, errors, output, cases_json, summary, race_lines
+    )

@@ -127,8 +127,12 @@ def environment(argv: list[str]) -> dict:
         "l2_bytes": getattr(properties, "L2_cache_size", None),
         "driver_api": driver.driver_version(),
         "nvidia_smi": _command_output(
-            ["nvidia-smi", "--query-gpu=name,driver_version,clocks.sm,clocks.max.sm,"
-             "power.draw,temperature.gpu", "--format=csv,noheader"]
+            [
+                "nvidia-smi",
+                "--query-gpu=name,driver_version,clocks.sm,clocks.max.sm,"
+                "power.draw,temperature.gpu",
+                "--format=csv,noheader",
+            ]
         ),
         "torch": torch.__version__,
         "torch_cuda": torch.version.cuda,
@@ -137,9 +141,9 @@ def environment(argv: list[str]) -> dict:
         if sanitizer
         else None,
         "python": platform.python_version(),
-        "commit": commit.read_text().strip() if commit.exists() else _command_output(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"]
-        ),
+        "commit": commit.read_text().strip()
+        if commit.exists()
+        else _command_output(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
         "command": " ".join(["python -m torch_metalgen.sim.cuda.sweep", *argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -169,7 +173,7 @@ def _phase_cases() -> dict:
 
 
 def _phase_sanitize(out: Path, budget: float) -> dict:
-    from .sanitize import TOOLS, finish_tool, find_sanitizer, sanitizer_flags, start_tool
+    from .sanitize import TOOLS, find_sanitizer, finish_tool, sanitizer_flags, start_tool
 
     sanitizer = find_sanitizer()
     if sanitizer is None:
@@ -181,7 +185,10 @@ def _phase_sanitize(out: Path, budget: float) -> dict:
     for tool in TOOLS:
         runs[tool] = start_tool(sanitizer, tool, out / f"cases-{tool}.json", flags)
     runs["mutant-racecheck"] = start_tool(
-        sanitizer, "racecheck", out / "cases-mutant.json", flags,
+        sanitizer,
+        "racecheck",
+        out / "cases-mutant.json",
+        flags,
         ["--ops", "rms_norm", "--source-dir", str(mutant)],
     )
     results, log = {}, []
@@ -253,14 +260,19 @@ def _phase_variants(problems) -> dict:
     by_variant = {}
     launches = set()
     for variant in sorted({v for info in OPS.values() for v in info["variants"]}):
-        chosen = [p for p in problems if any(variant in OPS[op]["variants"] for op in p.metalgen_ops)]
+        chosen = [
+            p for p in problems if any(variant in OPS[op]["variants"] for op in p.metalgen_ops)
+        ]
         reports, ran = verify_suite(
             chosen, variant=variant, shape_kinds=("bench",), distributions=("native",)
         )
         by_variant[variant] = _reports_json(reports)
         launches.update(ran)
-    return {"seconds": time.perf_counter() - started, "by_variant": by_variant,
-            "kernels_bench": sorted(launches)}
+    return {
+        "seconds": time.perf_counter() - started,
+        "by_variant": by_variant,
+        "kernels_bench": sorted(launches),
+    }
 
 
 def run(args, argv: list[str]) -> int:
@@ -321,7 +333,7 @@ def run(args, argv: list[str]) -> int:
 
 
 def tier_passed(data: dict) -> bool:
-    ok = True
+    ok = not any(isinstance(v, dict) and "error" in v for k, v in data.items() if k in PHASES)
     if "cases" in data:
         ok &= not any(o["status"] == "FAIL" for o in data["cases"].get("outcomes", [{}]))
     if "sanitize" in data:
@@ -361,6 +373,8 @@ def summary(data: dict) -> str:
             f"Command: `{env['command']}` ({env['started']})",
             "",
         ]
+    if isinstance(env, dict) and "error" in env:
+        lines += ["## env: ERROR", "", "```", env["error"][-2000:], "```", ""]
     for phase in PHASES[1:]:
         value = data.get(phase)
         if value is None:
@@ -370,18 +384,30 @@ def summary(data: dict) -> str:
             continue
         if phase == "cases":
             outcomes = value["outcomes"]
-            lines += [f"## cases (every kernel x dtype x variant, sample sizes): "
-                      f"{_count(outcomes)} ({value['seconds']:.0f} s)", ""]
-            lines += [f"- {o['status']} {o['case']}: {o['reason']}" for o in outcomes
-                      if o["status"] != "pass"]
+            lines += [
+                f"## cases (every kernel x dtype x variant, sample sizes): "
+                f"{_count(outcomes)} ({value['seconds']:.0f} s)",
+                "",
+            ]
+            lines += [
+                f"- {o['status']} {o['case']}: {o['reason']}"
+                for o in outcomes
+                if o["status"] != "pass"
+            ]
             lines.append("")
         elif phase == "sanitize":
-            lines += [f"## compute-sanitizer ({value.get('seconds', 0):.0f} s, flags "
-                      f"{value.get('flags')})", "",
-                      "| run | summary | exit | cases | clean |", "|---|---|---|---|---|"]
+            lines += [
+                f"## compute-sanitizer ({value.get('seconds', 0):.0f} s, flags "
+                f"{value.get('flags')})",
+                "",
+                "| run | summary | exit | cases | clean |",
+                "|---|---|---|---|---|",
+            ]
             for name, r in value.get("runs", {}).items():
                 cases = ", ".join(f"{n} {s}" for s, n in r["cases"].items())
-                clean = r["clean"] if not name.startswith("mutant") else f"caught: {r.get('caught')}"
+                clean = (
+                    r["clean"] if not name.startswith("mutant") else f"caught: {r.get('caught')}"
+                )
                 lines.append(f"| {name} | {r['summary']} | {r['returncode']} | {cases} | {clean} |")
             mutant = value.get("runs", {}).get("mutant-racecheck")
             if mutant:
@@ -394,28 +420,45 @@ def summary(data: dict) -> str:
                 if phase == "verify"
                 else list(value.get("by_variant", {}).items())
             )
-            lines += [f"## {phase} ({value['seconds']:.0f} s)", "",
-                      "| part | problem | status | cases |", "|---|---|---|---|"]
+            lines += [
+                f"## {phase} ({value['seconds']:.0f} s)",
+                "",
+                "| part | problem | status | cases |",
+                "|---|---|---|---|",
+            ]
             for part, reports in parts:
                 for r in reports:
-                    lines.append(f"| {part} | {r['problem']} | {r['status']} | {_count(r['cases'])} |")
+                    lines.append(
+                        f"| {part} | {r['problem']} | {r['status']} | {_count(r['cases'])} |"
+                    )
             lines.append("")
             for part, reports in parts:
                 for r in reports:
                     for c in r["cases"]:
                         if c["status"] not in ("pass", "skip"):
-                            lines.append(f"- {part} {r['problem']} {c['dtype']} {c['shape']} "
-                                         f"{c['distribution']}: {c['status']} [{c['rule']}] "
-                                         f"{c['reason']}")
+                            lines.append(
+                                f"- {part} {r['problem']} {c['dtype']} {c['shape']} "
+                                f"{c['distribution']}: {c['status']} [{c['rule']}] "
+                                f"{c['reason']}"
+                            )
             if phase == "verify":
-                lines += ["", f"Kernels run at bench sizes (plan's choice): "
-                          f"{len(value['kernels_bench'])}", ""]
+                lines += [
+                    "",
+                    f"Kernels run at bench sizes (plan's choice): {len(value['kernels_bench'])}",
+                    "",
+                ]
         elif phase == "repeats":
             identical = sum(r["identical"] for r in value)
-            lines += [f"## repeats: {identical} of {len(value)} bench cases bit-identical over "
-                      f"{value[0]['runs'] if value else 0} runs", ""]
-            lines += [f"- {r['problem']} {r['shape']} {r['dtype']}: {r['detail']}" for r in value
-                      if not r["identical"]]
+            lines += [
+                f"## repeats: {identical} of {len(value)} bench cases bit-identical over "
+                f"{value[0]['runs'] if value else 0} runs",
+                "",
+            ]
+            lines += [
+                f"- {r['problem']} {r['shape']} {r['dtype']}: {r['detail']}"
+                for r in value
+                if not r["identical"]
+            ]
             lines.append("")
         elif phase == "bandwidth":
             lines += ["## bandwidth", "", value["table"], ""]
@@ -436,7 +479,9 @@ def _coverage(data: dict) -> str:
     )
     if not ran:
         return ""
-    every = {k for info in OPS.values() for table in info["kernels"].values() for k in table.values()}
+    every = {
+        k for info in OPS.values() for table in info["kernels"].values() for k in table.values()
+    }
     missing = sorted(every - ran)
     return ", ".join(missing) if missing else "(none: every kernel of every op ran at a bench size)"
 

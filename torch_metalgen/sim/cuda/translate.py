@@ -108,8 +108,11 @@ class _Edits:
         for start, end, new in sorted(self.items, key=lambda item: (item[0], item[1])):
             if start < position:
                 raise MetalCompileError(f"CUDA translation bug: overlapping edits at {start}")
-            out += [self.text[position:start], new.replace("\n", " "), newlines_of(
-                self.text[start:end])]
+            out += [
+                self.text[position:start],
+                new.replace("\n", " "),
+                newlines_of(self.text[start:end]),
+            ]
             position = end
         out.append(self.text[position:])
         return "".join(out)
@@ -215,9 +218,7 @@ def cuda_pass(text: str, path: str, declared: frozenset[str], sites: _Sites) -> 
                     and (nxt is None or nxt.text != "(")
                 ):
                     indices = ", ".join(str(_SWIZZLE_INDEX[c]) for c in token.text)
-                    edits.replace(
-                        token.start, token.end, f"template metal_swizzle<{indices}>()"
-                    )
+                    edits.replace(token.start, token.end, f"template metal_swizzle<{indices}>()")
             elif token.text in _ERASED:
                 edits.replace(token.start, token.end, "")
             elif token.text == "constant":
@@ -348,7 +349,8 @@ def generate_entries(kernels: tuple[Kernel, ...]) -> tuple[str, list[Entry]]:
                 str(PARAM_KINDS[parameter.kind]),
                 str(max(parameter.index, 0)),
                 f"::metalcuda::pointee_size<{p_type}>()" if parameter.kind != "builtin" else "0",
-                f"uint32_t(::metal::is_reference_v<{p_type}>)" if parameter.kind != "builtin"
+                f"uint32_t(::metal::is_reference_v<{p_type}>)"
+                if parameter.kind != "builtin"
                 else "0",
                 str(accepts),
             ]

@@ -121,8 +121,10 @@ def verify_suite(
         )
         for case in report.cases:
             if case.status not in ("pass", "skip"):
-                progress(f"  {case.status} {case.dtype} {case.shape} {case.distribution}: "
-                         f"[{case.rule}] {case.reason}")
+                progress(
+                    f"  {case.status} {case.dtype} {case.shape} {case.distribution}: "
+                    f"[{case.rule}] {case.reason}"
+                )
     return reports, wrapped.launches
 
 
@@ -137,7 +139,9 @@ class RepeatResult:
     detail: str = ""
 
 
-def repeat_runs(problems: list[Problem], runs: int, seed: int = 0, progress=print) -> list[RepeatResult]:
+def repeat_runs(
+    problems: list[Problem], runs: int, seed: int = 0, progress=print
+) -> list[RepeatResult]:
     """Each bench shape x dtype run `runs` times on the same inputs: every output must have
     the first run's bits (launches checked on the first and last run)."""
     device = torch.device("cuda")
@@ -161,13 +165,19 @@ def repeat_runs(problems: list[Problem], runs: int, seed: int = 0, progress=prin
                 if not all(_same(a, b) for a, b in zip(first, last, strict=True)):
                     differing.append(runs - 1)
                 result = RepeatResult(
-                    problem.name, shape.name, str(dtype).removeprefix("torch."), runs,
-                    not differing, checked.launches,
+                    problem.name,
+                    shape.name,
+                    str(dtype).removeprefix("torch."),
+                    runs,
+                    not differing,
+                    checked.launches,
                     f"runs {differing[:10]} differ from run 0" if differing else "",
                 )
                 results.append(result)
-                progress(f"repeat {problem.name} {shape.name} {result.dtype}: "
-                         f"{'identical' if result.identical else result.detail} x{runs}")
+                progress(
+                    f"repeat {problem.name} {shape.name} {result.dtype}: "
+                    f"{'identical' if result.identical else result.detail} x{runs}"
+                )
     return results
 
 
