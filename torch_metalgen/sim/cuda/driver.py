@@ -100,6 +100,11 @@ def current_context() -> int:
             _initialized = True
     context = _c()
     check(library.cuCtxGetCurrent(ctypes.byref(context)), "cuCtxGetCurrent")
+    if not context.value:  # PyTorch makes its context current at its first device call
+        import torch
+
+        torch.cuda.synchronize()
+        check(library.cuCtxGetCurrent(ctypes.byref(context)), "cuCtxGetCurrent")
     if not context.value:
         raise CudaError(
             "no CUDA context is current on this thread: run a torch CUDA operation first "

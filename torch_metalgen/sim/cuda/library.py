@@ -513,8 +513,18 @@ def _segments(grid, group, dispatch_threadgroups: bool):
         yield (x[0], y[0], z[0]), (x[1], y[1], z[1]), (x[2], y[2], z[2])
 
 
-_libraries: dict[tuple, CudaLibrary] = {}
+_libraries: dict[tuple, tuple[CudaLibrary, dict[str, int]]] = {}
 _lock = threading.Lock()
+
+
+def _mtimes(paths) -> dict[str, int]:
+    result = {}
+    for path in paths:
+        try:
+            result[str(path)] = os.stat(path).st_mtime_ns
+        except OSError:
+            result[str(path)] = -1
+    return result
 
 
 def compile_library(
@@ -524,15 +534,20 @@ def compile_library(
     warnings_as_errors: bool = True,
 ) -> CudaLibrary:
     """The CUDA build of the .metal file at ``source_path``, loaded in the current CUDA
-    context (cached per context and file contents)."""
+    context. Kept in memory per context until the file or one of its includes changes
+    (a launch costs a few stat calls, not a translation); built once per content on disk."""
     source = Path(source_path).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"Metal source {source} does not exist")
     dirs = tuple(Path(d).resolve() for d in include_dirs)
-    program = build_program(source, dirs, constants, warnings_as_errors=warnings_as_errors)
-    key = (driver.current_context(), program.key)
+    values = normalize_constants(constants)
+    context = driver.current_context()
+    key = (context, str(source), tuple(map(str, dirs)), values, bool(warnings_as_errors))
     with _lock:
-        library = _libraries.get(key)
-        if library is None:
-            library = _libraries[key] = CudaLibrary(program)
+        cached = _libraries.get(key)
+        if cached and _mtimes(cached[1]) == cached[1]:
+            return cached[0]
+        program = build_program(source, dirs, values, warnings_as_errors=warnings_as_errors)
+        library = CudaLibrary(program)
+        _libraries[key] = (library, _mtimes(program.front.dependencies))
         return library
