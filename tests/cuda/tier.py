@@ -33,7 +33,9 @@ def sim_skip_reason() -> str | None:
     from torch_metalgen import sim
 
     info = sim.toolchain_info()
-    return None if info.get("available") else f"no simulator toolchain: {info.get('reason')}"
+    if not info.get("available") or info.get("kind") not in ("clang", "zig"):
+        return f"no simulator toolchain (clang or ziglang): {info}"
+    return None
 
 
 def sanitizer_path() -> str | None:

@@ -198,12 +198,19 @@ def table(rows: list[Row], device_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(problems: list[Problem], budget_s: float, progress=print) -> list[Row]:
+def run(
+    problems: list[Problem], budget_s: float, dtypes=None, shapes: int = 0, progress=print
+) -> list[Row]:
+    """Rows for each problem's bench shapes (the first `shapes`; 0: all) and dtypes (those
+    named, else the problem's), until `budget_s` seconds are spent."""
     torch._dynamo.config.cache_size_limit = 256
     rows, started = [], time.perf_counter()
     for problem in problems:
-        for shape in problem.shapes(("bench",)):
+        bench = problem.shapes(("bench",))
+        for shape in bench[:shapes] if shapes else bench:
             for dtype in problem.dtypes:
+                if dtypes and str(dtype).removeprefix("torch.") not in dtypes:
+                    continue
                 if time.perf_counter() - started > budget_s:
                     progress(f"bandwidth: time budget {budget_s:.0f} s spent; stopping")
                     return rows

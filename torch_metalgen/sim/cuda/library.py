@@ -108,7 +108,7 @@ def build_program(
 ) -> Program:
     """Front end, translation and NVRTC for ``source`` (cached by content). ``arch``
     ("sm_90") defaults to the current CUDA device's; give it to compile without a GPU."""
-    values = normalize_constants(constants)
+    values = constants if isinstance(constants, tuple) else normalize_constants(constants)
     front = front_end(source, include_dirs, values, warnings_as_errors)
     if arch is None:
         major, minor = torch.cuda.get_device_capability()

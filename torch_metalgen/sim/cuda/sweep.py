@@ -150,15 +150,28 @@ def environment(argv: list[str]) -> dict:
 
 
 class Results:
-    def __init__(self, out: Path, argv: list[str]) -> None:
+    """results-<name>.json in the output directory (several runs may share it, e.g. phases
+    run in parallel), and summary.md over all of them."""
+
+    def __init__(self, out: Path, argv: list[str], name: str = "results") -> None:
         self.out = out
+        self.path = out / f"{name}.json" if name == "results" else out / f"results-{name}.json"
         self.data: dict = {"argv": argv}
         out.mkdir(parents=True, exist_ok=True)
 
     def save(self, phase: str, value) -> None:
         self.data[phase] = value
-        (self.out / "results.json").write_text(json.dumps(self.data, indent=1, default=str))
-        (self.out / "summary.md").write_text(summary(self.data))
+        self.path.write_text(json.dumps(self.data, indent=1, default=str))
+        (self.out / "summary.md").write_text(summary(merged(self.out)))
+
+
+def merged(out: Path) -> dict:
+    """Every results*.json of an output directory as one dict of phases."""
+    data: dict = {}
+    for path in sorted(out.glob("results*.json")):
+        part = json.loads(path.read_text())
+        data.update({k: v for k, v in part.items() if k != "argv"})
+    return data
 
 
 def _phase_cases() -> dict:
@@ -179,7 +192,9 @@ def _phase_sanitize(out: Path, budget: float) -> dict:
     if sanitizer is None:
         return {"error": "compute-sanitizer not found"}
     flags = sanitizer_flags(sanitizer)
-    mutant, line = mutant_dir(out / "mutants")
+    import tempfile
+
+    mutant, line = mutant_dir(Path(tempfile.mkdtemp(prefix="metalcuda-mutant-")))
     started = time.perf_counter()
     runs = {}
     for tool in TOOLS:
@@ -236,12 +251,14 @@ def _reports_json(reports) -> list[dict]:
     ]
 
 
-def _phase_verify(problems) -> dict:
+def _phase_verify(problems, small_distributions) -> dict:
     from .verification import verify_suite
 
     started = time.perf_counter()
-    small, small_launches = verify_suite(problems, shape_kinds=("check", "held-out"))
     bench, bench_launches = verify_suite(problems, shape_kinds=("bench",))
+    small, small_launches = verify_suite(
+        problems, shape_kinds=("check", "held-out"), distributions=small_distributions
+    )
     return {
         "seconds": time.perf_counter() - started,
         "small": _reports_json(small),
@@ -281,7 +298,7 @@ def run(args, argv: list[str]) -> int:
     import torch_metalgen  # noqa: F401
 
     out = Path(args.out)
-    results = Results(out, argv)
+    results = Results(out, argv, args.name)
     phases = args.phases.split(",") if args.phases else list(PHASES)
     unknown = set(phases) - set(PHASES)
     if unknown:
@@ -302,7 +319,8 @@ def run(args, argv: list[str]) -> int:
             elif phase == "sanitize":
                 value = _phase_sanitize(out, args.sanitize_timeout)
             elif phase == "verify":
-                value = _phase_verify(problems)
+                small = args.small_distributions
+                value = _phase_verify(problems, small.split(",") if small else None)
             elif phase == "variants":
                 value = _phase_variants(problems)
             elif phase == "repeats":
@@ -312,7 +330,12 @@ def run(args, argv: list[str]) -> int:
             else:
                 from . import bandwidth
 
-                rows = bandwidth.run(problems, args.bandwidth_budget)
+                rows = bandwidth.run(
+                    problems,
+                    args.bandwidth_budget,
+                    dtypes=args.bandwidth_dtypes.split(",") if args.bandwidth_dtypes else None,
+                    shapes=args.bandwidth_shapes,
+                )
                 value = {
                     "label": bandwidth.LABEL,
                     "rows": [r.to_json() for r in rows],
@@ -327,6 +350,14 @@ def run(args, argv: list[str]) -> int:
         print(f"<== {phase} ({time.perf_counter() - started:.1f} s)", flush=True)
     print(summary(results.data))
     return 0 if tier_passed(results.data) else 1
+
+
+def summarize(args) -> int:
+    data = merged(Path(args.out))
+    text = summary(data)
+    (Path(args.out) / "summary.md").write_text(text)
+    print(text)
+    return 0 if tier_passed(data) else 1
 
 
 # ---- summary -----------------------------------------------------------------------------
@@ -502,12 +533,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--repeats", type=int, default=20)
     r.add_argument("--sanitize-timeout", type=float, default=420.0)
     r.add_argument("--bandwidth-budget", type=float, default=300.0)
+    r.add_argument("--bandwidth-dtypes", help="comma list (default: each problem's DTYPES)")
+    r.add_argument("--bandwidth-shapes", type=int, default=0, help="first N bench shapes (0: all)")
+    r.add_argument(
+        "--small-distributions",
+        help="input distributions of check and held-out shapes (default: all the verifier's)",
+    )
+    r.add_argument("--name", default="results", help="results-<name>.json (parallel runs)")
+    m = sub.add_parser("summary", help="summary.md over every results*.json of --out")
+    m.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "prepare":
         args.arch = args.arch or ["sm_90"]
         return prepare(args)
     if args.command == "cases":
         return cases(args)
+    if args.command == "summary":
+        return summarize(args)
     return run(args, argv)
 
 
