@@ -80,11 +80,21 @@ def sanitizer_flags(sanitizer: str) -> list[str]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    if "--kernel-name" in text:
-        return ["--kernel-name", "kns=metalcuda_kernel"]
-    if "--filter" in text:
-        return ["--filter", "kns=metalcuda_kernel"]
-    return []
+    flags = []
+    if "--kernel-name" in text and "kns" in text:
+        flags += ["--kernel-name", "kns=metalcuda_kernel"]
+    return flags
+
+
+def racecheck_flags(sanitizer: str) -> list[str]:
+    """Every hazard with its source lines, where this compute-sanitizer has the option."""
+    try:
+        text = subprocess.run(
+            [sanitizer, "--help"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return ["--racecheck-report", "all"] if "--racecheck-report" in text else []
 
 
 def start_tool(
@@ -101,7 +111,7 @@ def start_tool(
         "--error-exitcode",
         "97",
         *extra,
-        *(["--racecheck-report", "all"] if tool == "racecheck" else []),
+        *(racecheck_flags(sanitizer) if tool == "racecheck" else []),
         sys.executable,
         "-m",
         "torch_metalgen.sim.cuda.sweep",
