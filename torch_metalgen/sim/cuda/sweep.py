@@ -251,13 +251,36 @@ def _reports_json(reports) -> list[dict]:
     ]
 
 
-def _phase_verify(problems, small_distributions) -> dict:
+def _phase_verify(problems, small_distributions, save) -> dict:
     from .verification import verify_suite
 
     started = time.perf_counter()
-    bench, bench_launches = verify_suite(problems, shape_kinds=("bench",))
+    partial: dict = {
+        "seconds": 0.0,
+        "bench": [],
+        "small": [],
+        "kernels_bench": [],
+        "kernels_small": [],
+        "partial": True,
+    }
+
+    def progress(part: str):
+        def on_report(reports, launches):
+            partial[part] = _reports_json(reports)
+            partial[f"kernels_{part}"] = sorted(set(launches))
+            partial["seconds"] = time.perf_counter() - started
+            save("verify", partial)
+
+        return on_report
+
+    bench, bench_launches = verify_suite(
+        problems, shape_kinds=("bench",), on_report=progress("bench")
+    )
     small, small_launches = verify_suite(
-        problems, shape_kinds=("check", "held-out"), distributions=small_distributions
+        problems,
+        shape_kinds=("check", "held-out"),
+        distributions=small_distributions,
+        on_report=progress("small"),
     )
     return {
         "seconds": time.perf_counter() - started,
@@ -320,7 +343,7 @@ def run(args, argv: list[str]) -> int:
                 value = _phase_sanitize(out, args.sanitize_timeout)
             elif phase == "verify":
                 small = args.small_distributions
-                value = _phase_verify(problems, small.split(",") if small else None)
+                value = _phase_verify(problems, small.split(",") if small else None, results.save)
             elif phase == "variants":
                 value = _phase_variants(problems)
             elif phase == "repeats":

@@ -96,6 +96,7 @@ def verify_suite(
     distributions=None,
     seed: int = 0,
     progress=print,
+    on_report=None,
 ) -> tuple[list[ProblemReport], list[str]]:
     """(reports, kernels launched) of every problem under the verifier on CUDA."""
     device = torch.device("cuda")
@@ -112,6 +113,8 @@ def verify_suite(
         )
         report = verify_problem(problem, wrapped.candidate, config)
         reports.append(report)
+        if on_report is not None:  # partial results survive a run cut short
+            on_report(reports, wrapped.launches)
         counts = {}
         for case in report.cases:
             counts[case.status] = counts.get(case.status, 0) + 1
