@@ -136,14 +136,14 @@ __forceinline__ bool atomic_compare_exchange_strong_explicit(A* object, atomic_v
 }
 
 // fetch_op: CUDA's native atomic when it has one for T, else a CAS loop computing `expr`.
-#define METALCUDA_ATOMIC_FETCH(name, native_ok, native, expr)                         \
-  template <class A, class U>                                                        \
-  __forceinline__ atomic_value_t<A> name(A* object, U operand, memory_order) {       \
-    using T = atomic_value_t<A>;                                                     \
-    const T b = static_cast<T>(operand);                                             \
-    if constexpr (native_ok)                                                         \
-      return native;                                                                 \
-    else                                                                             \
+#define METALCUDA_ATOMIC_FETCH(name, native_ok, native, expr)                            \
+  template <class A, class U>                                                            \
+  __forceinline__ atomic_value_t<A> name(A* object, U operand, memory_order) {           \
+    using T = atomic_value_t<A>;                                                         \
+    const T b = static_cast<T>(operand);                                                 \
+    if constexpr (native_ok)                                                             \
+      return native;                                                                     \
+    else                                                                                 \
       return ::metalcuda::atomic_update(&object->value, [b](T a) -> T { return expr; }); \
   }
 #define METALCUDA_INT32 (is_same_v<T, int> || is_same_v<T, uint>)
@@ -153,7 +153,7 @@ METALCUDA_ATOMIC_FETCH(atomic_fetch_add_explicit, METALCUDA_NATIVE_ADD,
 METALCUDA_ATOMIC_FETCH(atomic_fetch_sub_explicit, METALCUDA_INT32, atomicSub(&object->value, b),
                        T(a - b))
 METALCUDA_ATOMIC_FETCH(atomic_fetch_and_explicit, METALCUDA_INT32, atomicAnd(&object->value, b),
-                       T(a & b))
+                       T(a& b))
 METALCUDA_ATOMIC_FETCH(atomic_fetch_or_explicit, METALCUDA_INT32, atomicOr(&object->value, b),
                        T(a | b))
 METALCUDA_ATOMIC_FETCH(atomic_fetch_xor_explicit, METALCUDA_INT32, atomicXor(&object->value, b),

@@ -184,14 +184,14 @@ constexpr bool is_unsigned_v = is_integral_v<T> && !is_signed_base<remove_cv_t<T
 
 template <class T>
 struct make_unsigned;
-#define METALCUDA_SIGNS(S, U)   \
-  template <>                   \
-  struct make_unsigned<S> {     \
-    typedef U type;             \
-  };                            \
-  template <>                   \
-  struct make_unsigned<U> {     \
-    typedef U type;             \
+#define METALCUDA_SIGNS(S, U) \
+  template <>                 \
+  struct make_unsigned<S> {   \
+    typedef U type;           \
+  };                          \
+  template <>                 \
+  struct make_unsigned<U> {   \
+    typedef U type;           \
   };
 METALCUDA_SIGNS(signed char, unsigned char)
 METALCUDA_SIGNS(short, unsigned short)

@@ -13,24 +13,24 @@
 // entries: metalsim_kernel_instance_line_<L><hash of the host name>, in the namespace of the
 // instantiation, L its line (the front end reports both; NVRTC has no __COUNTER__). The
 // entry checks the host name at compile time.
-#define METALSIM_KERNEL_INSTANCE(host, ...)                                                    \
-  template <unsigned long long>                                                                \
-  struct METALSIM_CONCAT(metalsim_kernel_instance_line_, __LINE__);                            \
-  template <>                                                                                  \
+#define METALSIM_KERNEL_INSTANCE(host, ...)                                                        \
+  template <unsigned long long>                                                                    \
+  struct METALSIM_CONCAT(metalsim_kernel_instance_line_, __LINE__);                                \
+  template <>                                                                                      \
   struct METALSIM_CONCAT(metalsim_kernel_instance_line_, __LINE__)<::metalcuda::name_hash(host)> { \
-    static constexpr const char* host_name = host;                                             \
-    using pointer = decltype(&__VA_ARGS__);                                                    \
-    template <class... A>                                                                      \
-    static __forceinline__ void call(A&&... arguments) {                                       \
-      __VA_ARGS__(static_cast<A&&>(arguments)...);                                             \
-    }                                                                                          \
+    static constexpr const char* host_name = host;                                                 \
+    using pointer = decltype(&__VA_ARGS__);                                                        \
+    template <class... A>                                                                          \
+    static __forceinline__ void call(A&&... arguments) {                                           \
+      __VA_ARGS__(static_cast<A&&>(arguments)...);                                                 \
+    }                                                                                              \
   };
 
 // `constant T name [[function_constant(i)]];` (rewrite.py): a compile-time constant; the
 // values come from function_constant_value_of<i> specialisations written before the source.
-#define METALSIM_FUNCTION_CONSTANT(T, name, index)                                          \
+#define METALSIM_FUNCTION_CONSTANT(T, name, index)                                             \
   [[maybe_unused]] constexpr const T name = ::metalsim::function_constant_value<T, (index)>(); \
-  [[maybe_unused]] constexpr bool metalsim_fc_defined_##name =                              \
+  [[maybe_unused]] constexpr bool metalsim_fc_defined_##name =                                 \
       ::metalsim::function_constant_value_of<(index)>::defined;
 
 namespace metalcuda {
@@ -205,7 +205,8 @@ __forceinline__ P bind_buffer(const launch_args<B>& a, int index) {
 
 template <class P, uint32_t B>
 __forceinline__ P bind_threadgroup(const launch_args<B>& a, int index) {
-  static_assert(metal::is_pointer_v<P>, "a [[threadgroup(i)]] parameter must be a threadgroup pointer");
+  static_assert(metal::is_pointer_v<P>,
+                "a [[threadgroup(i)]] parameter must be a threadgroup pointer");
   extern __shared__ __align__(16) unsigned char metalcuda_dynamic_threadgroup[];
   return reinterpret_cast<P>(metalcuda_dynamic_threadgroup + a.threadgroup_offset[index]);
 }

@@ -25,13 +25,13 @@ struct common_float<A, A, metal::enable_if_t<metal::is_floating_point_v<A>>> {
   typedef A type;
 };
 template <class A, class B>
-struct common_float<
-    A, B, metal::enable_if_t<metal::is_floating_point_v<A> && metal::is_integral_v<B>>> {
+struct common_float<A, B,
+                    metal::enable_if_t<metal::is_floating_point_v<A> && metal::is_integral_v<B>>> {
   typedef A type;
 };
 template <class A, class B>
-struct common_float<
-    A, B, metal::enable_if_t<metal::is_integral_v<A> && metal::is_floating_point_v<B>>> {
+struct common_float<A, B,
+                    metal::enable_if_t<metal::is_integral_v<A> && metal::is_floating_point_v<B>>> {
   typedef B type;
 };
 template <class A, class B>
@@ -45,10 +45,10 @@ struct common_scalar<A, A, metal::enable_if_t<metal::is_arithmetic_v<A>>> {
   typedef A type;
 };
 template <class A, class B>
-struct common_scalar<A, B,
-                     metal::enable_if_t<!metal::is_same_v<A, B> &&
-                                        (metal::is_floating_point_v<A> ^
-                                         metal::is_floating_point_v<B>)>> {
+struct common_scalar<
+    A, B,
+    metal::enable_if_t<!metal::is_same_v<A, B> &&
+                       (metal::is_floating_point_v<A> ^ metal::is_floating_point_v<B>)>> {
   typedef metal::conditional_t<metal::is_floating_point_v<A>, A, B> type;
 };
 template <class A, class B>
@@ -60,88 +60,88 @@ __forceinline__ float precise_rsqrt(float x) { return 1.0f / __fsqrt_rn(x); }
 
 // f(x) for floating scalars (computed in float) and vectors, element-wise.
 #define METALCUDA_FLOAT_UNARY(name, expr)                                                  \
-  template <class T, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>>       \
+  template <class T, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>>        \
   __forceinline__ T name(T x_) {                                                           \
     const float x = float(x_);                                                             \
     return T(expr);                                                                        \
   }                                                                                        \
   template <class T, int N, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>> \
-  __forceinline__ ::metal::vec<T, N> name(const ::metal::vec<T, N>& v) {                   \
+  __forceinline__::metal::vec<T, N> name(const ::metal::vec<T, N>& v) {                    \
     ::metal::vec<T, N> r;                                                                  \
     for (int i = 0; i < N; ++i) r.e[i] = name(v.e[i]);                                     \
     return r;                                                                              \
   }
 
 // f(x, y): mixed scalars take the floating one's type; vector with vector or scalar.
-#define METALCUDA_FLOAT_BINARY(name, expr)                                                     \
-  template <class A, class B, class T = ::metalcuda::common_float_t<A, B>>                     \
-  __forceinline__ T name(A x_, B y_) {                                                         \
-    const float x = float(T(x_));                                                              \
-    const float y = float(T(y_));                                                              \
-    return T(expr);                                                                            \
-  }                                                                                            \
-  template <class T, int N, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>>     \
-  __forceinline__ ::metal::vec<T, N> name(const ::metal::vec<T, N>& a,                         \
-                                          const ::metal::vec<T, N>& b) {                       \
-    ::metal::vec<T, N> r;                                                                      \
-    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i], b.e[i]);                                 \
-    return r;                                                                                  \
-  }                                                                                            \
-  template <class T, int N, class S,                                                           \
-            class = ::metal::enable_if_t<::metal::is_floating_point_v<T> &&                    \
-                                         ::metalcuda::is_scalar_v<S>>>                         \
-  __forceinline__ ::metal::vec<T, N> name(const ::metal::vec<T, N>& a, S b) {                  \
-    return name(a, ::metal::vec<T, N>(b));                                                     \
-  }                                                                                            \
-  template <class T, int N, class S,                                                           \
-            class = ::metal::enable_if_t<::metal::is_floating_point_v<T> &&                    \
-                                         ::metalcuda::is_scalar_v<S>>>                         \
-  __forceinline__ ::metal::vec<T, N> name(S a, const ::metal::vec<T, N>& b) {                  \
-    return name(::metal::vec<T, N>(a), b);                                                     \
+#define METALCUDA_FLOAT_BINARY(name, expr)                                                         \
+  template <class A, class B, class T = ::metalcuda::common_float_t<A, B>>                         \
+  __forceinline__ T name(A x_, B y_) {                                                             \
+    const float x = float(T(x_));                                                                  \
+    const float y = float(T(y_));                                                                  \
+    return T(expr);                                                                                \
+  }                                                                                                \
+  template <class T, int N, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>>         \
+  __forceinline__::metal::vec<T, N> name(const ::metal::vec<T, N>& a,                              \
+                                         const ::metal::vec<T, N>& b) {                            \
+    ::metal::vec<T, N> r;                                                                          \
+    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i], b.e[i]);                                     \
+    return r;                                                                                      \
+  }                                                                                                \
+  template <                                                                                       \
+      class T, int N, class S,                                                                     \
+      class = ::metal::enable_if_t<::metal::is_floating_point_v<T>&& ::metalcuda::is_scalar_v<S>>> \
+  __forceinline__::metal::vec<T, N> name(const ::metal::vec<T, N>& a, S b) {                       \
+    return name(a, ::metal::vec<T, N>(b));                                                         \
+  }                                                                                                \
+  template <                                                                                       \
+      class T, int N, class S,                                                                     \
+      class = ::metal::enable_if_t<::metal::is_floating_point_v<T>&& ::metalcuda::is_scalar_v<S>>> \
+  __forceinline__::metal::vec<T, N> name(S a, const ::metal::vec<T, N>& b) {                       \
+    return name(::metal::vec<T, N>(a), b);                                                         \
   }
 
 // The functions whose accuracy differs between metal::precise and metal::fast.
-#define METALCUDA_PRECISION_FUNCTIONS(EXP, EXP2, EXP10, LOG, LOG2, LOG10, POW, SQRT, RSQRT,    \
-                                      SIN, COS, TAN, DIVIDE)                                   \
-  METALCUDA_FLOAT_UNARY(exp, EXP(x))                                                           \
-  METALCUDA_FLOAT_UNARY(exp2, EXP2(x))                                                         \
-  METALCUDA_FLOAT_UNARY(exp10, EXP10(x))                                                       \
-  METALCUDA_FLOAT_UNARY(log, LOG(x))                                                           \
-  METALCUDA_FLOAT_UNARY(log2, LOG2(x))                                                         \
-  METALCUDA_FLOAT_UNARY(log10, LOG10(x))                                                       \
-  METALCUDA_FLOAT_UNARY(sqrt, SQRT(x))                                                         \
-  METALCUDA_FLOAT_UNARY(rsqrt, RSQRT(x))                                                       \
-  METALCUDA_FLOAT_UNARY(sin, SIN(x))                                                           \
-  METALCUDA_FLOAT_UNARY(cos, COS(x))                                                           \
-  METALCUDA_FLOAT_UNARY(tan, TAN(x))                                                           \
-  METALCUDA_FLOAT_UNARY(asin, asinf(x))                                                        \
-  METALCUDA_FLOAT_UNARY(acos, acosf(x))                                                        \
-  METALCUDA_FLOAT_UNARY(atan, atanf(x))                                                        \
-  METALCUDA_FLOAT_UNARY(sinh, sinhf(x))                                                        \
-  METALCUDA_FLOAT_UNARY(cosh, coshf(x))                                                        \
-  METALCUDA_FLOAT_UNARY(tanh, tanhf(x))                                                        \
-  METALCUDA_FLOAT_UNARY(asinh, asinhf(x))                                                      \
-  METALCUDA_FLOAT_UNARY(acosh, acoshf(x))                                                      \
-  METALCUDA_FLOAT_UNARY(atanh, atanhf(x))                                                      \
-  METALCUDA_FLOAT_UNARY(sinpi, sinpif(x))                                                      \
-  METALCUDA_FLOAT_UNARY(cospi, cospif(x))                                                      \
-  METALCUDA_FLOAT_UNARY(tanpi, sinpif(x) / cospif(x))                                          \
-  METALCUDA_FLOAT_UNARY(cbrt, cbrtf(x))                                                        \
-  METALCUDA_FLOAT_BINARY(pow, POW(x, y))                                                       \
-  METALCUDA_FLOAT_BINARY(powr, POW(x, y))                                                      \
-  METALCUDA_FLOAT_BINARY(atan2, atan2f(x, y))                                                  \
-  METALCUDA_FLOAT_BINARY(divide, DIVIDE(x, y))                                                 \
-  template <class T, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>>            \
-  __forceinline__ T sincos(T x, T& cosval) {                                                   \
-    cosval = T(COS(float(x)));                                                                 \
-    return T(SIN(float(x)));                                                                   \
-  }                                                                                            \
-  template <class T, int N>                                                                    \
-  __forceinline__ ::metal::vec<T, N> sincos(const ::metal::vec<T, N>& x,                       \
-                                            ::metal::vec<T, N>& cosval) {                      \
-    ::metal::vec<T, N> r;                                                                      \
-    for (int i = 0; i < N; ++i) r.e[i] = sincos(x.e[i], cosval.e[i]);                          \
-    return r;                                                                                  \
+#define METALCUDA_PRECISION_FUNCTIONS(EXP, EXP2, EXP10, LOG, LOG2, LOG10, POW, SQRT, RSQRT, SIN, \
+                                      COS, TAN, DIVIDE)                                          \
+  METALCUDA_FLOAT_UNARY(exp, EXP(x))                                                             \
+  METALCUDA_FLOAT_UNARY(exp2, EXP2(x))                                                           \
+  METALCUDA_FLOAT_UNARY(exp10, EXP10(x))                                                         \
+  METALCUDA_FLOAT_UNARY(log, LOG(x))                                                             \
+  METALCUDA_FLOAT_UNARY(log2, LOG2(x))                                                           \
+  METALCUDA_FLOAT_UNARY(log10, LOG10(x))                                                         \
+  METALCUDA_FLOAT_UNARY(sqrt, SQRT(x))                                                           \
+  METALCUDA_FLOAT_UNARY(rsqrt, RSQRT(x))                                                         \
+  METALCUDA_FLOAT_UNARY(sin, SIN(x))                                                             \
+  METALCUDA_FLOAT_UNARY(cos, COS(x))                                                             \
+  METALCUDA_FLOAT_UNARY(tan, TAN(x))                                                             \
+  METALCUDA_FLOAT_UNARY(asin, asinf(x))                                                          \
+  METALCUDA_FLOAT_UNARY(acos, acosf(x))                                                          \
+  METALCUDA_FLOAT_UNARY(atan, atanf(x))                                                          \
+  METALCUDA_FLOAT_UNARY(sinh, sinhf(x))                                                          \
+  METALCUDA_FLOAT_UNARY(cosh, coshf(x))                                                          \
+  METALCUDA_FLOAT_UNARY(tanh, tanhf(x))                                                          \
+  METALCUDA_FLOAT_UNARY(asinh, asinhf(x))                                                        \
+  METALCUDA_FLOAT_UNARY(acosh, acoshf(x))                                                        \
+  METALCUDA_FLOAT_UNARY(atanh, atanhf(x))                                                        \
+  METALCUDA_FLOAT_UNARY(sinpi, sinpif(x))                                                        \
+  METALCUDA_FLOAT_UNARY(cospi, cospif(x))                                                        \
+  METALCUDA_FLOAT_UNARY(tanpi, sinpif(x) / cospif(x))                                            \
+  METALCUDA_FLOAT_UNARY(cbrt, cbrtf(x))                                                          \
+  METALCUDA_FLOAT_BINARY(pow, POW(x, y))                                                         \
+  METALCUDA_FLOAT_BINARY(powr, POW(x, y))                                                        \
+  METALCUDA_FLOAT_BINARY(atan2, atan2f(x, y))                                                    \
+  METALCUDA_FLOAT_BINARY(divide, DIVIDE(x, y))                                                   \
+  template <class T, class = ::metal::enable_if_t<::metal::is_floating_point_v<T>>>              \
+  __forceinline__ T sincos(T x, T& cosval) {                                                     \
+    cosval = T(COS(float(x)));                                                                   \
+    return T(SIN(float(x)));                                                                     \
+  }                                                                                              \
+  template <class T, int N>                                                                      \
+  __forceinline__::metal::vec<T, N> sincos(const ::metal::vec<T, N>& x,                          \
+                                           ::metal::vec<T, N>& cosval) {                         \
+    ::metal::vec<T, N> r;                                                                        \
+    for (int i = 0; i < N; ++i) r.e[i] = sincos(x.e[i], cosval.e[i]);                            \
+    return r;                                                                                    \
   }
 
 #define METALCUDA_DIV(x, y) ((x) / (y))
@@ -158,35 +158,35 @@ METALCUDA_PRECISION_FUNCTIONS(__expf, exp2f, __exp10f, __logf, __log2f, __log10f
                               rsqrtf, __sinf, __cosf, __tanf, METALCUDA_FAST_DIV)
 }  // namespace fast
 
-#define METALCUDA_USING_PRECISE                                                               \
-  using precise::exp;                                                                         \
-  using precise::exp2;                                                                        \
-  using precise::exp10;                                                                       \
-  using precise::log;                                                                         \
-  using precise::log2;                                                                        \
-  using precise::log10;                                                                       \
-  using precise::sqrt;                                                                        \
-  using precise::rsqrt;                                                                       \
-  using precise::sin;                                                                         \
-  using precise::cos;                                                                         \
-  using precise::tan;                                                                         \
-  using precise::asin;                                                                        \
-  using precise::acos;                                                                        \
-  using precise::atan;                                                                        \
-  using precise::sinh;                                                                        \
-  using precise::cosh;                                                                        \
-  using precise::tanh;                                                                        \
-  using precise::asinh;                                                                       \
-  using precise::acosh;                                                                       \
-  using precise::atanh;                                                                       \
-  using precise::sinpi;                                                                       \
-  using precise::cospi;                                                                       \
-  using precise::tanpi;                                                                       \
-  using precise::cbrt;                                                                        \
-  using precise::pow;                                                                         \
-  using precise::powr;                                                                        \
-  using precise::atan2;                                                                       \
-  using precise::divide;                                                                      \
+#define METALCUDA_USING_PRECISE \
+  using precise::exp;           \
+  using precise::exp2;          \
+  using precise::exp10;         \
+  using precise::log;           \
+  using precise::log2;          \
+  using precise::log10;         \
+  using precise::sqrt;          \
+  using precise::rsqrt;         \
+  using precise::sin;           \
+  using precise::cos;           \
+  using precise::tan;           \
+  using precise::asin;          \
+  using precise::acos;          \
+  using precise::atan;          \
+  using precise::sinh;          \
+  using precise::cosh;          \
+  using precise::tanh;          \
+  using precise::asinh;         \
+  using precise::acosh;         \
+  using precise::atanh;         \
+  using precise::sinpi;         \
+  using precise::cospi;         \
+  using precise::tanpi;         \
+  using precise::cbrt;          \
+  using precise::pow;           \
+  using precise::powr;          \
+  using precise::atan2;         \
+  using precise::divide;        \
   using precise::sincos;
 METALCUDA_USING_PRECISE
 #undef METALCUDA_USING_PRECISE
@@ -283,8 +283,8 @@ __forceinline__ T mix(A x, B y, C a) {
 }
 template <class A, class B, class C, class T = ::metalcuda::common_float_t<A, C>>
 __forceinline__ T smoothstep(A edge0, B edge1, C x) {
-  const float t = fminf(fmaxf((float(x) - float(edge0)) / (float(edge1) - float(edge0)), 0.0f),
-                        1.0f);
+  const float t =
+      fminf(fmaxf((float(x) - float(edge0)) / (float(edge1) - float(edge0)), 0.0f), 1.0f);
   return T(t * t * (3.0f - 2.0f * t));
 }
 
@@ -298,32 +298,32 @@ constexpr auto at(const X& x, int i) {
     return x;
 }
 }  // namespace detail_vec
-#define METALCUDA_VEC_OF_SCALAR(name)                                                         \
-  template <class T, int N>                                                                   \
-  __forceinline__ vec<T, N> name(const vec<T, N>& a) {                                        \
-    vec<T, N> r;                                                                              \
-    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i]);                                        \
-    return r;                                                                                 \
+#define METALCUDA_VEC_OF_SCALAR(name)                  \
+  template <class T, int N>                            \
+  __forceinline__ vec<T, N> name(const vec<T, N>& a) { \
+    vec<T, N> r;                                       \
+    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i]); \
+    return r;                                          \
   }
-#define METALCUDA_VEC_OF_SCALAR2(name)                                                        \
-  template <class T, int N>                                                                   \
-  __forceinline__ vec<T, N> name(const vec<T, N>& a, const vec<T, N>& b) {                    \
-    vec<T, N> r;                                                                              \
-    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i], b.e[i]);                                \
-    return r;                                                                                 \
-  }                                                                                           \
-  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>>        \
-  __forceinline__ vec<T, N> name(const vec<T, N>& a, S b) {                                   \
-    return name(a, vec<T, N>(b));                                                             \
+#define METALCUDA_VEC_OF_SCALAR2(name)                                                 \
+  template <class T, int N>                                                            \
+  __forceinline__ vec<T, N> name(const vec<T, N>& a, const vec<T, N>& b) {             \
+    vec<T, N> r;                                                                       \
+    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i], b.e[i]);                         \
+    return r;                                                                          \
+  }                                                                                    \
+  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>> \
+  __forceinline__ vec<T, N> name(const vec<T, N>& a, S b) {                            \
+    return name(a, vec<T, N>(b));                                                      \
   }
-#define METALCUDA_VEC_OF_SCALAR3(name)                                                        \
-  template <class T, int N, class B, class C>                                                 \
-  __forceinline__ vec<T, N> name(const vec<T, N>& a, const B& b, const C& c) {                \
-    vec<T, N> r;                                                                              \
-    for (int i = 0; i < N; ++i)                                                               \
-      r.e[i] = T(name(a.e[i], T(detail_vec::at<B, vec<T, N>>(b, i)),                          \
-                      T(detail_vec::at<C, vec<T, N>>(c, i))));                                \
-    return r;                                                                                 \
+#define METALCUDA_VEC_OF_SCALAR3(name)                                         \
+  template <class T, int N, class B, class C>                                  \
+  __forceinline__ vec<T, N> name(const vec<T, N>& a, const B& b, const C& c) { \
+    vec<T, N> r;                                                               \
+    for (int i = 0; i < N; ++i)                                                \
+      r.e[i] = T(name(a.e[i], T(detail_vec::at<B, vec<T, N>>(b, i)),           \
+                      T(detail_vec::at<C, vec<T, N>>(c, i))));                 \
+    return r;                                                                  \
   }
 METALCUDA_VEC_OF_SCALAR(abs)
 METALCUDA_VEC_OF_SCALAR2(min)
@@ -396,12 +396,12 @@ template <class A, class B>
 __forceinline__ bool isunordered(A a, B b) {
   return isnan(a) || isnan(b);
 }
-#define METALCUDA_VEC_PREDICATE(name)                                                         \
-  template <class T, int N>                                                                   \
-  __forceinline__ vec<bool, N> name(const vec<T, N>& a) {                                     \
-    vec<bool, N> r;                                                                           \
-    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i]);                                        \
-    return r;                                                                                 \
+#define METALCUDA_VEC_PREDICATE(name)                     \
+  template <class T, int N>                               \
+  __forceinline__ vec<bool, N> name(const vec<T, N>& a) { \
+    vec<bool, N> r;                                       \
+    for (int i = 0; i < N; ++i) r.e[i] = name(a.e[i]);    \
+    return r;                                             \
   }
 METALCUDA_VEC_PREDICATE(isnan)
 METALCUDA_VEC_PREDICATE(isinf)
@@ -483,9 +483,9 @@ __forceinline__ T popcount(T x) {
   if constexpr (sizeof(T) == 8)
     return T(__popcll(static_cast<unsigned long long>(x)));
   else
-    return T(__popc(static_cast<uint32_t>(x) & (sizeof(T) == 4 ? 0xffffffffu
-                                                 : sizeof(T) == 2 ? 0xffffu
-                                                                  : 0xffu)));
+    return T(__popc(static_cast<uint32_t>(x) & (sizeof(T) == 4   ? 0xffffffffu
+                                                : sizeof(T) == 2 ? 0xffffu
+                                                                 : 0xffu)));
 }
 template <class T, class = enable_if_t<is_integral_v<T>>>
 __forceinline__ T clz(T x) {
@@ -599,43 +599,43 @@ METALCUDA_VEC_OF_SCALAR2(rotate)
 
 // metal::fast and metal::precise name every math function; those without a fast form are
 // the same function in both.
-#define METALCUDA_SHARED_NAMES                                                                  \
-  using metal::fabs;                                                                           \
-  using metal::abs;                                                                            \
-  using metal::floor;                                                                          \
-  using metal::ceil;                                                                           \
-  using metal::round;                                                                          \
-  using metal::rint;                                                                           \
-  using metal::trunc;                                                                          \
-  using metal::fract;                                                                          \
-  using metal::saturate;                                                                       \
-  using metal::sign;                                                                           \
-  using metal::fmin;                                                                           \
-  using metal::fmax;                                                                           \
-  using metal::fmod;                                                                           \
-  using metal::fdim;                                                                           \
-  using metal::copysign;                                                                       \
-  using metal::step;                                                                           \
-  using metal::min;                                                                            \
-  using metal::max;                                                                            \
-  using metal::clamp;                                                                          \
-  using metal::fma;                                                                            \
-  using metal::mad;                                                                            \
-  using metal::mix;                                                                            \
-  using metal::smoothstep;                                                                     \
-  using metal::fmin3;                                                                          \
-  using metal::fmax3;                                                                          \
-  using metal::fmedian3;                                                                       \
-  using metal::frexp;                                                                          \
-  using metal::modf;                                                                           \
-  using metal::ldexp;                                                                          \
-  using metal::ilogb;                                                                          \
-  using metal::isnan;                                                                          \
-  using metal::isinf;                                                                          \
-  using metal::isfinite;                                                                       \
-  using metal::length;                                                                         \
-  using metal::normalize;                                                                      \
-  using metal::distance;                                                                       \
+#define METALCUDA_SHARED_NAMES \
+  using metal::fabs;           \
+  using metal::abs;            \
+  using metal::floor;          \
+  using metal::ceil;           \
+  using metal::round;          \
+  using metal::rint;           \
+  using metal::trunc;          \
+  using metal::fract;          \
+  using metal::saturate;       \
+  using metal::sign;           \
+  using metal::fmin;           \
+  using metal::fmax;           \
+  using metal::fmod;           \
+  using metal::fdim;           \
+  using metal::copysign;       \
+  using metal::step;           \
+  using metal::min;            \
+  using metal::max;            \
+  using metal::clamp;          \
+  using metal::fma;            \
+  using metal::mad;            \
+  using metal::mix;            \
+  using metal::smoothstep;     \
+  using metal::fmin3;          \
+  using metal::fmax3;          \
+  using metal::fmedian3;       \
+  using metal::frexp;          \
+  using metal::modf;           \
+  using metal::ldexp;          \
+  using metal::ilogb;          \
+  using metal::isnan;          \
+  using metal::isinf;          \
+  using metal::isfinite;       \
+  using metal::length;         \
+  using metal::normalize;      \
+  using metal::distance;       \
   using metal::dot;
 namespace precise {
 METALCUDA_SHARED_NAMES

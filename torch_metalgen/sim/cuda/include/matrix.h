@@ -24,8 +24,8 @@ __forceinline__ uint32_t matrix_mask(const char* file, int line) {
   if (mask != 0xffffffffu) record(kPartialMatrix, fn_simdgroup_matrix, mask, file, line);
   return mask;
 }
-__forceinline__ unsigned long matrix_offset(unsigned long stride, unsigned long ox, unsigned long oy,
-                                            bool transpose, int row, int column) {
+__forceinline__ unsigned long matrix_offset(unsigned long stride, unsigned long ox,
+                                            unsigned long oy, bool transpose, int row, int column) {
   return transpose ? (oy + column) * stride + ox + row : (oy + row) * stride + ox + column;
 }
 
@@ -73,9 +73,8 @@ __forceinline__ void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source,
   int row, column;
   ::metalcuda::matrix_lane_position(int(::metalcuda::lane_id()), row, column);
   for (int j = 0; j < 2; ++j)
-    d.elements[j] = T(source[::metalcuda::matrix_offset(elements_per_row, matrix_origin.x,
-                                                        matrix_origin.y, transpose_matrix, row,
-                                                        column + j)]);
+    d.elements[j] = T(source[::metalcuda::matrix_offset(
+        elements_per_row, matrix_origin.x, matrix_origin.y, transpose_matrix, row, column + j)]);
 }
 
 template <class T, int R, int C, class P>
@@ -103,7 +102,8 @@ __forceinline__ void metalcuda_matrix_mma(simdgroup_matrix<T, R, C>& d,
   ::metalcuda::matrix_lane_position(int(::metalcuda::lane_id()), row, column);
   float acc[2] = {c ? float(c->elements[0]) : 0.0f, c ? float(c->elements[1]) : 0.0f};
   for (int k = 0; k < 8; ++k) {
-    const vec<T, 2> a_pair = ::metalcuda::shfl_idx(a.elements, ::metalcuda::matrix_lane_of(row, k), mask);
+    const vec<T, 2> a_pair =
+        ::metalcuda::shfl_idx(a.elements, ::metalcuda::matrix_lane_of(row, k), mask);
     const vec<T, 2> b_pair =
         ::metalcuda::shfl_idx(b.elements, ::metalcuda::matrix_lane_of(k, column), mask);
     const float a_value = float(a_pair[k % 2]);

@@ -21,7 +21,8 @@ constexpr unsigned short soft_float_to_half(float f) {
   const uint32_t exponent = (x >> 23) & 0xffu;
   uint32_t mantissa = x & 0x7fffffu;
   if (exponent == 0xffu) {  // inf, or NaN (kept quiet)
-    return static_cast<unsigned short>(sign | 0x7c00u | (mantissa ? 0x200u | (mantissa >> 13) : 0u));
+    return static_cast<unsigned short>(sign | 0x7c00u |
+                                       (mantissa ? 0x200u | (mantissa >> 13) : 0u));
   }
   const int e = int(exponent) - 127 + 15;
   if (e >= 31) return static_cast<unsigned short>(sign | 0x7c00u);
@@ -128,8 +129,7 @@ constexpr bool is_low_float_v = is_low_float<metal::remove_cv_t<T>>::value;
 template <class A, class B, class = void>
 struct low_float_arith {};
 template <class A, class B>
-struct low_float_arith<A, B,
-                       metal::enable_if_t<is_low_float_v<A> && metal::is_same_v<A, B>>> {
+struct low_float_arith<A, B, metal::enable_if_t<is_low_float_v<A> && metal::is_same_v<A, B>>> {
   typedef A type;
 };
 template <class A, class B>
@@ -141,13 +141,11 @@ struct low_float_arith<A, B, metal::enable_if_t<metal::is_integral_v<A> && is_lo
   typedef B type;
 };
 template <class A, class B>
-struct low_float_arith<A, B,
-                       metal::enable_if_t<is_low_float_v<A> && metal::is_same_v<B, float>>> {
+struct low_float_arith<A, B, metal::enable_if_t<is_low_float_v<A> && metal::is_same_v<B, float>>> {
   typedef float type;
 };
 template <class A, class B>
-struct low_float_arith<A, B,
-                       metal::enable_if_t<metal::is_same_v<A, float> && is_low_float_v<B>>> {
+struct low_float_arith<A, B, metal::enable_if_t<metal::is_same_v<A, float> && is_low_float_v<B>>> {
   typedef float type;
 };
 
@@ -163,18 +161,18 @@ constexpr float operand(X x) {
 
 }  // namespace metalcuda
 
-#define METALCUDA_LOW_FLOAT_OP(op)                                                              \
-  template <class A, class B, class R = typename metalcuda::low_float_arith<A, B>::type>        \
-  constexpr R operator op(A a, B b) {                                                           \
-    return R(metalcuda::operand<R>(a) op metalcuda::operand<R>(b));                             \
-  }                                                                                             \
-  template <class B, class = typename metalcuda::low_float_arith<half, B>::type>                \
-  constexpr half& operator op##=(half & a, B b) {                                               \
-    return a = half(float(a) op metalcuda::operand<half>(b));                                   \
-  }                                                                                             \
-  template <class B, class = typename metalcuda::low_float_arith<bfloat, B>::type>              \
-  constexpr bfloat& operator op##=(bfloat & a, B b) {                                           \
-    return a = bfloat(float(a) op metalcuda::operand<bfloat>(b));                               \
+#define METALCUDA_LOW_FLOAT_OP(op)                                                       \
+  template <class A, class B, class R = typename metalcuda::low_float_arith<A, B>::type> \
+  constexpr R operator op(A a, B b) {                                                    \
+    return R(metalcuda::operand<R>(a) op metalcuda::operand<R>(b));                      \
+  }                                                                                      \
+  template <class B, class = typename metalcuda::low_float_arith<half, B>::type>         \
+  constexpr half& operator op## = (half & a, B b) {                                      \
+    return a = half(float(a) op metalcuda::operand<half>(b));                            \
+  }                                                                                      \
+  template <class B, class = typename metalcuda::low_float_arith<bfloat, B>::type>       \
+  constexpr bfloat& operator op## = (bfloat & a, B b) {                                  \
+    return a = bfloat(float(a) op metalcuda::operand<bfloat>(b));                        \
   }
 METALCUDA_LOW_FLOAT_OP(+)
 METALCUDA_LOW_FLOAT_OP(-)
@@ -220,16 +218,16 @@ template <class T>
 struct numeric_limits {
   static constexpr bool is_specialized = false;
 };
-#define METALCUDA_INT_LIMITS(T, lo, hi, digits_)                \
-  template <>                                                   \
-  struct numeric_limits<T> {                                    \
-    static constexpr bool is_specialized = true;                \
-    static constexpr bool is_signed = static_cast<T>(-1) < static_cast<T>(0);             \
-    static constexpr bool is_integer = true;                    \
-    static constexpr int digits = digits_;                      \
-    static constexpr T min() { return lo; }                     \
-    static constexpr T max() { return hi; }                     \
-    static constexpr T lowest() { return lo; }                  \
+#define METALCUDA_INT_LIMITS(T, lo, hi, digits_)                              \
+  template <>                                                                 \
+  struct numeric_limits<T> {                                                  \
+    static constexpr bool is_specialized = true;                              \
+    static constexpr bool is_signed = static_cast<T>(-1) < static_cast<T>(0); \
+    static constexpr bool is_integer = true;                                  \
+    static constexpr int digits = digits_;                                    \
+    static constexpr T min() { return lo; }                                   \
+    static constexpr T max() { return hi; }                                   \
+    static constexpr T lowest() { return lo; }                                \
   };
 METALCUDA_INT_LIMITS(bool, false, true, 1)
 METALCUDA_INT_LIMITS(char, -128, 127, 7)
@@ -242,28 +240,28 @@ METALCUDA_INT_LIMITS(unsigned int, 0u, 4294967295u, 32)
 METALCUDA_INT_LIMITS(long, -9223372036854775807l - 1, 9223372036854775807l, 63)
 METALCUDA_INT_LIMITS(unsigned long, 0ul, 18446744073709551615ul, 64)
 #undef METALCUDA_INT_LIMITS
-#define METALCUDA_FLOAT_LIMITS(T, make, lo_bits, hi_bits, eps_bits, inf_bits, nan_bits, denorm_bits, \
-                               digits_)                                                         \
-  template <>                                                                                   \
-  struct numeric_limits<T> {                                                                    \
-    static constexpr bool is_specialized = true;                                                \
-    static constexpr bool is_signed = true;                                                     \
-    static constexpr bool is_integer = false;                                                   \
-    static constexpr bool has_infinity = true;                                                  \
-    static constexpr bool has_quiet_NaN = true;                                                 \
-    static constexpr int digits = digits_;                                                      \
-    static constexpr T min() { return make(lo_bits); }                                          \
-    static constexpr T max() { return make(hi_bits); }                                          \
-    static constexpr T lowest() { return -make(hi_bits); }                                      \
-    static constexpr T epsilon() { return make(eps_bits); }                                     \
-    static constexpr T infinity() { return make(inf_bits); }                                    \
-    static constexpr T quiet_NaN() { return make(nan_bits); }                                   \
-    static constexpr T denorm_min() { return make(denorm_bits); }                               \
+#define METALCUDA_FLOAT_LIMITS(T, make, lo_bits, hi_bits, eps_bits, inf_bits, nan_bits, \
+                               denorm_bits, digits_)                                    \
+  template <>                                                                           \
+  struct numeric_limits<T> {                                                            \
+    static constexpr bool is_specialized = true;                                        \
+    static constexpr bool is_signed = true;                                             \
+    static constexpr bool is_integer = false;                                           \
+    static constexpr bool has_infinity = true;                                          \
+    static constexpr bool has_quiet_NaN = true;                                         \
+    static constexpr int digits = digits_;                                              \
+    static constexpr T min() { return make(lo_bits); }                                  \
+    static constexpr T max() { return make(hi_bits); }                                  \
+    static constexpr T lowest() { return -make(hi_bits); }                              \
+    static constexpr T epsilon() { return make(eps_bits); }                             \
+    static constexpr T infinity() { return make(inf_bits); }                            \
+    static constexpr T quiet_NaN() { return make(nan_bits); }                           \
+    static constexpr T denorm_min() { return make(denorm_bits); }                       \
   };
 METALCUDA_FLOAT_LIMITS(float, metalcuda::bit_cast<float>, 0x00800000u, 0x7f7fffffu, 0x34000000u,
                        0x7f800000u, 0x7fc00000u, 0x00000001u, 24)
-METALCUDA_FLOAT_LIMITS(half, half::from_bits, 0x0400u, 0x7bffu, 0x1400u, 0x7c00u, 0x7e00u,
-                       0x0001u, 11)
+METALCUDA_FLOAT_LIMITS(half, half::from_bits, 0x0400u, 0x7bffu, 0x1400u, 0x7c00u, 0x7e00u, 0x0001u,
+                       11)
 METALCUDA_FLOAT_LIMITS(bfloat, bfloat::from_bits, 0x0080u, 0x7f7fu, 0x3c00u, 0x7f80u, 0x7fc0u,
                        0x0001u, 8)
 #undef METALCUDA_FLOAT_LIMITS

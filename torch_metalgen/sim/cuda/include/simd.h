@@ -29,9 +29,9 @@ struct status_t {
   uint32_t first_taken;  // 0 until the first record
   uint32_t first_kind;
   uint32_t first_line;
-  uint32_t first_mask;     // active lanes at that call
-  uint32_t first_lanes;    // lanes of the warp that exist
-  uint32_t first_function; // index into function_names
+  uint32_t first_mask;      // active lanes at that call
+  uint32_t first_lanes;     // lanes of the warp that exist
+  uint32_t first_function;  // index into function_names
   uint32_t first_block[3];
   uint32_t first_thread;
   uint64_t first_file;  // device address of the file name (a string in the module)
@@ -275,7 +275,8 @@ __forceinline__ void check_uniform(uint32_t argument, uint32_t mask, uint32_t fu
 
 }  // namespace metalcuda
 
-#define METALCUDA_SITE const char *metalcuda_file = __builtin_FILE(), int metalcuda_line = __builtin_LINE()
+#define METALCUDA_SITE \
+  const char *metalcuda_file = __builtin_FILE(), int metalcuda_line = __builtin_LINE()
 #define METALCUDA_SITE_ARGS metalcuda_file, metalcuda_line
 
 namespace metal {
@@ -290,12 +291,12 @@ struct simd_vote {
   constexpr bool any() const { return v != 0; }
 };
 
-#define METALCUDA_REDUCTION(name, Op, width)                                               \
-  template <class T>                                                                       \
-  __forceinline__ T name(T x, METALCUDA_SITE) {                                            \
-    const uint32_t mask =                                                                  \
-        ::metalcuda::collective_mask(::metalcuda::fn_##name, METALCUDA_SITE_ARGS);         \
-    return ::metalcuda::reduce<T, ::metalcuda::Op, width>(x, mask);                        \
+#define METALCUDA_REDUCTION(name, Op, width)                                       \
+  template <class T>                                                               \
+  __forceinline__ T name(T x, METALCUDA_SITE) {                                    \
+    const uint32_t mask =                                                          \
+        ::metalcuda::collective_mask(::metalcuda::fn_##name, METALCUDA_SITE_ARGS); \
+    return ::metalcuda::reduce<T, ::metalcuda::Op, width>(x, mask);                \
   }
 METALCUDA_REDUCTION(simd_sum, OpSum, 32)
 METALCUDA_REDUCTION(simd_product, OpProduct, 32)
@@ -313,12 +314,12 @@ METALCUDA_REDUCTION(quad_or, OpOr, 4)
 METALCUDA_REDUCTION(quad_xor, OpXor, 4)
 #undef METALCUDA_REDUCTION
 
-#define METALCUDA_PREFIX(name, Op, inclusive)                                              \
-  template <class T>                                                                       \
-  __forceinline__ T name(T x, METALCUDA_SITE) {                                            \
-    const uint32_t mask =                                                                  \
-        ::metalcuda::collective_mask(::metalcuda::fn_##name, METALCUDA_SITE_ARGS);         \
-    return ::metalcuda::prefix<T, ::metalcuda::Op, inclusive>(x, mask);                    \
+#define METALCUDA_PREFIX(name, Op, inclusive)                                      \
+  template <class T>                                                               \
+  __forceinline__ T name(T x, METALCUDA_SITE) {                                    \
+    const uint32_t mask =                                                          \
+        ::metalcuda::collective_mask(::metalcuda::fn_##name, METALCUDA_SITE_ARGS); \
+    return ::metalcuda::prefix<T, ::metalcuda::Op, inclusive>(x, mask);            \
   }
 METALCUDA_PREFIX(simd_prefix_inclusive_sum, OpSum, true)
 METALCUDA_PREFIX(simd_prefix_exclusive_sum, OpSum, false)
@@ -327,19 +328,18 @@ METALCUDA_PREFIX(simd_prefix_exclusive_product, OpProduct, false)
 #undef METALCUDA_PREFIX
 
 // Shuffles: `source` is the lane read, given this lane and the (uniform) argument `a`.
-#define METALCUDA_SHUFFLE(name, uniform, source)                                            \
-  template <class T>                                                                        \
-  __forceinline__ T name(T x, ushort a_, METALCUDA_SITE) {                                  \
-    const uint32_t mask =                                                                   \
-        ::metalcuda::collective_mask(::metalcuda::fn_##name, METALCUDA_SITE_ARGS);          \
-    const int a = int(a_);                                                                  \
-    if (uniform) ::metalcuda::check_uniform(uint32_t(a), mask, ::metalcuda::fn_##name,      \
-                                            METALCUDA_SITE_ARGS);                           \
-    const int i = int(::metalcuda::lane_id());                                              \
-    const int quad = i & ~3;                                                                \
-    (void)quad;                                                                             \
-    return ::metalcuda::read_lane(x, (source), mask, ::metalcuda::fn_##name,                \
-                                  METALCUDA_SITE_ARGS);                                     \
+#define METALCUDA_SHUFFLE(name, uniform, source)                                                   \
+  template <class T>                                                                               \
+  __forceinline__ T name(T x, ushort a_, METALCUDA_SITE) {                                         \
+    const uint32_t mask =                                                                          \
+        ::metalcuda::collective_mask(::metalcuda::fn_##name, METALCUDA_SITE_ARGS);                 \
+    const int a = int(a_);                                                                         \
+    if (uniform)                                                                                   \
+      ::metalcuda::check_uniform(uint32_t(a), mask, ::metalcuda::fn_##name, METALCUDA_SITE_ARGS);  \
+    const int i = int(::metalcuda::lane_id());                                                     \
+    const int quad = i & ~3;                                                                       \
+    (void)quad;                                                                                    \
+    return ::metalcuda::read_lane(x, (source), mask, ::metalcuda::fn_##name, METALCUDA_SITE_ARGS); \
   }
 METALCUDA_SHUFFLE(simd_shuffle, false, a)
 METALCUDA_SHUFFLE(simd_shuffle_up, true, i >= a ? i - a : i)
@@ -365,8 +365,9 @@ __forceinline__ T simd_broadcast_first(T x, METALCUDA_SITE) {
 // Within windows of `modulo` lanes: up reads data of lane i - delta, or filling_data of
 // lane i - delta + modulo below the window; down mirrors it (the simulator's semantics).
 template <class T>
-__forceinline__ T metalcuda_shuffle_and_fill(T data, T filling, ushort delta, ushort modulo, bool up,
-                                             uint32_t function, const char* file, int line) {
+__forceinline__ T metalcuda_shuffle_and_fill(T data, T filling, ushort delta, ushort modulo,
+                                             bool up, uint32_t function, const char* file,
+                                             int line) {
   const uint32_t mask = ::metalcuda::collective_mask(function, file, line);
   ::metalcuda::check_uniform(delta, mask, function, file, line);
   const int i = int(::metalcuda::lane_id());
@@ -461,7 +462,8 @@ constexpr thread_scope thread_scope_simdgroup = thread_scope::thread_scope_simdg
 constexpr thread_scope thread_scope_threadgroup = thread_scope::thread_scope_threadgroup;
 constexpr thread_scope thread_scope_device = thread_scope::thread_scope_device;
 template <class Order>
-__forceinline__ void atomic_thread_fence(mem_flags, Order, thread_scope scope = thread_scope_device) {
+__forceinline__ void atomic_thread_fence(mem_flags, Order,
+                                         thread_scope scope = thread_scope_device) {
   if (scope == thread_scope_device)
     __threadfence();
   else

@@ -76,19 +76,19 @@ constexpr E convert_element(S s) {
 
 // The members every vec<T, N> has: component access, conversion from another element type,
 // swizzles.
-#define METALCUDA_VEC_MEMBERS(N)                                                          \
-  vec() = default;                                                                        \
-  constexpr T& operator[](int i) { return e[i]; }                                         \
-  constexpr const T& operator[](int i) const { return e[i]; }                             \
-  template <int... I>                                                                     \
-  constexpr ::metalcuda::swizzle_ref<T, N, I...> metal_swizzle() {                        \
-    static_assert(((I < N) && ...), "swizzle component out of range for this vector");   \
-    return ::metalcuda::swizzle_ref<T, N, I...>(*this);                                   \
-  }                                                                                       \
-  template <int... I>                                                                     \
-  constexpr vec<T, int(sizeof...(I))> metal_swizzle() const {                            \
-    static_assert(((I < N) && ...), "swizzle component out of range for this vector");   \
-    return vec<T, int(sizeof...(I))>(e[I]...);                                            \
+#define METALCUDA_VEC_MEMBERS(N)                                                       \
+  vec() = default;                                                                     \
+  constexpr T& operator[](int i) { return e[i]; }                                      \
+  constexpr const T& operator[](int i) const { return e[i]; }                          \
+  template <int... I>                                                                  \
+  constexpr ::metalcuda::swizzle_ref<T, N, I...> metal_swizzle() {                     \
+    static_assert(((I < N) && ...), "swizzle component out of range for this vector"); \
+    return ::metalcuda::swizzle_ref<T, N, I...>(*this);                                \
+  }                                                                                    \
+  template <int... I>                                                                  \
+  constexpr vec<T, int(sizeof...(I))> metal_swizzle() const {                          \
+    static_assert(((I < N) && ...), "swizzle component out of range for this vector"); \
+    return vec<T, int(sizeof...(I))>(e[I]...);                                         \
   }
 
 namespace metal {
@@ -108,8 +108,9 @@ struct alignas(2 * sizeof(T)) vec<T, 2> {
   template <class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>>
   constexpr vec(S s) : e{::metalcuda::convert_element<T>(s), ::metalcuda::convert_element<T>(s)} {}
   template <class A, class B,
-            class = enable_if_t<::metalcuda::is_scalar_v<A> && ::metalcuda::is_scalar_v<B>>>
-  constexpr vec(A a, B b) : e{::metalcuda::convert_element<T>(a), ::metalcuda::convert_element<T>(b)} {}
+            class = enable_if_t<::metalcuda::is_scalar_v<A>&& ::metalcuda::is_scalar_v<B>>>
+  constexpr vec(A a, B b)
+      : e{::metalcuda::convert_element<T>(a), ::metalcuda::convert_element<T>(b)} {}
   template <class U>
   constexpr explicit vec(const vec<U, 2>& o)
       : e{::metalcuda::convert_element<T>(o.e[0]), ::metalcuda::convert_element<T>(o.e[1])} {}
@@ -132,8 +133,8 @@ struct alignas(4 * sizeof(T)) vec<T, 3> {
       : e{::metalcuda::convert_element<T>(s), ::metalcuda::convert_element<T>(s),
           ::metalcuda::convert_element<T>(s)} {}
   template <class A, class B, class C,
-            class = enable_if_t<::metalcuda::is_scalar_v<A> && ::metalcuda::is_scalar_v<B> &&
-                                ::metalcuda::is_scalar_v<C>>>
+            class = enable_if_t<::metalcuda::is_scalar_v<A>&& ::metalcuda::is_scalar_v<
+                B>&& ::metalcuda::is_scalar_v<C>>>
   constexpr vec(A a, B b, C c)
       : e{::metalcuda::convert_element<T>(a), ::metalcuda::convert_element<T>(b),
           ::metalcuda::convert_element<T>(c)} {}
@@ -160,8 +161,8 @@ struct alignas(4 * sizeof(T)) vec<T, 4> {
       : e{::metalcuda::convert_element<T>(s), ::metalcuda::convert_element<T>(s),
           ::metalcuda::convert_element<T>(s), ::metalcuda::convert_element<T>(s)} {}
   template <class A, class B, class C, class D,
-            class = enable_if_t<::metalcuda::is_scalar_v<A> && ::metalcuda::is_scalar_v<B> &&
-                                ::metalcuda::is_scalar_v<C> && ::metalcuda::is_scalar_v<D>>>
+            class = enable_if_t<::metalcuda::is_scalar_v<A>&& ::metalcuda::is_scalar_v<
+                B>&& ::metalcuda::is_scalar_v<C>&& ::metalcuda::is_scalar_v<D>>>
   constexpr vec(A a, B b, C c, D d)
       : e{::metalcuda::convert_element<T>(a), ::metalcuda::convert_element<T>(b),
           ::metalcuda::convert_element<T>(c), ::metalcuda::convert_element<T>(d)} {}
@@ -243,9 +244,9 @@ struct swizzle_ref : metal::vec<T, int(sizeof...(I))> {
   constexpr swizzle_ref& operator=(S s) {
     return *this = base(s);
   }
-#define METALCUDA_SWIZZLE_COMPOUND(op)                            \
-  template <class U>                                              \
-  constexpr swizzle_ref& operator op##=(const U& other) {         \
+#define METALCUDA_SWIZZLE_COMPOUND(op)                             \
+  template <class U>                                               \
+  constexpr swizzle_ref& operator op## = (const U& other) {        \
     return *this = base(static_cast<const base&>(*this) op other); \
   }
   METALCUDA_SWIZZLE_COMPOUND(+)
@@ -265,30 +266,30 @@ struct swizzle_ref : metal::vec<T, int(sizeof...(I))> {
 
 namespace metal {
 
-#define METALCUDA_VEC_BINARY(op)                                                            \
-  template <class T, int N>                                                                 \
-  constexpr vec<T, N> operator op(const vec<T, N>& a, const vec<T, N>& b) {                 \
-    vec<T, N> r;                                                                            \
-    for (int i = 0; i < N; ++i) r.e[i] = T(a.e[i] op b.e[i]);                               \
-    return r;                                                                               \
-  }                                                                                         \
-  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>>      \
-  constexpr vec<T, N> operator op(const vec<T, N>& a, S s) {                                \
-    vec<T, N> r;                                                                            \
-    const T b = T(s);                                                                       \
-    for (int i = 0; i < N; ++i) r.e[i] = T(a.e[i] op b);                                    \
-    return r;                                                                               \
-  }                                                                                         \
-  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>>      \
-  constexpr vec<T, N> operator op(S s, const vec<T, N>& b) {                                \
-    vec<T, N> r;                                                                            \
-    const T a = T(s);                                                                       \
-    for (int i = 0; i < N; ++i) r.e[i] = T(a op b.e[i]);                                    \
-    return r;                                                                               \
-  }                                                                                         \
-  template <class T, int N, class U>                                                        \
-  constexpr vec<T, N>& operator op##=(vec<T, N>& a, const U& b) {                           \
-    return a = a op b;                                                                      \
+#define METALCUDA_VEC_BINARY(op)                                                       \
+  template <class T, int N>                                                            \
+  constexpr vec<T, N> operator op(const vec<T, N>& a, const vec<T, N>& b) {            \
+    vec<T, N> r;                                                                       \
+    for (int i = 0; i < N; ++i) r.e[i] = T(a.e[i] op b.e[i]);                          \
+    return r;                                                                          \
+  }                                                                                    \
+  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>> \
+  constexpr vec<T, N> operator op(const vec<T, N>& a, S s) {                           \
+    vec<T, N> r;                                                                       \
+    const T b = T(s);                                                                  \
+    for (int i = 0; i < N; ++i) r.e[i] = T(a.e[i] op b);                               \
+    return r;                                                                          \
+  }                                                                                    \
+  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>> \
+  constexpr vec<T, N> operator op(S s, const vec<T, N>& b) {                           \
+    vec<T, N> r;                                                                       \
+    const T a = T(s);                                                                  \
+    for (int i = 0; i < N; ++i) r.e[i] = T(a op b.e[i]);                               \
+    return r;                                                                          \
+  }                                                                                    \
+  template <class T, int N, class U>                                                   \
+  constexpr vec<T, N>& operator op## = (vec<T, N> & a, const U& b) {                   \
+    return a = a op b;                                                                 \
   }
 METALCUDA_VEC_BINARY(+)
 METALCUDA_VEC_BINARY(-)
@@ -302,20 +303,20 @@ METALCUDA_VEC_BINARY(<<)
 METALCUDA_VEC_BINARY(>>)
 #undef METALCUDA_VEC_BINARY
 
-#define METALCUDA_VEC_COMPARE(op)                                                           \
-  template <class T, int N>                                                                 \
-  constexpr vec<bool, N> operator op(const vec<T, N>& a, const vec<T, N>& b) {              \
-    vec<bool, N> r;                                                                         \
-    for (int i = 0; i < N; ++i) r.e[i] = a.e[i] op b.e[i];                                  \
-    return r;                                                                               \
-  }                                                                                         \
-  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>>      \
-  constexpr vec<bool, N> operator op(const vec<T, N>& a, S s) {                             \
-    return a op vec<T, N>(s);                                                               \
-  }                                                                                         \
-  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>>      \
-  constexpr vec<bool, N> operator op(S s, const vec<T, N>& b) {                             \
-    return vec<T, N>(s) op b;                                                               \
+#define METALCUDA_VEC_COMPARE(op)                                                      \
+  template <class T, int N>                                                            \
+  constexpr vec<bool, N> operator op(const vec<T, N>& a, const vec<T, N>& b) {         \
+    vec<bool, N> r;                                                                    \
+    for (int i = 0; i < N; ++i) r.e[i] = a.e[i] op b.e[i];                             \
+    return r;                                                                          \
+  }                                                                                    \
+  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>> \
+  constexpr vec<bool, N> operator op(const vec<T, N>& a, S s) {                        \
+    return a op vec<T, N>(s);                                                          \
+  }                                                                                    \
+  template <class T, int N, class S, class = enable_if_t<::metalcuda::is_scalar_v<S>>> \
+  constexpr vec<bool, N> operator op(S s, const vec<T, N>& b) {                        \
+    return vec<T, N>(s) op b;                                                          \
   }
 METALCUDA_VEC_COMPARE(==)
 METALCUDA_VEC_COMPARE(!=)
@@ -370,10 +371,10 @@ template <class T>
 constexpr bool is_scalar_v = ::metalcuda::is_scalar_v<T>;
 
 // Metal's vector type names, renamed by the translation (CUDA owns float4, ...).
-#define METALCUDA_VECTOR_NAMES(S)       \
-  typedef vec<S, 2> metal_##S##2;       \
-  typedef vec<S, 3> metal_##S##3;       \
-  typedef vec<S, 4> metal_##S##4;       \
+#define METALCUDA_VECTOR_NAMES(S)         \
+  typedef vec<S, 2> metal_##S##2;         \
+  typedef vec<S, 3> metal_##S##3;         \
+  typedef vec<S, 4> metal_##S##4;         \
   typedef packed_vec<S, 2> packed_##S##2; \
   typedef packed_vec<S, 3> packed_##S##3; \
   typedef packed_vec<S, 4> packed_##S##4;
@@ -393,12 +394,12 @@ METALCUDA_VECTOR_NAMES(bool)
 
 }  // namespace metal
 
-#define METALCUDA_GLOBAL_VECTOR_NAMES(S)                                                 \
-  using metal::metal_##S##2;                                                             \
-  using metal::metal_##S##3;                                                             \
-  using metal::metal_##S##4;                                                             \
-  using metal::packed_##S##2;                                                            \
-  using metal::packed_##S##3;                                                            \
+#define METALCUDA_GLOBAL_VECTOR_NAMES(S) \
+  using metal::metal_##S##2;             \
+  using metal::metal_##S##3;             \
+  using metal::metal_##S##4;             \
+  using metal::packed_##S##2;            \
+  using metal::packed_##S##3;            \
   using metal::packed_##S##4;
 METALCUDA_GLOBAL_VECTOR_NAMES(float)
 METALCUDA_GLOBAL_VECTOR_NAMES(half)
