@@ -353,8 +353,9 @@ def run(args, argv: list[str]) -> int:
             else:
                 from . import bandwidth
 
+                chosen = args.bandwidth_problems.split(",") if args.bandwidth_problems else None
                 rows = bandwidth.run(
-                    problems,
+                    [p for n in chosen for p in problems if p.name == n] if chosen else problems,
                     args.bandwidth_budget,
                     dtypes=args.bandwidth_dtypes.split(",") if args.bandwidth_dtypes else None,
                     shapes=args.bandwidth_shapes,
@@ -557,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--sanitize-timeout", type=float, default=420.0)
     r.add_argument("--bandwidth-budget", type=float, default=300.0)
     r.add_argument("--bandwidth-dtypes", help="comma list (default: each problem's DTYPES)")
+    r.add_argument("--bandwidth-problems", help="comma list of problems, in this order")
     r.add_argument("--bandwidth-shapes", type=int, default=0, help="first N bench shapes (0: all)")
     r.add_argument(
         "--small-distributions",
