@@ -92,7 +92,8 @@ def front_end(
     """The front end's result for ``source``: from the cache when the file and its includes
     are unchanged, else from the simulator's build (which needs clang)."""
     source = Path(source).resolve()
-    include_dirs = tuple(Path(d).resolve() for d in include_dirs)
+    # The source's own directory is always searched: naming it changes nothing (nor the key).
+    include_dirs = tuple(d for d in (Path(d).resolve() for d in include_dirs) if d != source.parent)
     if not isinstance(constants, tuple):  # already normalized by build_program
         constants = normalize_constants(constants)
     base = source.parent

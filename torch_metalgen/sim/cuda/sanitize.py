@@ -72,8 +72,12 @@ _SUMMARY = re.compile(
 )
 
 
-def sanitizer_flags(sanitizer: str) -> list[str]:
-    """Restrict checking to the back end's kernels when this compute-sanitizer can."""
+def sanitizer_flags(sanitizer: str, tool: str = "racecheck") -> list[str]:
+    """Restrict checking to the back end's kernels when this compute-sanitizer can. Not for
+    initcheck: memory written by kernels it does not instrument (PyTorch's fills and
+    copies) would look uninitialized to it, and every later cudaMemcpy of it an error."""
+    if tool == "initcheck":
+        return []
     try:
         text = subprocess.run(
             [sanitizer, "--help"], capture_output=True, text=True, timeout=60

@@ -191,19 +191,19 @@ def _phase_sanitize(out: Path, budget: float) -> dict:
     sanitizer = find_sanitizer()
     if sanitizer is None:
         return {"error": "compute-sanitizer not found"}
-    flags = sanitizer_flags(sanitizer)
     import tempfile
 
     mutant, line = mutant_dir(Path(tempfile.mkdtemp(prefix="metalcuda-mutant-")))
     started = time.perf_counter()
     runs = {}
     for tool in TOOLS:
+        flags = sanitizer_flags(sanitizer, tool)
         runs[tool] = start_tool(sanitizer, tool, out / f"cases-{tool}.json", flags)
     runs["mutant-racecheck"] = start_tool(
         sanitizer,
         "racecheck",
         out / "cases-mutant.json",
-        flags,
+        sanitizer_flags(sanitizer),
         ["--ops", "rms_norm", "--source-dir", str(mutant)],
     )
     results, log = {}, []
@@ -231,7 +231,11 @@ def _phase_sanitize(out: Path, budget: float) -> dict:
     mutant_run["caught"] = bool(mutant_run["errors"]) and any(
         "common.h" in line for line in mutant_run["race_lines"]
     )
-    return {"seconds": time.perf_counter() - started, "flags": flags, "runs": results}
+    return {
+        "seconds": time.perf_counter() - started,
+        "flags": sanitizer_flags(sanitizer),
+        "runs": results,
+    }
 
 
 def _tail(text: str, limit: int) -> str:
