@@ -202,7 +202,7 @@ def _phase_sanitize(out: Path, budget: float) -> dict:
     runs["mutant-racecheck"] = start_tool(
         sanitizer,
         "racecheck",
-        out / "cases-mutant.json",
+        out / "cases-mutant-racecheck.json",
         sanitizer_flags(sanitizer),
         ["--ops", "rms_norm", "--source-dir", str(mutant)],
     )
