@@ -29,6 +29,7 @@ RUNTIME_DIR = SIM_DIR / "runtime"
 RUNTIME_SOURCES = ("fiber.cpp", "scheduler.cpp", "launch.cpp", "builtins.cpp", "check.cpp")
 ASAN_DRIVER = "asan_driver.cpp"
 NO_ADDRESS_SPACES = "-DMETALSIM_NO_ADDRESS_SPACES"
+CODEGEN = "-DMETALSIM_CODEGEN"  # builds that generate code (qualifiers.h)
 
 # Clang (in C++ mode) has no generic address space, so copying a struct out of or into
 # device/constant memory (`Params p = params;`, `out[i] = value;`) fails to bind the
@@ -191,7 +192,7 @@ def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
     if not address_spaces:
         flags += [NO_ADDRESS_SPACES]
     if optimized:
-        flags += ["-O2", "-fPIC"]
+        flags += ["-O2", "-fPIC", "-fvisibility=hidden", CODEGEN]
     key = cache.digest("pch", sim_fingerprint(), toolchain.identity, flags)
     final = cache.cache_root() / f"pch-{key}"
 
@@ -472,10 +473,12 @@ def kernel_flags(
         flags += strict_warning_flags(warnings_as_errors)
         flags += ["-include-pch", str(build_pch(optimized=False, address_spaces=address_spaces))]
     elif stage == "library":
-        flags += ["-O2", "-fPIC", *instrument.compile_flags()]
+        # Hidden: calls inside the library are direct, not through the PLT (only the
+        # launcher's kernel table is exported).
+        flags += ["-O2", "-fPIC", "-fvisibility=hidden", CODEGEN, *instrument.compile_flags()]
         flags += ["-include-pch", str(build_pch(optimized=True, address_spaces=address_spaces))]
     else:
-        flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
+        flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer", CODEGEN]
     flags += ["-include", str(out_dir / CONSTANTS_HEADER)]
     return flags
 

@@ -168,8 +168,10 @@ def _flat(text: str) -> str:
 
 
 def _annotate(kind: str, *args: str) -> str:
+    """clang::annotate in the front-end pass; nothing when generating code (qualifiers.h:
+    an annotated parameter would stay in memory)."""
     extra = "".join(f", {a}" for a in args)
-    return f'clang::annotate("metal", "{kind}"{extra})'
+    return f'METALSIM_ANNOTATE("metal", "{kind}"{extra})'
 
 
 def _rewrite_attribute(item: str) -> str:

@@ -253,13 +253,13 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
 
 [[noreturn]] __attribute__((noinline, cold)) void device_race(Worker& w, GpuThread& t, uintptr_t a,
                                                               bool write, uintptr_t pc,
-                                                              uint32_t other_group,
-                                                              bool other_wrote, uint32_t other_pc) {
+                                                              uint32_t other_id, bool other_wrote,
+                                                              uint32_t other_pc) {
   const Launch& l = *w.launch;
   std::string other =
-      other_group == kManyGroups
+      other_id == kManyId
           ? "other threadgroups read it"
-          : "threadgroup " + group_position_text(l, other_group - 1) +
+          : "threadgroup " + group_position_text(l, other_id - 1) +
                 (other_wrote ? " wrote it at " + pc_token_offset(other_pc) : " read it");
   abandon_thread(METALSIM_ERR_DATA_RACE,
                  "data race on device memory: " + thread_text(w, t) + " " +
@@ -270,57 +270,101 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
                      "each threadgroup write only its own elements.");
 }
 
+// The shadow of `size` bytes at span offset `off`, byte by byte: races, first reads and
+// writes (distinct counts), the writer's instruction.
+__attribute__((noinline)) void device_shadow_slow(Worker& w, GpuThread& t, uintptr_t a,
+                                                  uint32_t size, int kind, uintptr_t pc, int r) {
+  const DeviceCheck& c = w.launch->device;
+  WorkerCheck& k = w.check;
+  const size_t off = a - c.span_lo;
+  const uint32_t base = c.generation << 24;
+  const uint32_t me = base | (w.linear_group + 1);
+  const uint32_t many = base | kManyId;
+  const bool write = kind == 1 || kind == 3;
+  const bool atomic = kind == 2 || kind == 3;
+  auto fresh = [base](uint32_t raw) { return (raw & ~kIdMask) == base ? raw : 0u; };
+  for (uint32_t b = 0; b < size; ++b) {
+    uint32_t* writer_entry = c.writer + off + b;
+    uint32_t* reader_entry = c.reader + off + b;
+    const uint32_t writer_raw = __atomic_load_n(writer_entry, __ATOMIC_RELAXED);
+    const uint32_t reader_raw = __atomic_load_n(reader_entry, __ATOMIC_RELAXED);
+    const uint32_t writer = fresh(writer_raw);
+    const uint32_t reader = fresh(reader_raw);
+    if (!atomic) {
+      if (writer && writer != me)
+        device_race(w, t, a + b, write, pc, writer & kIdMask, true,
+                    __atomic_load_n(c.write_pc + off + b, __ATOMIC_RELAXED));
+      if (write && reader && reader != me)
+        device_race(w, t, a + b, true, pc, reader & kIdMask, false, 0);
+    }
+    if (kind != 1 && reader != me && reader != many) {  // reads, read-modify-writes
+      // The first reader claims the byte with a compare-exchange, so two workers reading
+      // it at once count it once. Later, only changes are stored: a byte every
+      // threadgroup reads (weights, parameters) settles at `many` and its cache line
+      // stays shared between the workers.
+      uint32_t seen = reader_raw;
+      if (!reader && __atomic_compare_exchange_n(reader_entry, &seen, me, false,
+                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        ++k.distinct_read[r];
+      } else {
+        const uint32_t current = reader ? reader : fresh(seen);
+        if (!atomic && current != me && current != many)
+          __atomic_store_n(reader_entry, many, __ATOMIC_RELAXED);
+      }
+    }
+    if (write && writer != me) {
+      uint32_t seen = writer_raw;
+      const bool first = !writer && __atomic_compare_exchange_n(writer_entry, &seen, me, false,
+                                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+      if (first) ++k.distinct_written[r];
+      if (first || (!atomic && fresh(seen) != me)) {
+        __atomic_store_n(writer_entry, me, __ATOMIC_RELAXED);
+        __atomic_store_n(c.write_pc + off + b, pc_offset(*w.launch, pc), __ATOMIC_RELAXED);
+      }
+    }
+  }
+}
+
+// The common case, checked N entries at a time without branches: a plain load of bytes
+// this threadgroup already read (or that several did) and that no other threadgroup
+// wrote, or a plain store to bytes this threadgroup already wrote and no other read.
+// Nothing changes in the shadow then.
+template <uint32_t N>
+inline bool device_shadow_unchanged(const DeviceCheck& c, size_t off, uint32_t me, int kind) {
+  const uint32_t base = me & ~kIdMask;
+  const uint32_t many = base | kManyId;
+  uint32_t writer[N], reader[N];
+  std::memcpy(writer, c.writer + off, sizeof writer);
+  std::memcpy(reader, c.reader + off, sizeof reader);
+  bool same = true;
+  if (kind == 0) {
+    for (uint32_t b = 0; b < N; ++b)
+      same &= ((reader[b] == me) | (reader[b] == many)) &
+              ((writer[b] == me) | ((writer[b] & ~kIdMask) != base));
+  } else {
+    for (uint32_t b = 0; b < N; ++b)
+      same &= (writer[b] == me) & ((reader[b] == me) | ((reader[b] & ~kIdMask) != base));
+  }
+  return same;
+}
+
 // False when the address is in no region (the caller decides what it is).
-__attribute__((noinline)) bool device_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size,
-                                             int kind, uintptr_t pc) {
+template <uint32_t N>
+inline bool device_access(Worker& w, GpuThread& t, uintptr_t a, int kind, uintptr_t pc) {
   const DeviceCheck& c = w.launch->device;
   WorkerCheck& k = w.check;
   const bool write = kind == 1 || kind == 3;
   const int r = find_region(c, k, a);
   if (r < 0) {
-    if (c.mapping) out_of_bounds(w, t, a, size, write, pc);  // guard gaps hold nothing else
+    if (c.copied) out_of_bounds(w, t, a, N, write, pc);  // guard gaps hold nothing else
     return false;
   }
-  if (a + size > c.regions[r].hi) out_of_bounds(w, t, a, size, write, pc);
-  if (kind != 1) k.bytes_read[r] += size;
-  if (write) k.bytes_written[r] += size;
-  if (!c.shadow) return true;
-  DeviceShadow* shadow = c.shadow + (a - c.span_lo);
-  const uint32_t me = w.linear_group + 1;
-  const bool atomic = kind == 2 || kind == 3;
-  for (uint32_t b = 0; b < size; ++b) {
-    DeviceShadow& e = shadow[b];
-    const uint32_t writer = __atomic_load_n(&e.writer, __ATOMIC_RELAXED);
-    const uint32_t reader = __atomic_load_n(&e.reader, __ATOMIC_RELAXED);
-    if (!atomic) {
-      if (writer && writer != me)
-        device_race(w, t, a + b, write, pc, writer, true,
-                    __atomic_load_n(&e.write_pc, __ATOMIC_RELAXED));
-      if (write && reader && reader != me) device_race(w, t, a + b, true, pc, reader, false, 0);
-    }
-    if (kind != 1 && reader != me && reader != kManyGroups) {  // reads, read-modify-writes
-      // The first reader claims the byte with a compare-exchange, so two workers reading
-      // it at once count it once. Later, only changes are stored: a byte every
-      // threadgroup reads (weights, parameters) settles at kManyGroups and its cache line
-      // stays shared between the workers.
-      uint32_t seen = reader;
-      if (!seen && __atomic_compare_exchange_n(&e.reader, &seen, me, false, __ATOMIC_RELAXED,
-                                               __ATOMIC_RELAXED))
-        ++k.distinct_read[r];
-      else if (!atomic && seen != me && seen != kManyGroups)
-        __atomic_store_n(&e.reader, kManyGroups, __ATOMIC_RELAXED);
-    }
-    if (write && writer != me) {
-      uint32_t seen = writer;
-      const bool first = !seen && __atomic_compare_exchange_n(&e.writer, &seen, me, false,
-                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-      if (first) ++k.distinct_written[r];
-      if (first || (!atomic && seen != me)) {
-        __atomic_store_n(&e.writer, me, __ATOMIC_RELAXED);
-        __atomic_store_n(&e.write_pc, pc_offset(*w.launch, pc), __ATOMIC_RELAXED);
-      }
-    }
-  }
+  if (a + N > c.regions[r].hi) out_of_bounds(w, t, a, N, write, pc);
+  if (kind != 1) k.bytes_read[r] += N;
+  if (write) k.bytes_written[r] += N;
+  if (!c.writer) return true;
+  if (kind <= 1 && device_shadow_unchanged<N>(c, a - c.span_lo, k.device_tag, kind)) return true;
+  device_shadow_slow(w, t, a, N, kind, pc, r);
   return true;
 }
 
@@ -356,8 +400,8 @@ __attribute__((noinline)) void threadgroup_atomic(Worker& w, GpuThread& t, uintp
 // kind: 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write.
 // The hot path of every instrumented access: one TLS load when not checking, two range
 // tests for threadgroup and device memory.
-__attribute__((always_inline)) inline void on_access(const void* p, uint32_t size, int kind,
-                                                     uintptr_t pc) {
+template <uint32_t N>
+__attribute__((always_inline)) inline void on_access(const void* p, int kind, uintptr_t pc) {
   const FastCheck& fast = tls_check;
   Worker* w = fast.worker;
   if (!w) return;
@@ -365,14 +409,28 @@ __attribute__((always_inline)) inline void on_access(const void* p, uint32_t siz
   GpuThread& t = *tls_current;
   if (a - fast.arena_lo < kArenaBytes) {
     if (kind >= 2)
-      threadgroup_atomic(*w, t, a, size, kind, pc);
+      threadgroup_atomic(*w, t, a, N, kind, pc);
     else
-      threadgroup_access(*w, t, a, size, kind == 1, pc);
+      threadgroup_access(*w, t, a, N, kind == 1, pc);
     return;
   }
-  if (a - fast.span_lo < fast.span_size && device_access(*w, t, a, size, kind, pc)) return;
+  if (a - fast.span_lo < fast.span_size && device_access<N>(*w, t, a, kind, pc)) return;
   if (a - reinterpret_cast<uintptr_t>(t.stack.low) < t.stack.size) return;
-  other_access(*w, t, a, size, kind == 1 || kind == 3, pc);
+  other_access(*w, t, a, N, kind == 1 || kind == 3, pc);
+}
+
+// Atomics report one operation of any size (atomic.h).
+__attribute__((noinline)) void on_atomic_access(const void* p, uint32_t size, bool write,
+                                                uintptr_t pc) {
+  switch (size) {
+    case 1: return on_access<1>(p, write ? 3 : 2, pc);
+    case 2: return on_access<2>(p, write ? 3 : 2, pc);
+    case 4: return on_access<4>(p, write ? 3 : 2, pc);
+    case 8: return on_access<8>(p, write ? 3 : 2, pc);
+    case 16: return on_access<16>(p, write ? 3 : 2, pc);
+    default:
+      for (uint32_t b = 0; b < size; ++b) on_access<1>(static_cast<const char*>(p) + b, write ? 3 : 2, pc);
+  }
 }
 
 // The kernel library's address range, for program-scope constants and for pcs.
@@ -389,6 +447,78 @@ int find_image_end(struct dl_phdr_info* info, size_t, void* data) {
       search->hi = std::max<uintptr_t>(search->hi, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
   }
   return 1;
+}
+
+// ---- mappings kept across launches (launches run one at a time: launch_mutex) ------
+
+unsigned char* map_anonymous(size_t size) {
+  void* map =
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return map == MAP_FAILED ? nullptr : static_cast<unsigned char*>(map);
+}
+
+// Mapping fresh pages per launch cost more than the checks themselves (two page faults
+// per shadow page), so launches up to these sizes reuse one mapping each.
+constexpr size_t kKeptCopyBytes = 16u << 20;  // the guarded copies
+constexpr size_t kKeptShadowSpan = 8u << 20;  // bytes of span the kept shadow covers
+
+struct Kept {
+  unsigned char* base = nullptr;
+  size_t size = 0;
+};
+Kept kept_copies, kept_shadow;
+uint32_t kept_generation = 0;  // of the kept shadow's entries, 1..255
+
+// The copies' mapping, guard page first; `owned`: a one-launch mapping to unmap after.
+unsigned char* copies_mapping(size_t size, bool& owned) {
+  owned = size > kKeptCopyBytes;
+  if (owned) {
+    unsigned char* map = map_anonymous(size);
+    if (map) mprotect(map, kPage, PROT_NONE);
+    return map;
+  }
+  if (kept_copies.size < size) {
+    if (kept_copies.base) munmap(kept_copies.base, kept_copies.size);
+    const size_t grown = std::max(size, std::min(2 * kept_copies.size, kKeptCopyBytes));
+    kept_copies.base = map_anonymous(grown);
+    kept_copies.size = kept_copies.base ? grown : 0;
+    if (kept_copies.base) mprotect(kept_copies.base, kPage, PROT_NONE);
+  }
+  return kept_copies.base;
+}
+
+// The writer, reader and write_pc arrays for the launch's span, in the kept shadow (a
+// new generation: no clearing) or a one-launch mapping.
+void attach_shadow(DeviceCheck& c) {
+  const size_t entries = c.span_size;
+  unsigned char* base = nullptr;
+  size_t capacity = entries;
+  if (entries > kKeptShadowSpan) {
+    c.shadow_owned_size = 3 * entries * sizeof(uint32_t);
+    base = map_anonymous(c.shadow_owned_size);
+    c.shadow_owned = base;
+    c.generation = 1;
+  } else {
+    capacity = kept_shadow.size / (3 * sizeof(uint32_t));
+    if (capacity < entries) {
+      if (kept_shadow.base) munmap(kept_shadow.base, kept_shadow.size);
+      capacity = std::max(entries, std::min(2 * capacity, kKeptShadowSpan));
+      kept_shadow.size = 3 * capacity * sizeof(uint32_t);
+      kept_shadow.base = map_anonymous(kept_shadow.size);
+      if (!kept_shadow.base) kept_shadow.size = 0;
+      kept_generation = 0;  // fresh zero pages: generation 0, never a launch's
+    }
+    if (++kept_generation > 255) {  // generations wrap: start from zero pages again
+      madvise(kept_shadow.base, kept_shadow.size, MADV_DONTNEED);
+      kept_generation = 1;
+    }
+    base = kept_shadow.base;
+    c.generation = kept_generation;
+  }
+  if (!base) return;  // no shadow: no race checks, distinct counts unknown
+  c.writer = reinterpret_cast<uint32_t*>(base);
+  c.reader = c.writer + capacity;
+  c.write_pc = c.reader + capacity;
 }
 
 }  // namespace
@@ -448,12 +578,10 @@ void setup_device_check(Launch& l) {
     size_t size = kPage;
     for (int r = 0; r < c.region_count; ++r)
       size += round_up(c.regions[r].hi - c.regions[r].lo + 64, kPage) + kPage;
-    void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (map != MAP_FAILED) {
-      c.mapping = static_cast<unsigned char*>(map);
+    c.mapping = copies_mapping(size, c.mapping_owned);
+    if (c.mapping) {
+      c.copied = true;
       c.mapping_size = size;
-      mprotect(c.mapping, kPage, PROT_NONE);
       size_t at = kPage;
       for (int r = 0; r < c.region_count; ++r) {
         Region& region = c.regions[r];
@@ -476,19 +604,11 @@ void setup_device_check(Launch& l) {
       c.span_size = size;
     }
   }
-  if (!c.mapping) {  // bound in place: bounds are checked, but neighbours are not apart
+  if (!c.copied) {  // bound in place: bounds are checked, but neighbours are not apart
     c.span_lo = c.regions[0].lo;
     c.span_size = c.regions[c.region_count - 1].hi - c.span_lo;
   }
-  if (total <= kShadowLimit && c.mapping) {
-    const size_t bytes = c.span_size * sizeof(DeviceShadow);
-    void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (map != MAP_FAILED) {
-      c.shadow = static_cast<DeviceShadow*>(map);
-      c.shadow_size = bytes;
-    }
-  }
+  if (total <= kShadowLimit && c.copied && l.total_groups < kManyId - 1) attach_shadow(c);
 }
 
 void flush_worker_check(Worker& w, Launch& l) {
@@ -512,20 +632,27 @@ void finish_device_check(Launch& l) {
   if (!c.enabled) return;
   for (int r = 0; r < c.region_count; ++r) {
     Region& region = c.regions[r];
-    if (c.mapping)
+    if (c.copied) {
       std::memcpy(region.original, reinterpret_cast<void*>(region.lo), region.hi - region.lo);
+      // The guard page after the copy (a kept mapping is laid out anew next launch).
+      if (!c.mapping_owned)
+        mprotect(reinterpret_cast<void*>(round_up(region.hi, kPage)), kPage,
+                 PROT_READ | PROT_WRITE);
+    }
     for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i) {
       if (!(region.bindings >> i & 1u)) continue;
       d.bytes_read[i] = region.bytes_read;
       d.bytes_written[i] = region.bytes_written;
-      d.distinct_read[i] = c.shadow ? region.distinct_read.load() : UINT64_MAX;
-      d.distinct_written[i] = c.shadow ? region.distinct_written.load() : UINT64_MAX;
+      d.distinct_read[i] = c.writer ? region.distinct_read.load() : UINT64_MAX;
+      d.distinct_written[i] = c.writer ? region.distinct_written.load() : UINT64_MAX;
     }
   }
-  if (c.shadow) munmap(c.shadow, c.shadow_size);
-  if (c.mapping) munmap(c.mapping, c.mapping_size);
-  c.shadow = nullptr;
+  if (c.shadow_owned) munmap(c.shadow_owned, c.shadow_owned_size);
+  if (c.mapping_owned) munmap(c.mapping, c.mapping_size);
+  c.writer = c.reader = c.write_pc = nullptr;
+  c.shadow_owned = nullptr;
   c.mapping = nullptr;
+  c.copied = false;
   c.enabled = false;
 }
 
@@ -538,6 +665,7 @@ void start_threadgroup_check(Worker& w) {
   k.weak_stamp = 0;
   k.simd_stamp.assign(w.simdgroups.size(), 0);
   const DeviceCheck& c = w.launch->device;
+  k.device_tag = (c.generation << 24) | (w.linear_group + 1);
   tls_check = {&w, reinterpret_cast<uintptr_t>(w.arena_base()), c.span_lo, c.span_size};
 }
 
@@ -562,18 +690,18 @@ void note_simdgroup_barrier(Worker& w, uint32_t simdgroup, int flags) {
 }  // namespace metalsim
 
 extern "C" void metalsim_atomic_access(const void* address, uint32_t size, int is_write) {
-  metalsim::on_access(address, size, is_write ? 3 : 2,
-                      reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  metalsim::on_atomic_access(address, size, is_write != 0,
+                             reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
 }
 
 #ifndef METALSIM_ASAN
 // SanitizerCoverage's load/store callbacks (-fsanitize-coverage=trace-loads,trace-stores).
 #define METALSIM_TRACE(bytes, type)                                                             \
   extern "C" void __sanitizer_cov_load##bytes(type* p) {                                        \
-    metalsim::on_access(p, bytes, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
+    metalsim::on_access<bytes>(p, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
   }                                                                                             \
   extern "C" void __sanitizer_cov_store##bytes(type* p) {                                       \
-    metalsim::on_access(p, bytes, 1, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
+    metalsim::on_access<bytes>(p, 1, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
   }
 METALSIM_TRACE(1, uint8_t)
 METALSIM_TRACE(2, uint16_t)

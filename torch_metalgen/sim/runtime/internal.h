@@ -38,8 +38,11 @@ void fiber_started();
 // ---- memory checks (check.cpp) -------------------------------------------------
 // Device memory: every distinct bound range (bindings that overlap are merged, so
 // aliasing is kept) is copied into one mapping where it ends next to a guard page;
-// accesses outside the ranges are out of bounds. A shadow entry per byte records the
-// threadgroup that wrote it and the one(s) that read it during the launch.
+// accesses outside the ranges are out of bounds. Shadow arrays with an entry per byte
+// record the threadgroup that wrote it (and where) and the one(s) that read it during
+// the launch. Both mappings are kept across launches (when not too large), and a
+// shadow entry holds a launch generation in its top 8 bits, so a new launch needs no
+// clearing: an entry of another generation reads as "not accessed".
 struct Region {
   uintptr_t lo = 0, hi = 0;           // what the kernel sees (the copy, or in place)
   unsigned char* original = nullptr;  // the caller's memory (copied back after the launch)
@@ -47,20 +50,27 @@ struct Region {
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> distinct_read{0}, distinct_written{0};
 };
-struct DeviceShadow {
-  uint32_t writer;    // linear threadgroup + 1 of the last write, 0: not written
-  uint32_t reader;    // linear threadgroup + 1 of the readers, kManyGroups: several
-  uint32_t write_pc;  // offset of the writing instruction in the kernel library
-};
-constexpr uint32_t kManyGroups = 0xFFFFFFFFu;
+// Shadow entry values: generation << 24 | id; id = linear threadgroup + 1, or kManyId
+// (several threadgroups read the byte). Launches with kManyId - 1 threadgroups or more
+// are not shadowed.
+constexpr uint32_t kIdMask = 0x00FFFFFFu;
+constexpr uint32_t kManyId = kIdMask;
 
 struct DeviceCheck {
   bool enabled = false;
+  bool copied = false;                   // the regions are guarded copies (else in place)
   uintptr_t span_lo = 0, span_size = 0;  // [lowest region lo, highest region hi)
-  unsigned char* mapping = nullptr;      // the copies (nullptr: bound in place)
+  unsigned char* mapping = nullptr;      // the copies' mapping (guard page first)
   size_t mapping_size = 0;
-  DeviceShadow* shadow = nullptr;  // per byte of the span; nullptr: too large to shadow
-  size_t shadow_size = 0;
+  bool mapping_owned = false;            // a one-launch mapping (too large to keep)
+  // Per byte of the span (nullptr: not shadowed): writer and reader entries, and the
+  // offset of the last writing instruction.
+  uint32_t* writer = nullptr;
+  uint32_t* reader = nullptr;
+  uint32_t* write_pc = nullptr;
+  void* shadow_owned = nullptr;  // a one-launch shadow mapping (too large to keep)
+  size_t shadow_owned_size = 0;
+  uint32_t generation = 0;  // << 24 in every entry written by this launch
   Region regions[METALSIM_MAX_BINDINGS];
   int region_count = 0;
   uintptr_t image_lo = 0, image_hi = 0;  // the kernel library (program-scope constants)
@@ -90,6 +100,7 @@ struct WorkerCheck {
   uint64_t distinct_read[METALSIM_MAX_BINDINGS] = {};
   uint64_t distinct_written[METALSIM_MAX_BINDINGS] = {};
   int last_region = 0;
+  uint32_t device_tag = 0;  // this threadgroup's device shadow entry (DeviceCheck)
 };
 
 // ---- one launch (launch.cpp) ---------------------------------------------------

@@ -158,7 +158,7 @@ inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
 }
 
 template <class T, int R, int C, class P>
-inline void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elements_per_row = 8,
+METALSIM_GLUE void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elements_per_row = 8,
                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
                            METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_load: pointer and matrix element types differ");
@@ -170,7 +170,7 @@ inline void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elemen
 }
 
 template <class T, int R, int C, class P>
-inline void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong elements_per_row = 8,
+METALSIM_GLUE void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong elements_per_row = 8,
                             ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
                             METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_store: pointer and matrix element types differ");
@@ -184,7 +184,7 @@ inline void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong e
 namespace detail {
 // d = a * b (+ c when c is not null); see resolve_matrix_mma.
 template <class T, int R, int C>
-inline void matrix_mma(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
+METALSIM_GLUE void matrix_mma(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
                        const simdgroup_matrix<T, R, C>& b, const simdgroup_matrix<T, R, C>* c,
                        const char* file, int line, int column) {
   simdgroup_matrix<T, R, C> result;
