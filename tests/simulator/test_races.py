@@ -238,3 +238,62 @@ def test_checks_off_runs_the_racy_kernel(races):
     )
     assert counter.item() == 256  # one threadgroup, sequential fibers: exact
     assert result.traffic == {}
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.uint8], ids=["half", "uchar"])
+@pytest.mark.parametrize("n", [1, 3, 5, 33])
+def test_threadgroups_sharing_words_at_row_ends_pass(races, dtype, n):
+    """Rows of 2-byte or 1-byte elements meet inside 4-byte words: each byte has one
+    writer, so there is no race (the checker tracks such words byte by byte)."""
+    groups = 7
+    x = torch.arange(groups * n).to(dtype)
+    expected = (x.to(torch.float64) * 3).to(dtype)
+    kernel = "scale_rows_in_place_" + ("half" if dtype == torch.float16 else "uchar")
+    for order in ("forward", "reverse"):
+        y = x.clone()
+        races.launch(
+            kernel,
+            buffers={0: y},
+            bytes={1: struct.pack("II", n, n)},
+            grid=(groups,),
+            threadgroup=(64,),
+            dispatch="threadgroups",
+            order=order,
+            num_threads=2,
+        )
+        assert torch.equal(y, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.uint8], ids=["half", "uchar"])
+def test_threadgroups_overlapping_by_one_narrow_element_race(races, dtype):
+    kernel = "scale_rows_in_place_" + ("half" if dtype == torch.float16 else "uchar")
+    y = torch.ones(64, dtype=dtype)
+    line = _line("x[i] = T(x[i] * T(3));")
+    with pytest.raises(sim.DataRaceError, match=rf"data race on device memory.*races.metal:{line}"):
+        races.launch(
+            kernel,
+            buffers={0: y},
+            bytes={1: struct.pack("II", 5, 4)},  # rows of 5, 4 apart: element 4 is shared
+            grid=(6,),
+            threadgroup=(8,),
+            dispatch="threadgroups",
+        )
+
+
+@pytest.mark.parametrize(("words", "byte", "race"), [(2, 5, True), (1, 5, False), (2, 8, False)])
+def test_word_writes_and_byte_reads_of_one_tensor(races, words, byte, race):
+    data = torch.zeros(4, dtype=torch.int32)
+    out = torch.zeros(1, dtype=torch.int32)
+    launch = dict(
+        buffers={0: data, 1: data, 2: out},
+        bytes={3: struct.pack("II", words, byte)},
+        grid=(2,),
+        threadgroup=(4,),
+        dispatch="threadgroups",
+    )
+    if race:
+        with pytest.raises(sim.DataRaceError, match=rf"buffer\((0|1)\) byte {byte}\b"):
+            races.launch("words_then_byte", **launch)
+    else:
+        races.launch("words_then_byte", **launch)
+        assert out.item() == 0

@@ -217,3 +217,37 @@ kernel void sum_twice(device const float* x [[buffer(0)]],
                       uint n [[threads_per_grid]]) {
   out[gid] = x[gid] + x[n - 1 - gid];
 }
+
+// Each threadgroup scales its own `shape.x` elements in place, starting at group *
+// shape.y: with shape.y == shape.x the rows touch (threadgroups share 4-byte words at
+// the row ends, which is fine), with shape.y < shape.x they overlap (a race).
+template <typename T>
+[[kernel]] void scale_rows_in_place(device T* x [[buffer(0)]],
+                                    constant uint2& shape [[buffer(1)]],
+                                    uint group [[threadgroup_position_in_grid]],
+                                    uint tid [[thread_index_in_threadgroup]]) {
+  if (tid < shape.x) {
+    const uint i = group * shape.y + tid;
+    x[i] = T(x[i] * T(3));
+  }
+}
+template [[host_name("scale_rows_in_place_half")]] [[kernel]] decltype(scale_rows_in_place<half>)
+    scale_rows_in_place<half>;
+template [[host_name("scale_rows_in_place_uchar")]] [[kernel]] decltype(scale_rows_in_place<uchar>)
+    scale_rows_in_place<uchar>;
+
+// One tensor seen as words and as bytes: threadgroup 0 writes `words` uints, threadgroup 1
+// reads byte `byte` (a race when that byte is among the written words).
+kernel void words_then_byte(device uint* words [[buffer(0)]],
+                            device const uchar* bytes [[buffer(1)]],
+                            device uint* out [[buffer(2)]],
+                            constant uint2& what [[buffer(3)]],
+                            uint group [[threadgroup_position_in_grid]],
+                            uint tid [[thread_index_in_threadgroup]]) {
+  if (group == 0 && tid < what.x) {
+    words[tid] = 0x01010101u * (tid + 1);
+  }
+  if (group == 1 && tid == 0) {
+    out[0] = bytes[what.y];
+  }
+}

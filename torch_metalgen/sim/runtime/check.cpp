@@ -270,80 +270,225 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
                      "each threadgroup write only its own elements.");
 }
 
-// The shadow of `size` bytes at span offset `off`, byte by byte: races, first reads and
-// writes (distinct counts), the writer's instruction.
-__attribute__((noinline)) void device_shadow_slow(Worker& w, GpuThread& t, uintptr_t a,
-                                                  uint32_t size, int kind, uintptr_t pc, int r) {
-  const DeviceCheck& c = w.launch->device;
-  WorkerCheck& k = w.check;
-  const size_t off = a - c.span_lo;
-  const uint32_t base = c.generation << 24;
-  const uint32_t me = base | (w.linear_group + 1);
-  const uint32_t many = base | kManyId;
-  const bool write = kind == 1 || kind == 3;
-  const bool atomic = kind == 2 || kind == 3;
-  auto fresh = [base](uint32_t raw) { return (raw & ~kIdMask) == base ? raw : 0u; };
-  for (uint32_t b = 0; b < size; ++b) {
-    uint32_t* writer_entry = c.writer + off + b;
-    uint32_t* reader_entry = c.reader + off + b;
-    const uint32_t writer_raw = __atomic_load_n(writer_entry, __ATOMIC_RELAXED);
-    const uint32_t reader_raw = __atomic_load_n(reader_entry, __ATOMIC_RELAXED);
-    const uint32_t writer = fresh(writer_raw);
-    const uint32_t reader = fresh(reader_raw);
-    if (!atomic) {
-      if (writer && writer != me)
-        device_race(w, t, a + b, write, pc, writer & kIdMask, true,
-                    __atomic_load_n(c.write_pc + off + b, __ATOMIC_RELAXED));
-      if (write && reader && reader != me)
-        device_race(w, t, a + b, true, pc, reader & kIdMask, false, 0);
+// ---- the device shadow: entries, and the slow path that updates them -----------------
+
+inline uint32_t key_of(uint32_t entry) { return entry & ~0xFu; }  // generation and id
+inline uint32_t id_of(uint32_t entry) { return (entry & kIdBits) >> 4; }
+inline uint32_t marker(uint32_t generation_base, uint32_t id) {
+  return generation_base | id << 4 | 0xFu;
+}
+
+struct ShadowContext {
+  const DeviceCheck& c;
+  Worker& w;
+  GpuThread& t;
+  int kind;  // 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write
+  uintptr_t pc;
+  int region;
+  uint32_t base;      // this launch's generation << kGenerationShift
+  uint32_t me;        // this threadgroup's key
+  uint32_t many;      // the key of several readers
+  bool write() const { return kind == 1 || kind == 3; }
+  bool atomic() const { return kind >= 2; }
+  // The entry as this launch sees it: 0 when written by an earlier launch.
+  uint32_t fresh(uint32_t raw) const {
+    return (raw >> kGenerationShift) == (base >> kGenerationShift) ? raw : 0u;
+  }
+};
+
+inline void pause() { __builtin_ia32_pause(); }
+
+// One byte of a split word, by its own entries.
+void byte_step(ShadowContext& x, size_t i) {
+  const DeviceCheck& c = x.c;
+  WorkerCheck& k = x.w.check;
+  const uintptr_t a = c.span_lo + i;
+  const uint32_t me = x.me | 0xFu, many = x.many | 0xFu;
+  const uint32_t writer_raw = __atomic_load_n(c.byte_writer + i, __ATOMIC_ACQUIRE);
+  const uint32_t reader_raw = __atomic_load_n(c.byte_reader + i, __ATOMIC_ACQUIRE);
+  const uint32_t writer = x.fresh(writer_raw);
+  const uint32_t reader = x.fresh(reader_raw);
+  if (!x.atomic()) {
+    if (writer && writer != me)
+      device_race(x.w, x.t, a, x.write(), x.pc, id_of(writer), true,
+                  __atomic_load_n(c.byte_pc + i, __ATOMIC_RELAXED));
+    if (x.write() && reader && reader != me)
+      device_race(x.w, x.t, a, true, x.pc, id_of(reader), false, 0);
+  }
+  if (x.kind != 1 && reader != me && reader != many) {  // reads, read-modify-writes
+    // The first reader claims the byte with a compare-exchange, so two workers reading
+    // it at once count it once; a second threadgroup makes it `many`.
+    uint32_t seen = reader_raw;
+    if (!reader && __atomic_compare_exchange_n(c.byte_reader + i, &seen, me, false,
+                                               __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      ++k.distinct_read[x.region];
+    } else {
+      const uint32_t current = reader ? reader : x.fresh(seen);
+      if (!x.atomic() && current != me && current != many)
+        __atomic_store_n(c.byte_reader + i, many, __ATOMIC_RELAXED);
     }
-    if (kind != 1 && reader != me && reader != many) {  // reads, read-modify-writes
-      // The first reader claims the byte with a compare-exchange, so two workers reading
-      // it at once count it once. Later, only changes are stored: a byte every
-      // threadgroup reads (weights, parameters) settles at `many` and its cache line
-      // stays shared between the workers.
-      uint32_t seen = reader_raw;
-      if (!reader && __atomic_compare_exchange_n(reader_entry, &seen, me, false,
-                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-        ++k.distinct_read[r];
-      } else {
-        const uint32_t current = reader ? reader : fresh(seen);
-        if (!atomic && current != me && current != many)
-          __atomic_store_n(reader_entry, many, __ATOMIC_RELAXED);
-      }
-    }
-    if (write && writer != me) {
-      uint32_t seen = writer_raw;
-      const bool first = !writer && __atomic_compare_exchange_n(writer_entry, &seen, me, false,
-                                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-      if (first) ++k.distinct_written[r];
-      if (first || (!atomic && fresh(seen) != me)) {
-        __atomic_store_n(writer_entry, me, __ATOMIC_RELAXED);
-        __atomic_store_n(c.write_pc + off + b, pc_offset(*w.launch, pc), __ATOMIC_RELAXED);
-      }
+  }
+  if (x.write() && writer != me) {
+    uint32_t seen = writer_raw;
+    const bool first = !writer && __atomic_compare_exchange_n(c.byte_writer + i, &seen, me, false,
+                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    if (first) ++k.distinct_written[x.region];
+    if (first || (!x.atomic() && x.fresh(seen) != me)) {
+      __atomic_store_n(c.byte_writer + i, me, __ATOMIC_RELAXED);
+      __atomic_store_n(c.byte_pc + i, pc_offset(*x.w.launch, x.pc), __ATOMIC_RELAXED);
     }
   }
 }
 
-// The common case, checked N entries at a time without branches: a plain load of bytes
-// this threadgroup already read (or that several did) and that no other threadgroup
-// wrote, or a plain store to bytes this threadgroup already wrote and no other read.
-// Nothing changes in the shadow then.
+// Gives word `word` per-byte entries (from its word entries), once; other workers wait
+// while it happens (the word's entries hold kLockId).
+void split_word(const ShadowContext& x, size_t word) {
+  const DeviceCheck& c = x.c;
+  const uint32_t lock = marker(x.base, kLockId);
+  for (;;) {
+    uint32_t writer_raw = __atomic_load_n(c.word_writer + word, __ATOMIC_ACQUIRE);
+    const uint32_t writer = x.fresh(writer_raw);
+    if (writer && id_of(writer) == kSplitId) return;
+    if (writer && id_of(writer) == kLockId) {
+      pause();
+      continue;
+    }
+    if (!__atomic_compare_exchange_n(c.word_writer + word, &writer_raw, lock, false,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      continue;
+    uint32_t reader_raw = __atomic_load_n(c.word_reader + word, __ATOMIC_ACQUIRE);
+    while (!__atomic_compare_exchange_n(c.word_reader + word, &reader_raw, lock, false,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+    }
+    const uint32_t reader = x.fresh(reader_raw);
+    const uint32_t pc = __atomic_load_n(c.word_pc + word, __ATOMIC_RELAXED);
+    for (uint32_t b = 0; b < 4; ++b) {
+      const size_t i = 4 * word + b;
+      __atomic_store_n(c.byte_writer + i, writer >> b & 1 ? key_of(writer) | 0xFu : 0u,
+                       __ATOMIC_RELAXED);
+      __atomic_store_n(c.byte_reader + i, reader >> b & 1 ? key_of(reader) | 0xFu : 0u,
+                       __ATOMIC_RELAXED);
+      __atomic_store_n(c.byte_pc + i, pc, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(c.word_writer + word, marker(x.base, kSplitId), __ATOMIC_RELEASE);
+    return;
+  }
+}
+
+// The bytes `mask` of word `word`, by the word's entries; false when the word has
+// per-byte entries (it was split now or before): then the caller goes byte by byte.
+bool word_step(ShadowContext& x, size_t word, uint32_t mask) {
+  const DeviceCheck& c = x.c;
+  WorkerCheck& k = x.w.check;
+  const uintptr_t address = c.span_lo + 4 * word;
+  for (;;) {
+    uint32_t writer_raw = __atomic_load_n(c.word_writer + word, __ATOMIC_ACQUIRE);
+    const uint32_t writer = x.fresh(writer_raw);
+    if (writer && id_of(writer) == kSplitId) return false;
+    uint32_t reader_raw = __atomic_load_n(c.word_reader + word, __ATOMIC_ACQUIRE);
+    const uint32_t reader = x.fresh(reader_raw);
+    if ((writer && id_of(writer) == kLockId) || (reader && id_of(reader) == kLockId)) {
+      pause();
+      continue;
+    }
+    if (!x.atomic()) {
+      if (writer && key_of(writer) != x.me && (writer & mask))
+        device_race(x.w, x.t, address + __builtin_ctz(writer & mask), x.write(), x.pc,
+                    id_of(writer), true, __atomic_load_n(c.word_pc + word, __ATOMIC_RELAXED));
+      if (x.write() && reader && key_of(reader) != x.me && (reader & mask))
+        device_race(x.w, x.t, address + __builtin_ctz(reader & mask), true, x.pc,
+                    id_of(reader), false, 0);
+    }
+    // The new entries, or a split when the word's bytes would differ in writer or reader.
+    uint32_t new_writer = writer_raw, new_reader = reader_raw;
+    bool split = false;
+    if (x.kind != 1) {
+      if (!reader)
+        new_reader = x.me | mask;
+      else if (key_of(reader) == x.me)
+        new_reader = reader | mask;
+      else if ((reader & 0xFu) == mask && !x.atomic())
+        new_reader = x.many | mask;  // another threadgroup (or several) read these bytes
+      else if ((reader & mask) != mask || (key_of(reader) != x.many && !x.atomic()))
+        split = true;
+    }
+    if (x.write()) {
+      if (!writer)
+        new_writer = x.me | mask;
+      else if (key_of(writer) == x.me)
+        new_writer = writer | mask;
+      else if ((writer & mask) != mask)  // bytes of another writer's word (atomic, or not
+        split = true;                    // overlapping: other bytes)
+    }
+    if (split) {
+      split_word(x, word);
+      return false;
+    }
+    if (new_writer != writer_raw) {
+      if (!__atomic_compare_exchange_n(c.word_writer + word, &writer_raw, new_writer, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        continue;
+      k.distinct_written[x.region] += __builtin_popcount((new_writer & ~writer) & 0xFu);
+      __atomic_store_n(c.word_pc + word, pc_offset(*x.w.launch, x.pc), __ATOMIC_RELAXED);
+    }
+    if (new_reader != reader_raw) {
+      if (!__atomic_compare_exchange_n(c.word_reader + word, &reader_raw, new_reader, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        continue;  // the writer entry is ours now: the retry leaves it
+      k.distinct_read[x.region] += __builtin_popcount((new_reader & ~reader) & 0xFu);
+    }
+    return true;
+  }
+}
+
+// The shadow of `size` bytes at `a`, word by word (byte by byte in split words).
+__attribute__((noinline)) void device_shadow_slow(Worker& w, GpuThread& t, uintptr_t a,
+                                                  uint32_t size, int kind, uintptr_t pc, int r) {
+  const DeviceCheck& c = w.launch->device;
+  const uint32_t base = c.generation << kGenerationShift;
+  ShadowContext x{c, w, t, kind, pc, r, base, w.check.device_key, base | kManyId << 4};
+  const size_t end = a - c.span_lo + size;
+  for (size_t at = a - c.span_lo; at < end;) {
+    const size_t word = at >> 2;
+    const uint32_t first = at & 3;
+    const uint32_t count = static_cast<uint32_t>(std::min<size_t>(4 - first, end - at));
+    if (!word_step(x, word, ((1u << count) - 1) << first))
+      for (uint32_t b = first; b < first + count; ++b) byte_step(x, 4 * word + b);
+    at += count;
+  }
+}
+
+// The common case, checked without branches: a plain load of bytes this threadgroup
+// already read (or several did) and no other threadgroup wrote, or a plain store to
+// bytes this threadgroup already wrote and no other read: nothing changes then.
 template <uint32_t N>
-inline bool device_shadow_unchanged(const DeviceCheck& c, size_t off, uint32_t me, int kind) {
-  const uint32_t base = me & ~kIdMask;
-  const uint32_t many = base | kManyId;
-  uint32_t writer[N], reader[N];
-  std::memcpy(writer, c.writer + off, sizeof writer);
-  std::memcpy(reader, c.reader + off, sizeof reader);
+inline bool device_shadow_unchanged(const DeviceCheck& c, size_t offset, uint32_t me, int kind) {
+  constexpr uint32_t M = N < 4 ? 1 : N / 4;  // words
+  uint32_t mask = 0xFu;
+  if constexpr (N < 4) {
+    if ((offset & 3) + N > 4) return false;  // straddles two words
+    mask = ((1u << N) - 1) << (offset & 3);
+  } else if (offset & 3) {
+    return false;
+  }
+  const size_t word = offset >> 2;
+  const uint32_t generation = me >> kGenerationShift;
+  const uint32_t many = (me & ~kIdBits) | kManyId << 4;
+  uint32_t writer[M], reader[M];
+  std::memcpy(writer, c.word_writer + word, sizeof writer);
+  std::memcpy(reader, c.word_reader + word, sizeof reader);
   bool same = true;
   if (kind == 0) {
-    for (uint32_t b = 0; b < N; ++b)
-      same &= ((reader[b] == me) | (reader[b] == many)) &
-              ((writer[b] == me) | ((writer[b] & ~kIdMask) != base));
+    for (uint32_t i = 0; i < M; ++i)
+      same &= ((key_of(reader[i]) == me) | (key_of(reader[i]) == many)) &
+              ((reader[i] & mask) == mask) &
+              (((writer[i] >> kGenerationShift) != generation) | (key_of(writer[i]) == me) |
+               ((writer[i] & mask) == 0));
   } else {
-    for (uint32_t b = 0; b < N; ++b)
-      same &= (writer[b] == me) & ((reader[b] == me) | ((reader[b] & ~kIdMask) != base));
+    for (uint32_t i = 0; i < M; ++i)
+      same &= (key_of(writer[i]) == me) & ((writer[i] & mask) == mask) &
+              (((reader[i] >> kGenerationShift) != generation) | (key_of(reader[i]) == me) |
+               ((reader[i] & mask) == 0));
   }
   return same;
 }
@@ -362,8 +507,8 @@ inline bool device_access(Worker& w, GpuThread& t, uintptr_t a, int kind, uintpt
   if (a + N > c.regions[r].hi) out_of_bounds(w, t, a, N, write, pc);
   if (kind != 1) k.bytes_read[r] += N;
   if (write) k.bytes_written[r] += N;
-  if (!c.writer) return true;
-  if (kind <= 1 && device_shadow_unchanged<N>(c, a - c.span_lo, k.device_tag, kind)) return true;
+  if (!c.word_writer) return true;
+  if (kind <= 1 && device_shadow_unchanged<N>(c, a - c.span_lo, k.device_key, kind)) return true;
   device_shadow_slow(w, t, a, N, kind, pc, r);
   return true;
 }
@@ -467,7 +612,7 @@ struct Kept {
   size_t size = 0;
 };
 Kept kept_copies, kept_shadow;
-uint32_t kept_generation = 0;  // of the kept shadow's entries, 1..255
+uint32_t kept_generation = 0;  // of the kept shadow's entries, 1..kMaxGeneration
 
 // The copies' mapping, guard page first; `owned`: a one-launch mapping to unmap after.
 unsigned char* copies_mapping(size_t size, bool& owned) {
@@ -487,28 +632,30 @@ unsigned char* copies_mapping(size_t size, bool& owned) {
   return kept_copies.base;
 }
 
-// The writer, reader and write_pc arrays for the launch's span, in the kept shadow (a
-// new generation: no clearing) or a one-launch mapping.
+// The shadow arrays for the launch's span, in the kept shadow (a new generation: no
+// clearing) or a one-launch mapping. 15 bytes per byte of span: 3 word arrays (3 bytes
+// per byte) and 3 byte arrays (12 per byte), whose pages are touched only for split words.
 void attach_shadow(DeviceCheck& c) {
-  const size_t entries = c.span_size;
+  constexpr size_t kBytesPerByte = 15;
+  const size_t span = round_up(c.span_size, 4);
   unsigned char* base = nullptr;
-  size_t capacity = entries;
-  if (entries > kKeptShadowSpan) {
-    c.shadow_owned_size = 3 * entries * sizeof(uint32_t);
+  size_t capacity = span;
+  if (span > kKeptShadowSpan) {
+    c.shadow_owned_size = kBytesPerByte * span;
     base = map_anonymous(c.shadow_owned_size);
     c.shadow_owned = base;
     c.generation = 1;
   } else {
-    capacity = kept_shadow.size / (3 * sizeof(uint32_t));
-    if (capacity < entries) {
+    capacity = kept_shadow.size / kBytesPerByte;
+    if (capacity < span) {
       if (kept_shadow.base) munmap(kept_shadow.base, kept_shadow.size);
-      capacity = std::max(entries, std::min(2 * capacity, kKeptShadowSpan));
-      kept_shadow.size = 3 * capacity * sizeof(uint32_t);
+      capacity = round_up(std::max(span, std::min(2 * capacity, kKeptShadowSpan)), 4);
+      kept_shadow.size = kBytesPerByte * capacity;
       kept_shadow.base = map_anonymous(kept_shadow.size);
       if (!kept_shadow.base) kept_shadow.size = 0;
       kept_generation = 0;  // fresh zero pages: generation 0, never a launch's
     }
-    if (++kept_generation > 255) {  // generations wrap: start from zero pages again
+    if (++kept_generation > kMaxGeneration) {  // generations wrap: zero pages again
       madvise(kept_shadow.base, kept_shadow.size, MADV_DONTNEED);
       kept_generation = 1;
     }
@@ -516,9 +663,13 @@ void attach_shadow(DeviceCheck& c) {
     c.generation = kept_generation;
   }
   if (!base) return;  // no shadow: no race checks, distinct counts unknown
-  c.writer = reinterpret_cast<uint32_t*>(base);
-  c.reader = c.writer + capacity;
-  c.write_pc = c.reader + capacity;
+  const size_t words = capacity / 4;
+  c.word_writer = reinterpret_cast<uint32_t*>(base);
+  c.word_reader = c.word_writer + words;
+  c.word_pc = c.word_reader + words;
+  c.byte_writer = c.word_pc + words;
+  c.byte_reader = c.byte_writer + capacity;
+  c.byte_pc = c.byte_reader + capacity;
 }
 
 }  // namespace
@@ -608,7 +759,7 @@ void setup_device_check(Launch& l) {
     c.span_lo = c.regions[0].lo;
     c.span_size = c.regions[c.region_count - 1].hi - c.span_lo;
   }
-  if (total <= kShadowLimit && c.copied && l.total_groups < kManyId - 1) attach_shadow(c);
+  if (total <= kShadowLimit && c.copied && l.total_groups < kFirstMarker - 1) attach_shadow(c);
 }
 
 void flush_worker_check(Worker& w, Launch& l) {
@@ -643,13 +794,14 @@ void finish_device_check(Launch& l) {
       if (!(region.bindings >> i & 1u)) continue;
       d.bytes_read[i] = region.bytes_read;
       d.bytes_written[i] = region.bytes_written;
-      d.distinct_read[i] = c.writer ? region.distinct_read.load() : UINT64_MAX;
-      d.distinct_written[i] = c.writer ? region.distinct_written.load() : UINT64_MAX;
+      d.distinct_read[i] = c.word_writer ? region.distinct_read.load() : UINT64_MAX;
+      d.distinct_written[i] = c.word_writer ? region.distinct_written.load() : UINT64_MAX;
     }
   }
   if (c.shadow_owned) munmap(c.shadow_owned, c.shadow_owned_size);
   if (c.mapping_owned) munmap(c.mapping, c.mapping_size);
-  c.writer = c.reader = c.write_pc = nullptr;
+  c.word_writer = c.word_reader = c.word_pc = nullptr;
+  c.byte_writer = c.byte_reader = c.byte_pc = nullptr;
   c.shadow_owned = nullptr;
   c.mapping = nullptr;
   c.copied = false;
@@ -665,7 +817,7 @@ void start_threadgroup_check(Worker& w) {
   k.weak_stamp = 0;
   k.simd_stamp.assign(w.simdgroups.size(), 0);
   const DeviceCheck& c = w.launch->device;
-  k.device_tag = (c.generation << 24) | (w.linear_group + 1);
+  k.device_key = c.generation << kGenerationShift | (w.linear_group + 1) << 4;
   tls_check = {&w, reinterpret_cast<uintptr_t>(w.arena_base()), c.span_lo, c.span_size};
 }
 
