@@ -41,6 +41,11 @@ _DIAGNOSTIC = re.compile(
 )
 _COPY_NOTE = re.compile(
     r"implicit (copy|move) (constructor|assignment operator).*(address space|address_space)"
+    # a member function called on an object in device, constant or threadgroup memory
+    r"|'this' object is in address space '\d', but method expects object in generic"
+    # a string literal where MSL gives it the constant address space
+    r"|no known conversion from 'const char \[\d+\]' to '[^']*address_space\(2\)"
+    r"|no known conversion from 'const char\[\d+\]' to '[^']*address_space\(2\)"
 )
 
 
@@ -48,6 +53,7 @@ _OBJECT_IN_ADDRESS_SPACE = re.compile(
     r"cannot initialize object parameter of type .* with an expression of type "
     r"|function type may not be qualified with an address space"
     r"|no viable overloaded operator\[\] for type .*address_space"
+    r"|no matching constructor for initialization of '[^']*address_space"
 )
 
 

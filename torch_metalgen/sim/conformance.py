@@ -118,6 +118,9 @@ class _State:
     defined: set[str] = field(default_factory=set)  # names of functions with a body
     declared_only: dict[str, str] = field(default_factory=dict)  # id -> where declared
     first_declaration: dict[str, str] = field(default_factory=dict)  # redeclaration -> first
+    # Names of template type parameters: `atomic<T>` in a template is checked in its
+    # instantiations, where T is a type.
+    template_parameters: set[str] = field(default_factory=set)
 
     def canonical(self, function_id: str) -> str:
         return self.first_declaration.get(function_id, function_id)
@@ -166,14 +169,19 @@ def _check_types(node: dict, state: _State) -> None:
         state.report(
             f"'{name or kind}' uses long double", RESTRICTIONS.format(what="double precision")
         )
-    if kind in ("VarDecl", "ParmVarDecl", "FieldDecl", "TypedefDecl", "TypeAliasDecl"):
+    # Objects only: a function pointer as a template argument is resolved at compile time
+    # (MLX's FFT passes its radix codelets so), and so is an alias naming its type.
+    if kind in ("VarDecl", "ParmVarDecl", "FieldDecl"):
         if _FUNCTION_POINTER.search(type_text) and not name.startswith("metalsim_"):
             state.report(
                 f"'{name}' is a function pointer or reference ({node['type']['qualType']})",
                 RESTRICTIONS.format(what="function pointers (outside [[visible]] functions)"),
             )
         for element in _ATOMIC_ELEMENT.findall(type_text):
-            if element.replace("const", "").strip() not in _ALLOWED_ATOMICS:
+            element_type = element.replace("const", "").strip()
+            if element_type in state.template_parameters:
+                continue
+            if element_type not in _ALLOWED_ATOMICS:
                 state.report(
                     f"'{name}' is an atomic<{element}>",
                     ATOMICS.format(what="atomic types are int, uint, bool, float and ulong"),
@@ -322,6 +330,8 @@ def _walk(node: dict, state: _State, function: str | None, caller: str | None, r
     kind = node.get("kind", "")
     if node.get("isImplicit"):
         return
+    if kind == "TemplateTypeParmDecl" and node.get("name"):
+        state.template_parameters.add(node["name"])
     if kind in (
         "FunctionDecl",
         "CXXMethodDecl",
