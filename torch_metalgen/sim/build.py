@@ -40,7 +40,8 @@ _DIAGNOSTIC = re.compile(
     r"^(?P<where>\S+?:\d+:\d+): (?P<level>error|note|warning): (?P<text>.*)$", re.M
 )
 _COPY_NOTE = re.compile(
-    r"implicit (copy|move) (constructor|assignment operator).*(address space|address_space)"
+    r"implicit (copy|move) (constructor|assignment operator).*"
+    r"(address space|address_space|\b(device|constant|threadgroup) )"
     # a member function called on an object in device, constant or threadgroup memory
     r"|'this' object is in address space '\d', but method expects object in generic"
     # a string literal where MSL gives it the constant address space
@@ -54,6 +55,9 @@ _OBJECT_IN_ADDRESS_SPACE = re.compile(
     r"|function type may not be qualified with an address space"
     r"|no viable overloaded operator\[\] for type .*address_space"
     r"|no matching constructor for initialization of '[^']*address_space"
+    # a kernel instantiation that failed for one of the reasons above
+    r"|variable 'metalsim_kernel_instance_\d+' with type 'const auto' has incompatible "
+    r"initializer of type '<overloaded function type>'"
 )
 
 

@@ -480,10 +480,10 @@ def _threadgroup_declaration(view: _View, edits: _Edits, k: int) -> int:
                 "specification 4.4, threadgroup address space): assign it after the declaration"
             )
         storage = f"::metalsim::threadgroup_storage<threadgroup {type_text}{dims}>"
-        declarator = f"(&{name}){dims}" if dims else f"& {name}"
-        pieces.append(
-            f"threadgroup {type_text} {declarator} = {storage}(METALSIM_THREADGROUP_SITE);"
-        )
+        # `auto&`: the type is spelled once, inside the template argument list, where no
+        # later pass reads it as an expression (`vec<T, 2> (&x)[N]` would look like a
+        # vector constructor call).
+        pieces.append(f"auto& {name} = {storage}(METALSIM_THREADGROUP_SITE);")
     edits.replace(view.tok(k).start, view.tok(semicolon).end, " ".join(pieces))
     return semicolon + 1
 
@@ -606,7 +606,17 @@ def _address_space_method_edits(view: _View, edits: _Edits, inside: list[bool]) 
             continue
         qualifiers = [q for q in range(k + 1, m) if view.text_at(q) in _ADDRESS_SPACES]
         declaration = _address_space_method(view, inside, k) if qualifiers else None
-        methods.append((_method_signature(view, k, scope), k, qualifiers, declaration))
+        # const, volatile, & and && overload too (`operator bool() thread` next to
+        # `operator bool() const device` is two functions once the address space is gone).
+        cv = tuple(
+            sorted(
+                view.text_at(q)
+                for q in range(k + 1, m)
+                if view.text_at(q) not in _ADDRESS_SPACES | {"thread", "noexcept"}
+            )
+        )
+        signature = (*_method_signature(view, k, scope), cv)
+        methods.append((signature, k, qualifiers, declaration))
     covered: set[int] = set()
     kept: set[tuple] = {sig for sig, _, qualifiers, _ in methods if not qualifiers}
     for signature, _close, qualifiers, declaration in methods:
@@ -654,7 +664,15 @@ def _free_function_overloads_pass(text: str) -> str:
     inside = _code_blocks(view)
     seen: dict[tuple, tuple] = {}
     for k in range(len(view)):
-        if view.text_at(k) != ")" or inside[k] or view.text_at(k + 1) != "{":
+        if inside[k] or view.text_at(k + 1) != "{":
+            continue
+        if view.text_at(k) == ")":  # a function definition
+            body_end = view.close(k + 1)
+        elif view.text_at(k) == ">" and _is_class_specialization(view, k):
+            body_end = view.close(k + 1)  # `template <class T> struct S<device T*> {...};`
+            if view.text_at(body_end + 1) == ";":
+                body_end += 1
+        else:
             continue
         start = k
         while start > 0 and (
@@ -668,12 +686,24 @@ def _free_function_overloads_pass(text: str) -> str:
         erased = {"thread", "device", "threadgroup", "threadgroup_imageblock"}
         bare = tuple("const" if t == "constant" else t for t in raw if t not in erased)
         if bare in seen and seen[bare] != raw:
-            end = view.close(k + 1)
             edits.replace(view.tok(start).start, view.tok(start).start, "METALSIM_AS_ONLY(")
-            edits.replace(view.tok(end).end, view.tok(end).end, ")")
+            edits.replace(view.tok(body_end).end, view.tok(body_end).end, ")")
         else:
             seen.setdefault(bare, raw)
     return edits.apply()
+
+
+def _is_class_specialization(view: _View, close: int) -> bool:
+    """Whether the `>` at `close` ends `struct Name<...>` (a partial specialization)."""
+    depth = 0
+    for m in range(close, max(-1, close - 200), -1):
+        text = view.text_at(m)
+        depth += (text == ">") - (text == "<") + 2 * (text == ">>")
+        if depth == 0:
+            return view.text_at(m - 2) in ("struct", "class") and view.tok(m - 1).kind == "ident"
+        if text in (";", "{", "}"):
+            return False
+    return False
 
 
 # ---- vector casts, constructors, literals ---------------------------------------------
@@ -844,12 +874,64 @@ def _literal(token: Token) -> str | None:
 _CONVERTED_SCALARS = {"half", "bfloat"}
 
 
+# Identifiers before `(` that make it no call (a braced list there is no argument).
+_NOT_CALLS = {"if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype"}
+_NOT_CALLS |= {"static_assert", "noexcept", "alignas", "__attribute__", "_Pragma", "catch"}
+
+
+def _enclosing_parens(view: _View) -> list[int]:
+    """For each code token: the index of the innermost `(` around it (-1 if none)."""
+    result, stack = [], []
+    for k in range(len(view)):
+        text = view.text_at(k)
+        if text == ")" and stack:
+            stack.pop()
+        result.append(stack[-1] if stack else -1)
+        if text == "(":
+            stack.append(k)
+    return result
+
+
+def _braced_argument(view: _View, k: int, inside: list[bool], parens: list[int]) -> int | None:
+    """The `}` closing a braced list at code token k that is a function call's argument
+    (`f({x, y, z}, n)`), else None."""
+    if not inside[k - 1] or view.text_at(k - 1) not in ("(", ","):
+        return None
+    open_ = parens[k]
+    before = view.tok(open_ - 1) if open_ > 0 else None
+    if before is None or not (
+        (before.kind == "ident" and before.text not in _NOT_CALLS) or before.text in (">", ")", "]")
+    ):
+        return None
+    close = view.close(k)
+    if close <= k + 1 or any(view.text_at(m) == "{" for m in range(k + 1, close)):
+        return None
+    return close
+
+
 def _code_pass(text: str) -> str:
     view, edits = _View(text), _Edits(text)
     inside = _code_blocks(view)
+    parens = _enclosing_parens(view)
     vector_names = VECTOR_TYPES | _vector_aliases(view)
     for k in range(len(view)):
         token = view.tok(k)
+        if token.text == "{":
+            close = _braced_argument(view, k, inside, parens)
+            if close is not None:
+                edits.replace(token.start, token.end, "::metalsim::braced(")
+                edits.replace(view.tok(close).start, view.tok(close).end, ")")
+            continue
+        if token.text == "vec" and view.text_at(k + 1) == "<":
+            # `metal::vec<T, 2>(x, y)`: a vector constructor, as `float2(x, y)` is.
+            end = _template_close(view, k + 1)
+            prev = view.text_at(k - 1)
+            if end and view.text_at(end + 1) == "(" and prev not in (".", "->", "operator"):
+                if prev != "::" or view.text_at(k - 2) == "metal":
+                    start = view.tok(k - 2).start if prev == "::" else token.start
+                    edits.replace(start, start, "::metalsim::make_vec<")
+                    edits.replace(view.tok(end).end, view.tok(end).end, ">")
+            continue
         if token.kind == "number":
             literal = _literal(token)
             if literal is not None:

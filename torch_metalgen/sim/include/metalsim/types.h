@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <type_traits>
+#include <utility>
 
 #include "rt.h"
 
@@ -228,6 +229,46 @@ __attribute__((always_inline)) constexpr To static_cast_(From x) {
 template <class To, class From, std::enable_if_t<std::is_reference_v<To>, int> = 0>
 __attribute__((always_inline)) constexpr To static_cast_(From&& x) {
   return static_cast<To>(static_cast<From&&>(x));
+}
+
+// `f({a, b, c}, ...)`: a braced list as a function argument (MLX passes vector
+// positions so, `elem_to_loc({x, y, z}, ...)`). clang cannot convert a braced list to an
+// ext_vector parameter, so the rewrite passes braced(a, b, c) instead: it converts to
+// any type T for which `T{a, b, c}` is valid (vectors, aggregates, constructors), and to
+// no other, so overload resolution sees what it would for the braced list.
+template <class... A>
+struct braced_list;
+template <>
+struct braced_list<> {};
+template <class H, class... R>
+struct braced_list<H, R...> {
+  H head;
+  braced_list<R...> rest;
+};
+template <size_t I, class H, class... R>
+constexpr auto braced_get(const braced_list<H, R...>& list) {
+  if constexpr (I == 0)
+    return list.head;
+  else
+    return braced_get<I - 1>(list.rest);
+}
+template <class... A>
+struct braced_args {
+  braced_list<A...> values;
+  template <class T, class = decltype(T{std::declval<A>()...})>
+  constexpr operator T() const {
+    return make<T>(std::index_sequence_for<A...>{});
+  }
+
+ private:
+  template <class T, size_t... I>
+  constexpr T make(std::index_sequence<I...>) const {
+    return T{braced_get<I>(values)...};
+  }
+};
+template <class... A>
+constexpr braced_args<A...> braced(A... args) {
+  return braced_args<A...>{braced_list<A...>{args...}};
 }
 
 }  // namespace metalsim
