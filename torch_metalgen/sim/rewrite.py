@@ -844,8 +844,13 @@ def _cast_pass(text: str) -> str:
         if end < 0:
             continue
         cast_closers.add(cast[1])
+        helper = "vector_cast"
+        operand = cast[1] + 1
+        if view.text_at(operand) == "(" and view.close(operand) == end - 1:
+            if _is_comparison(view, operand + 1, end - 2):
+                helper = "from_mask"  # (float4)(a > b): 1 where it holds, as in Metal
         edits.replace(
-            view.tok(k).start, view.tok(cast[1]).end, f"::metalsim::vector_cast<{cast[0]}>("
+            view.tok(k).start, view.tok(cast[1]).end, f"::metalsim::{helper}<{cast[0]}>("
         )
         position = view.tok(end - 1).end
         edits.replace(position, position, ")")
@@ -909,13 +914,85 @@ def _braced_argument(view: _View, k: int, inside: list[bool], parens: list[int])
     return close
 
 
+_COMPARISONS = {"==", "!=", ">=", "<="}
+
+
+def _is_comparison(view: _View, first: int, last: int) -> bool:
+    """Whether code tokens first..last (an argument) compare at the top level, so the
+    value is a comparison result (a vector mask). `<` ... `>` pairs read as template
+    arguments, not comparisons."""
+    depth, angles, closes = 0, 0, 0
+    for m in range(first, last + 1):
+        text = view.text_at(m)
+        if text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1
+        elif depth == 0:
+            if text in _COMPARISONS:
+                return True
+            if text == "<":
+                angles += 1
+            elif text == ">" and angles:
+                angles -= 1
+            elif text == ">":
+                closes += 1
+    return angles > 0 or closes > 0
+
+
+def _single_argument(view: _View, open_: int) -> int | None:
+    """The `)` closing the parenthesis at open_ when it holds one argument, else None."""
+    close = view.close(open_)
+    if close <= open_ + 1:
+        return None
+    depth = 0
+    for m in range(open_ + 1, close):
+        text = view.text_at(m)
+        if text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1
+        elif text == "," and depth == 0:
+            return None
+    return close
+
+
+def _template_type_parameters(view: _View) -> frozenset[str]:
+    names = set()
+    for k in range(len(view) - 2):
+        if view.text_at(k) in ("typename", "class") and view.tok(k + 1).kind == "ident":
+            if view.text_at(k + 2) in (",", ">", "=") and view.text_at(k - 1) in ("<", ","):
+                names.add(view.text_at(k + 1))
+    return frozenset(names)
+
+
 def _code_pass(text: str) -> str:
     view, edits = _View(text), _Edits(text)
     inside = _code_blocks(view)
     parens = _enclosing_parens(view)
     vector_names = VECTOR_TYPES | _vector_aliases(view)
+    type_parameters = _template_type_parameters(view) - vector_names
     for k in range(len(view)):
         token = view.tok(k)
+        prev = view.text_at(k - 1)
+        if (
+            (token.text in type_parameters or token.text in vector_names)
+            and view.text_at(k + 1) == "("
+            and inside[k]
+            and prev not in (".", "->", "operator", "::", "typename", "class", "struct")
+            and view.tok(k - 1) is not None
+            and (view.tok(k - 1).kind != "ident" or prev in _EXPRESSION_KEYWORDS)
+        ):
+            # `T(x)` with T a template type parameter (may be half4 or bfloat): as
+            # static_cast; `T(a > b)` with a comparison inside: from_mask.
+            close = _single_argument(view, k + 1)
+            if close is not None:
+                if _is_comparison(view, k + 2, close - 1):
+                    edits.replace(token.start, token.end, f"::metalsim::from_mask<{token.text}>")
+                    continue
+                if token.text in type_parameters:
+                    edits.replace(token.start, token.end, f"::metalsim::static_cast_<{token.text}>")
+                    continue
         if token.text == "{":
             close = _braced_argument(view, k, inside, parens)
             if close is not None:
@@ -937,7 +1014,6 @@ def _code_pass(text: str) -> str:
             if literal is not None:
                 edits.replace(token.start, token.end, literal)
             continue
-        prev = view.text_at(k - 1)
         if token.text == "static_cast" and view.text_at(k + 1) == "<" and prev != "::":
             edits.replace(token.start, token.end, "::metalsim::static_cast_")
             continue

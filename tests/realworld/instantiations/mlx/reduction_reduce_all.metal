@@ -12,18 +12,10 @@ using namespace metal;
 
 instantiate_kernel("all_reduce_sumfloat32", all_reduce, float, float, Sum<float>)
 instantiate_kernel("all_reduce_maxfloat32", all_reduce, float, float, Max<float>)
-instantiate_kernel("all_reduce_minfloat32", all_reduce, float, float, Min<float>)
-instantiate_kernel("all_reduce_prodfloat32", all_reduce, float, float, Prod<float>)
 instantiate_kernel("all_reduce_sumfloat16", all_reduce, half, half, Sum<half>)
 instantiate_kernel("all_reduce_maxfloat16", all_reduce, half, half, Max<half>)
-instantiate_kernel("all_reduce_minfloat16", all_reduce, half, half, Min<half>)
-instantiate_kernel("all_reduce_prodfloat16", all_reduce, half, half, Prod<half>)
 instantiate_kernel("all_reduce_sumbfloat16", all_reduce, bfloat16_t, bfloat16_t, Sum<bfloat16_t>)
 instantiate_kernel("all_reduce_maxbfloat16", all_reduce, bfloat16_t, bfloat16_t, Max<bfloat16_t>)
-instantiate_kernel("all_reduce_minbfloat16", all_reduce, bfloat16_t, bfloat16_t, Min<bfloat16_t>)
-instantiate_kernel("all_reduce_prodbfloat16", all_reduce, bfloat16_t, bfloat16_t, Prod<bfloat16_t>)
 instantiate_kernel("all_reduce_sumint32", all_reduce, int, int, Sum<int>)
 instantiate_kernel("all_reduce_maxint32", all_reduce, int, int, Max<int>)
-instantiate_kernel("all_reduce_minint32", all_reduce, int, int, Min<int>)
-instantiate_kernel("all_reduce_prodint32", all_reduce, int, int, Prod<int>)
 // clang-format on

@@ -214,6 +214,24 @@ constexpr V vector_cast(S s) {
   }
 }
 
+// `T(a > b)`, `half4(x < y)`, `(float4)(v == w)`: a comparison converted to a number is
+// 1 where it holds, as Metal's boolN converts; clang's vector comparisons give -1 there
+// (int masks), so the rewrite routes such conversions through this.
+template <class T, class M>
+constexpr T from_mask(M m) {
+  if constexpr (is_vector_v<M>) {
+    static_assert(vec_size_v<T> == vec_size_v<M>,
+                  "converting a vector comparison to a vector of another size");
+    T r{};
+    for (int i = 0; i < vec_size_v<M>; ++i) r[i] = convert_element<element_t<T>>(m[i] != 0);
+    return r;
+  } else if constexpr (is_vector_v<T>) {
+    return make_vec<T>(static_cast<bool>(m));
+  } else {
+    return convert_element<T>(static_cast<bool>(m));
+  }
+}
+
 // `static_cast<T>(x)` in Metal source (the rewrite calls this): converts vectors
 // element-wise and half <-> bfloat through float, as Metal does (clang would reinterpret
 // same-size vectors and rejects half <-> bfloat); everything else is C++'s static_cast.
