@@ -81,11 +81,13 @@ def only_struct_copy_errors(diagnostics: str) -> bool:
     )
 
 
-def language_flags() -> list[str]:
+def language_flags(msl4: bool = False) -> list[str]:
     """How MSL semantics map onto clang: half/bfloat round after every operation, no
-    implicit vector conversions, no exceptions, no FMA contraction the source didn't ask for."""
+    implicit vector conversions, no exceptions, no FMA contraction the source didn't ask for.
+    msl4: MSL 4.0 code (Metal 4 tensors and Performance Primitives, see uses_msl4), which
+    needs class-type template arguments (`matmul2d<descriptor, ...>`): C++20 there."""
     return [
-        "-std=c++17",
+        "-std=c++20" if msl4 else "-std=c++17",
         "-fno-exceptions",
         "-fno-rtti",
         "-flax-vector-conversions=none",
@@ -193,12 +195,12 @@ def build_runtime(asan: bool) -> Path:
 # ---- precompiled <metal_stdlib> -----------------------------------------------------
 
 
-def build_pch(optimized: bool, address_spaces: bool = True) -> Path:
+def build_pch(optimized: bool, address_spaces: bool = True, msl4: bool = False) -> Path:
     """<metal_stdlib> precompiled: faster compiles, and clang's AST dump then holds only
     the user's declarations (28 KB instead of 28 MB of JSON for a small kernel file).
     A PCH must be built with the flags that use it, hence one per pass."""
     toolchain = find_toolchain()
-    flags = [*language_flags(), "-isystem", str(INCLUDE_DIR)]
+    flags = [*language_flags(msl4), "-isystem", str(INCLUDE_DIR)]
     if not address_spaces:
         flags += [NO_ADDRESS_SPACES]
     if optimized:
@@ -471,22 +473,25 @@ def kernel_flags(
     stage: str,
     address_spaces: bool = True,
     warnings_as_errors: bool = True,
+    msl4: bool = False,
 ) -> list[str]:
     """Every flag of a kernel compile, in one place. stage: "front" (the type-checking
     pass that dumps the AST, with Metal's -Wall -Werror), "library" (the -O2 shared
     library) or "asan" (the AddressSanitizer executable). A second, instrumented build
     adds its flags here."""
-    flags = [*language_flags(), *_include_flags(source, include_dirs, out_dir / "shadow")]
+    flags = [*language_flags(msl4), *_include_flags(source, include_dirs, out_dir / "shadow")]
     if not address_spaces or stage == "asan":
         flags.append(NO_ADDRESS_SPACES)
     if stage == "front":
         flags += strict_warning_flags(warnings_as_errors)
-        flags += ["-include-pch", str(build_pch(optimized=False, address_spaces=address_spaces))]
+        pch = build_pch(optimized=False, address_spaces=address_spaces, msl4=msl4)
+        flags += ["-include-pch", str(pch)]
     elif stage == "library":
         # Hidden: calls inside the library are direct, not through the PLT (only the
         # launcher's kernel table is exported).
         flags += ["-O2", "-fPIC", "-fvisibility=hidden", CODEGEN, *instrument.compile_flags()]
-        flags += ["-include-pch", str(build_pch(optimized=True, address_spaces=address_spaces))]
+        pch = build_pch(optimized=True, address_spaces=address_spaces, msl4=msl4)
+        flags += ["-include-pch", str(pch)]
     else:
         flags += ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer", CODEGEN]
     flags += ["-include", str(out_dir / CONSTANTS_HEADER)]
@@ -514,6 +519,16 @@ def strict_warning_flags(warnings_as_errors: bool = True) -> list[str]:
     ]
 
 
+_MSL4_HEADERS = re.compile(r"#\s*include\s*<(metal_tensor|MetalPerformancePrimitives/)")
+
+
+def uses_msl4(files: list[Path]) -> bool:
+    """MSL 4.0 code (Metal 4): a file includes <metal_tensor> or Metal Performance
+    Primitives. Apple compiles it with `-std=metal4.0`; here it is C++20 (class-type
+    template arguments) and MSL 4.0's rules (lambdas, conformance.py)."""
+    return any(_MSL4_HEADERS.search(path.read_text(errors="replace")) for path in files)
+
+
 def _compile(
     toolchain: Toolchain,
     source: Path,
@@ -524,6 +539,7 @@ def _compile(
     warnings_as_errors: bool = True,
 ) -> list[Path]:
     dependencies = _dependencies(toolchain, source, include_dirs)
+    msl4 = uses_msl4(dependencies)
     shadow_main = _write_shadow(dependencies, source, out_dir / "shadow")
     (out_dir / CONSTANTS_HEADER).write_text(constants_header(constants))
 
@@ -536,6 +552,7 @@ def _compile(
             stage="front",
             address_spaces=address_spaces,
             warnings_as_errors=warnings_as_errors,
+            msl4=msl4,
         )
         return _run(
             [
@@ -561,7 +578,7 @@ def _compile(
             raise MetalCompileError(f"{source} does not compile:\n{ast.stderr.strip()}")
     root = json.loads(ast.stdout)
     kernels, declared_constants = read_translation_unit(root, str(source))
-    check_conformance(root, str(source), kernels)
+    check_conformance(root, str(source), kernels, msl4=msl4)
     check_constants(source, declared_constants, constants)
     missing = unsupported_builtins(kernels)
     if missing:
@@ -579,7 +596,7 @@ def _compile(
         objects = [str(runtime / (Path(s).stem + ".o")) for s in (*RUNTIME_SOURCES, ASAN_DRIVER)]
         command = [
             *toolchain.command,
-            *kernel_flags(source, include_dirs, out_dir, stage="asan"),
+            *kernel_flags(source, include_dirs, out_dir, stage="asan", msl4=msl4),
             "-x",
             "c++",
             str(launcher),
@@ -595,7 +612,12 @@ def _compile(
         command = [
             *toolchain.command,
             *kernel_flags(
-                source, include_dirs, out_dir, stage="library", address_spaces=address_spaces
+                source,
+                include_dirs,
+                out_dir,
+                stage="library",
+                address_spaces=address_spaces,
+                msl4=msl4,
             ),
             "-shared",
             "-x",

@@ -121,6 +121,7 @@ class _State:
     # Names of template type parameters: `atomic<T>` in a template is checked in its
     # instantiations, where T is a type.
     template_parameters: set[str] = field(default_factory=set)
+    msl4: bool = False  # MSL 4.0 code (build.uses_msl4): lambdas are allowed
 
     def canonical(self, function_id: str) -> str:
         return self.first_declaration.get(function_id, function_id)
@@ -265,7 +266,9 @@ def _check_expression(node: dict, state: _State, function: str | None, caller: s
         "CXXTypeidExpr": ("typeid", "type identification"),
         "CXXNoexceptExpr": ("noexcept operator", "the noexcept operator"),
     }
-    if kind in forbidden:
+    if kind == "LambdaExpr" and state.msl4:
+        pass  # MSL 4.0 code (Metal 4: MLX's NAX kernels) has lambdas
+    elif kind in forbidden:
         construct, what = forbidden[kind]
         state.report(construct, RESTRICTIONS.format(what=what))
     if kind.endswith("CastExpr") and kind != "ImplicitCastExpr":
@@ -424,9 +427,10 @@ def _undefined_calls(state: _State) -> None:
                 )
 
 
-def conformance_violations(root: dict, main_file: str) -> list[str]:
-    """Every MSL rule the translation unit breaks, as 'file:line: construct (rule)'."""
-    state = _State(_Tracker(main_file))
+def conformance_violations(root: dict, main_file: str, msl4: bool = False) -> list[str]:
+    """Every MSL rule the translation unit breaks, as 'file:line: construct (rule)'.
+    msl4: the code is MSL 4.0 (Metal 4), whose rules allow lambda expressions."""
+    state = _State(_Tracker(main_file), msl4=msl4)
     _walk(root, state, None, None, False)
     _recursion(state)
     _kernels_calling_kernels(state)
@@ -434,9 +438,11 @@ def conformance_violations(root: dict, main_file: str) -> list[str]:
     return state.violations
 
 
-def check_conformance(root: dict, main_file: str, kernels: list[Kernel]) -> None:
+def check_conformance(
+    root: dict, main_file: str, kernels: list[Kernel], msl4: bool = False
+) -> None:
     """Raises MetalCompileError listing the violations (see conformance_violations)."""
-    violations = conformance_violations(root, main_file)
+    violations = conformance_violations(root, main_file, msl4)
     if violations:
         shown = violations[:40]
         more = f"\n  ... and {len(violations) - 40} more" if len(violations) > 40 else ""
