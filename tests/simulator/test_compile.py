@@ -35,9 +35,7 @@ def test_rewrite_keeps_every_line_in_place():
     assert lines[0].endswith("\\") and lines[1].endswith("\\")  # still one macro
     assert 'METALSIM_ANNOTATE("metal", "buffer", 0)' in lines[3]
     assert 'METALSIM_ANNOTATE("metal", "builtin", "thread_position_in_grid")' in lines[4]
-    assert (
-        "auto& tile = ::metalsim::threadgroup_storage<threadgroup float[4][8+1]>" in lines[5]
-    )
+    assert "auto& tile = ::metalsim::threadgroup_storage<threadgroup float[4][8+1]>" in lines[5]
     assert "auto& count = ::metalsim::threadgroup_storage<threadgroup atomic_int>" in lines[6]
     assert "::metalsim::make_vec<float4>(x[0], 1, 2.5f, ((half)0.5f))" in lines[7]
     assert "// comment 0.5h" in lines[7]  # comments keep their text

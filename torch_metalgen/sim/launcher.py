@@ -74,6 +74,7 @@ def generate_launcher(kernels: list[Kernel], main_include: str) -> str:
     ]
     for number, kernel in enumerate(kernels):
         count = len(kernel.parameters)
+        arguments = ", ".join(f"p{i}" for i in range(count))
         lines += [
             f"// {kernel.host_name} ({kernel.file}:{kernel.line})",
             f"METALSIM_GLUE void metalsim_entry_{number}(const metalsim_thread_args* a) {{",
@@ -82,7 +83,7 @@ def generate_launcher(kernels: list[Kernel], main_include: str) -> str:
                 f"{_argument(kernel, i)};"
                 for i in range(count)
             ),
-            f"  [[clang::noinline]] (*({kernel.callee}))({', '.join(f'p{i}' for i in range(count))});",
+            f"  [[clang::noinline]] (*({kernel.callee}))({arguments});",
             "}",
         ]
         if kernel.parameters:

@@ -320,9 +320,7 @@ def _rewrite_function_constant(view: _View, edits: _Edits, k: int, items: list[s
     name_at = k - 1
     start = name_at - 1
     while (
-        start >= 0
-        and view.text_at(start) not in (";", "{", "}")
-        and not _in_directive(view, start)
+        start >= 0 and view.text_at(start) not in (";", "{", "}") and not _in_directive(view, start)
     ):
         start -= 1
     # The specifiers before the type: `constant`, `static`, `constexpr`, `const`, or a
@@ -849,9 +847,7 @@ def _cast_pass(text: str) -> str:
         if view.text_at(operand) == "(" and view.close(operand) == end - 1:
             if _is_comparison(view, operand + 1, end - 2):
                 helper = "from_mask"  # (float4)(a > b): 1 where it holds, as in Metal
-        edits.replace(
-            view.tok(k).start, view.tok(cast[1]).end, f"::metalsim::{helper}<{cast[0]}>("
-        )
+        edits.replace(view.tok(k).start, view.tok(cast[1]).end, f"::metalsim::{helper}<{cast[0]}>(")
         position = view.tok(end - 1).end
         edits.replace(position, position, ")")
     return edits.apply()

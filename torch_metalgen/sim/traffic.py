@@ -71,3 +71,23 @@ def record(result: LaunchResult) -> None:
     """Called by the launcher for every finished launch."""
     for results in getattr(_recorders, "stack", ()):
         results.append(result)
+
+
+def bytes_moved(launches: list[LaunchResult]) -> int:
+    """Bytes read plus bytes written by the launches, over every bound buffer (setBytes
+    parameters included: a few bytes per launch)."""
+    return sum(launch.bytes_read() + launch.bytes_written() for launch in launches)
+
+
+def tensor_bytes(tensors) -> int:
+    """Compulsory bytes of these tensors: each element once (a broadcast view counts its
+    storage, an expanded dimension once)."""
+    total = 0
+    for tensor in tensors:
+        if tensor is None or not hasattr(tensor, "element_size"):
+            continue
+        elements = 1
+        for size, stride in zip(tensor.shape, tensor.stride(), strict=True):
+            elements *= size if stride != 0 else 1
+        total += elements * tensor.element_size()
+    return total

@@ -238,23 +238,25 @@ struct matrix {
   }
   template <class... V, std::enable_if_t<sizeof...(V) == C && C >= 2, int> = 0>
   matrix(V... cols) : columns{static_cast<column_type>(cols)...} {}
-  // Element-type conversion, (half4x4)m or half4x4(m), from any address space.
+  // Element-type conversion, (half4x4)m or half4x4(m), from any address space: element
+  // by element (vector_cast goes through float between half and bfloat, which clang 19's
+  // x86 backend cannot lower as one vector conversion).
   template <class U>
   explicit matrix(const matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
 #ifndef METALSIM_NO_ADDRESS_SPACES
   template <class U>
   matrix(const __attribute__((address_space(1))) matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
   template <class U>
   matrix(const __attribute__((address_space(2))) matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
   template <class U>
   matrix(const __attribute__((address_space(3))) matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
 #endif
   column_type& operator[](int c) { return columns[c]; }
