@@ -53,6 +53,7 @@ def test_the_file_list_is_the_sdist_s(ggml_src):
     assert found == sorted(GGML_FILES)
 
 
+@pytest.mark.realworld_sweep
 @pytest.mark.parametrize("configuration", sorted(CONFIGURATIONS))
 @pytest.mark.parametrize("name", GGML_FILES)
 def test_kernel_file_compiles_unmodified(ggml_src, name, configuration):

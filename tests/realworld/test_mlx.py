@@ -18,6 +18,7 @@ from torch_metalgen.tolerances import mismatch
 pytestmark = pytest.mark.realworld
 
 INSTANTIATIONS = Path(__file__).parent / "instantiations" / "mlx"
+RUNS = Path(__file__).parent / "instantiations" / "runs"  # only the kernels run below
 KERNELS = "mlx/backend/metal/kernels"
 
 
@@ -49,6 +50,7 @@ def test_every_kernel_header_has_an_instantiation_file(mlx_include):
     assert not missing, f"no instantiation file in {INSTANTIATIONS} for: {missing}"
 
 
+@pytest.mark.realworld_sweep
 @pytest.mark.parametrize(
     "path", sorted(INSTANTIATIONS.glob("*.metal")), ids=lambda p: p.stem.replace("_", "/")
 )
@@ -94,7 +96,7 @@ def test_mlx_unary_matches_float64(mlx_include, dtype, op, reference):
     x = (torch.randn(n) * 3).to(dtype)
     y = torch.zeros(n, dtype=dtype)
     per_thread = 8 // x.element_size()  # MLX's WorkPerThread<T>::n
-    _library(mlx_include, "unary.h").launch(
+    compile_mlx(RUNS / "mlx_elementwise.metal", mlx_include).launch(
         f"v_{op}{_type_name(dtype)}",
         buffers={0: x, 1: y},
         bytes={2: struct.pack("I", n)},
@@ -112,7 +114,7 @@ def test_mlx_binary_matches_float64(mlx_include, dtype, op, reference):
     a, b = (torch.randn(n) * 2 + 1).to(dtype), torch.randn(n).to(dtype)
     c = torch.zeros(n, dtype=dtype)
     per_thread = 8 // a.element_size()
-    lib = _library(mlx_include, "binary.h")
+    lib = compile_mlx(RUNS / "mlx_elementwise.metal", mlx_include)
     lib.launch(
         f"vv_{op}{_type_name(dtype)}",
         buffers={0: a, 1: b, 2: c},
@@ -138,7 +140,7 @@ def test_mlx_binary_matches_float64(mlx_include, dtype, op, reference):
 
 def _row_reduce_sum(mlx_include, x: torch.Tensor, out: torch.Tensor) -> None:
     rows, n = x.shape
-    _library(mlx_include, "reduction/reduce_row.h").launch(
+    compile_mlx(RUNS / "mlx_reduce.metal", mlx_include).launch(
         f"row_reduce_simple_sum{_type_name(x.dtype)}",
         buffers={0: x, 1: out},
         bytes={2: struct.pack("Q", n), 3: struct.pack("q", rows)},
@@ -172,7 +174,7 @@ def test_mlx_all_reduce_max_matches_float64(mlx_include):
     x = torch.randn(n) * 5
     x[7777] = 123.0
     out = torch.zeros((n + row - 1) // row)
-    _library(mlx_include, "reduction/reduce_all.h").launch(
+    compile_mlx(RUNS / "mlx_reduce.metal", mlx_include).launch(
         "all_reduce_maxfloat32",
         buffers={0: x, 1: out},
         bytes={2: struct.pack("Q", n), 3: struct.pack("Q", row)},

@@ -297,3 +297,63 @@ def test_word_writes_and_byte_reads_of_one_tensor(races, words, byte, race):
     else:
         races.launch("words_then_byte", **launch)
         assert out.item() == 0
+
+
+def test_non_atomic_ticket_counter_across_threadgroups_is_a_race(races):
+    """The review's planted bug p1: one thread per threadgroup reads and bumps a shared
+    counter without an atomic."""
+    counter, tickets = torch.zeros(1, dtype=torch.int32), torch.zeros(16, dtype=torch.int32)
+    with pytest.raises(sim.DataRaceError, match=r"data race on device memory.*buffer\(0\) byte 0"):
+        races.launch(
+            "ticket_counter",
+            buffers={0: counter, 1: tickets},
+            grid=(16,),
+            threadgroup=(32,),
+            dispatch="threadgroups",
+        )
+
+
+def test_copy_of_unwritten_threadgroup_memory_is_reported(races):
+    """p2: the copy reads bytes no thread of the threadgroup wrote (they would be NaN)."""
+    x, out = torch.randn(256), torch.empty(256)
+    line = _line("out[gid] = tile[tid];")
+    with pytest.raises(sim.UninitializedReadError, match=rf"races.metal:{line} by thread 128\b"):
+        races.launch("copy_half_filled", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,))
+
+
+@pytest.mark.parametrize("second_barrier", [0, 1], ids=["missing", "present"])
+def test_simd_exchange_in_a_loop_needs_the_second_simdgroup_barrier(races, second_barrier):
+    """p7: without the second simdgroup_barrier a lane's next write races with its
+    neighbour's read of the previous iteration."""
+    x, out = torch.randn(64), torch.empty(64)
+    launch = dict(
+        buffers={0: x, 1: out},
+        bytes={2: struct.pack("I", second_barrier)},
+        grid=(64,),
+        threadgroup=(32,),  # one SIMD-group per threadgroup: the slots are its own
+    )
+    if second_barrier:
+        races.launch("simd_exchange_loop", **launch)
+        lanes = x.view(2, 32).double()
+        expected = lanes.clone()
+        for _ in range(4):
+            expected = expected + expected.roll(-1, dims=1)
+        torch.testing.assert_close(out.double(), expected.flatten(), rtol=1e-6, atol=1e-5)
+    else:
+        with pytest.raises(sim.DataRaceError, match="one SIMD-group"):
+            races.launch("simd_exchange_loop", **launch)
+
+
+@pytest.mark.parametrize("uneven", [1, 0], ids=["uneven", "even"])
+def test_barrier_in_a_loop_with_per_thread_trip_counts(races, uneven):
+    """p8: threads leave the loop (and return) while others wait at its barrier."""
+    out = torch.empty(64)
+    launch = dict(
+        buffers={0: out}, bytes={1: struct.pack("I", uneven)}, grid=(64,), threadgroup=(64,)
+    )
+    if uneven:
+        with pytest.raises(sim.BarrierDivergenceError, match="already returned"):
+            races.launch("barrier_in_uneven_loop", **launch)
+    else:
+        races.launch("barrier_in_uneven_loop", **launch)
+        assert torch.isfinite(out).all()

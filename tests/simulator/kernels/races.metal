@@ -251,3 +251,67 @@ kernel void words_then_byte(device uint* words [[buffer(0)]],
     out[0] = bytes[what.y];
   }
 }
+
+// Each threadgroup's first thread takes a ticket from a shared counter without an atomic
+// (the review's planted bug p1).
+kernel void ticket_counter(device uint* counter [[buffer(0)]],
+                           device uint* tickets [[buffer(1)]],
+                           uint group [[threadgroup_position_in_grid]],
+                           uint tid [[thread_index_in_threadgroup]]) {
+  if (tid == 0) {
+    const uint ticket = counter[0];
+    counter[0] = ticket + 1;
+    tickets[group] = ticket;
+  }
+}
+
+// Half the threadgroup fills the tile, every thread copies its slot out: threads 128-255
+// copy what no thread wrote (p2, a plain copy).
+kernel void copy_half_filled(device const float* x [[buffer(0)]],
+                             device float* out [[buffer(1)]],
+                             uint tid [[thread_index_in_threadgroup]],
+                             uint gid [[thread_position_in_grid]]) {
+  threadgroup float tile[256];
+  if (tid < 128) {
+    tile[tid] = x[gid];
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[gid] = tile[tid];
+}
+
+// Lanes exchange values through threadgroup memory in a loop; with `second_barrier` 0 the
+// next iteration's write is not ordered after the neighbour's read (p7, write after read).
+kernel void simd_exchange_loop(device const float* x [[buffer(0)]],
+                               device float* out [[buffer(1)]],
+                               constant uint& second_barrier [[buffer(2)]],
+                               uint lane [[thread_index_in_simdgroup]],
+                               uint gid [[thread_position_in_grid]]) {
+  threadgroup float slots[32];
+  float v = x[gid];
+  for (int step = 0; step < 4; ++step) {
+    slots[lane] = v;
+    simdgroup_barrier(mem_flags::mem_threadgroup);
+    v += slots[(lane + 1) % 32];
+    if (second_barrier) {
+      simdgroup_barrier(mem_flags::mem_threadgroup);
+    }
+  }
+  out[gid] = v;
+}
+
+// A barrier inside a loop whose trip count differs between threads (p8): threads that
+// finish early return while the others wait at the barrier.
+kernel void barrier_in_uneven_loop(device float* out [[buffer(0)]],
+                                   constant uint& uneven [[buffer(1)]],
+                                   uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float partial[64];
+  float acc = 0.0f;
+  const uint trips = uneven ? tid % 4 + 1 : 4;
+  for (uint i = 0; i < trips; ++i) {
+    partial[tid] = acc + float(i);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    acc += partial[(tid + 1) % 64];
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  out[tid] = acc;
+}
