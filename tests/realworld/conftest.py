@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from . import sources
 
@@ -54,6 +55,12 @@ def pytest_collection_modifyitems(config, items):
                     "(or -m realworld_sweep)"
                 )
             )
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test draws the same inputs in every run (and under xdist)."""
+    torch.manual_seed(20261202)
 
 
 @pytest.fixture(scope="session")
