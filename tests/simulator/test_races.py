@@ -127,6 +127,7 @@ def test_threadgroups_writing_the_same_outputs_race(races):
             grid=(4,),
             threadgroup=(64,),
             dispatch="threadgroups",
+            num_threads=1,  # threadgroup 0 first: which of the two reports is then fixed
         )
 
 
