@@ -365,7 +365,31 @@ class Library:
             for index in (*request.buffers, *request.bytes_args)
             if desc.buffer_sizes[index]
         }
-        return LaunchResult(request.kernel, traffic)
+        return LaunchResult(
+            request.kernel, traffic, _regions(request, desc), frozenset(request.bytes_args)
+        )
+
+
+def _regions(request: LaunchRequest, desc) -> dict[int, int]:
+    """Binding index -> the lowest index bound to the same memory: bindings whose extents
+    overlap are one buffer to the checker (runtime/check.cpp merges them the same way)."""
+    spans = sorted(
+        (tensor.data_ptr(), tensor.data_ptr() + desc.buffer_sizes[index], index)
+        for index, tensor in request.buffers.items()
+        if desc.buffer_sizes[index]
+    )
+    regions: dict[int, int] = {index: index for index in request.bytes_args}
+    group: list[int] = []
+    end = -1
+    for lo, hi, index in spans:
+        if group and lo < end:
+            group.append(index)
+            end = max(end, hi)
+        else:
+            group, end = [index], hi
+        for member in group:
+            regions[member] = min(group)
+    return regions
 
 
 def _extent_bytes(tensor: torch.Tensor) -> int:

@@ -69,8 +69,9 @@ def measure_op(op: str, variant: str, dtype: torch.dtype) -> OpTraffic:
     moved = 0
     distinct: int | None = 0
     for launch, indices in zip(launches, tensor_indices, strict=True):
-        for index in indices:
-            traffic = launch.traffic[index]
+        for index, traffic in launch.buffers().items():
+            if index not in indices:
+                continue
             moved += traffic.read + traffic.written
             if distinct is not None and traffic.distinct_read is not None:
                 distinct += traffic.distinct_read + traffic.distinct_written
