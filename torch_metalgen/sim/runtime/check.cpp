@@ -285,9 +285,9 @@ struct ShadowContext {
   int kind;  // 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write
   uintptr_t pc;
   int region;
-  uint32_t base;      // this launch's generation << kGenerationShift
-  uint32_t me;        // this threadgroup's key
-  uint32_t many;      // the key of several readers
+  uint32_t base;  // this launch's generation << kGenerationShift
+  uint32_t me;    // this threadgroup's key
+  uint32_t many;  // the key of several readers
   bool write() const { return kind == 1 || kind == 3; }
   bool atomic() const { return kind >= 2; }
   // The entry as this launch sees it: 0 when written by an earlier launch.
@@ -396,8 +396,8 @@ bool word_step(ShadowContext& x, size_t word, uint32_t mask) {
         device_race(x.w, x.t, address + __builtin_ctz(writer & mask), x.write(), x.pc,
                     id_of(writer), true, __atomic_load_n(c.word_pc + word, __ATOMIC_RELAXED));
       if (x.write() && reader && key_of(reader) != x.me && (reader & mask))
-        device_race(x.w, x.t, address + __builtin_ctz(reader & mask), true, x.pc,
-                    id_of(reader), false, 0);
+        device_race(x.w, x.t, address + __builtin_ctz(reader & mask), true, x.pc, id_of(reader),
+                    false, 0);
     }
     // The new entries, or a split when the word's bytes would differ in writer or reader.
     uint32_t new_writer = writer_raw, new_reader = reader_raw;
@@ -568,13 +568,19 @@ __attribute__((always_inline)) inline void on_access(const void* p, int kind, ui
 __attribute__((noinline)) void on_atomic_access(const void* p, uint32_t size, bool write,
                                                 uintptr_t pc) {
   switch (size) {
-    case 1: return on_access<1>(p, write ? 3 : 2, pc);
-    case 2: return on_access<2>(p, write ? 3 : 2, pc);
-    case 4: return on_access<4>(p, write ? 3 : 2, pc);
-    case 8: return on_access<8>(p, write ? 3 : 2, pc);
-    case 16: return on_access<16>(p, write ? 3 : 2, pc);
+    case 1:
+      return on_access<1>(p, write ? 3 : 2, pc);
+    case 2:
+      return on_access<2>(p, write ? 3 : 2, pc);
+    case 4:
+      return on_access<4>(p, write ? 3 : 2, pc);
+    case 8:
+      return on_access<8>(p, write ? 3 : 2, pc);
+    case 16:
+      return on_access<16>(p, write ? 3 : 2, pc);
     default:
-      for (uint32_t b = 0; b < size; ++b) on_access<1>(static_cast<const char*>(p) + b, write ? 3 : 2, pc);
+      for (uint32_t b = 0; b < size; ++b)
+        on_access<1>(static_cast<const char*>(p) + b, write ? 3 : 2, pc);
   }
 }
 
@@ -597,8 +603,8 @@ int find_image_end(struct dl_phdr_info* info, size_t, void* data) {
 // ---- mappings kept across launches (launches run one at a time: launch_mutex) ------
 
 unsigned char* map_anonymous(size_t size) {
-  void* map =
-      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return map == MAP_FAILED ? nullptr : static_cast<unsigned char*>(map);
 }
 

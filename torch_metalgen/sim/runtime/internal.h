@@ -59,9 +59,9 @@ struct Region {
 constexpr int kGenerationShift = 25;
 constexpr uint32_t kMaxGeneration = 127;
 constexpr uint32_t kIdBits = 0x01FFFFF0u;
-constexpr uint32_t kManyId = 0x1FFFFF;     // reader: several threadgroups read these bytes
-constexpr uint32_t kSplitId = 0x1FFFFE;    // writer: the word has per-byte entries
-constexpr uint32_t kLockId = 0x1FFFFD;     // writer and reader: the word is being split
+constexpr uint32_t kManyId = 0x1FFFFF;   // reader: several threadgroups read these bytes
+constexpr uint32_t kSplitId = 0x1FFFFE;  // writer: the word has per-byte entries
+constexpr uint32_t kLockId = 0x1FFFFD;   // writer and reader: the word is being split
 constexpr uint32_t kFirstMarker = kLockId;
 
 struct DeviceCheck {
@@ -70,7 +70,7 @@ struct DeviceCheck {
   uintptr_t span_lo = 0, span_size = 0;  // [lowest region lo, highest region hi)
   unsigned char* mapping = nullptr;      // the copies' mapping (guard page first)
   size_t mapping_size = 0;
-  bool mapping_owned = false;            // a one-launch mapping (too large to keep)
+  bool mapping_owned = false;  // a one-launch mapping (too large to keep)
   // Shadow (nullptr: not shadowed): per word of the span, the writer and reader entries
   // and the offset of the last writing instruction; the same per byte, used for words
   // that were split.

@@ -159,9 +159,9 @@ inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
 }
 
 template <class T, int R, int C, class P>
-METALSIM_GLUE void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elements_per_row = 8,
-                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
-                           METALSIM_SITE) {
+METALSIM_GLUE void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source,
+                                  ulong elements_per_row = 8, ulong2 matrix_origin = ulong2{0, 0},
+                                  bool transpose_matrix = false, METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_load: pointer and matrix element types differ");
   metalsim_call c = metalsim::matrix_memory_call(
       &metalsim::resolve_matrix_load<T>, (const void*)source, elements_per_row, matrix_origin,
@@ -171,9 +171,9 @@ METALSIM_GLUE void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong
 }
 
 template <class T, int R, int C, class P>
-METALSIM_GLUE void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong elements_per_row = 8,
-                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
-                            METALSIM_SITE) {
+METALSIM_GLUE void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination,
+                                   ulong elements_per_row = 8, ulong2 matrix_origin = ulong2{0, 0},
+                                   bool transpose_matrix = false, METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_store: pointer and matrix element types differ");
   metalsim_call c = metalsim::matrix_memory_call(
       &metalsim::resolve_matrix_store<T>, (const void*)destination, elements_per_row, matrix_origin,

@@ -29,8 +29,8 @@ struct extents {
     ((values_[r++] = Extents == dynamic_extent ? 0 : static_cast<IndexType>(Extents)), ...);
   }
   // One value per dimension, or one per dynamic dimension (the static ones are known).
-  template <class... I, std::enable_if_t<sizeof...(I) == sizeof...(Extents) && (sizeof...(I) > 0),
-                                         int> = 0>
+  template <class... I,
+            std::enable_if_t<sizeof...(I) == sizeof...(Extents) && (sizeof...(I) > 0), int> = 0>
   constexpr extents(I... values) : values_{static_cast<IndexType>(values)...} {}
   constexpr IndexType extent(size_t r) const { return values_[r]; }
 };

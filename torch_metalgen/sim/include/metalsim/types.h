@@ -140,7 +140,8 @@ constexpr bool is_float_v =
 // __bf16, so such conversions go through float (exact: both widen to float exactly).
 template <class To, class From>
 constexpr bool is_half_bfloat_pair_v =
-    (std::is_same_v<std::remove_cv_t<To>, half> && std::is_same_v<std::remove_cv_t<From>, bfloat>) ||
+    (std::is_same_v<std::remove_cv_t<To>, half> &&
+     std::is_same_v<std::remove_cv_t<From>, bfloat>) ||
     (std::is_same_v<std::remove_cv_t<To>, bfloat> && std::is_same_v<std::remove_cv_t<From>, half>);
 
 // Element conversion that treats bool as Metal does (non-zero -> true).
