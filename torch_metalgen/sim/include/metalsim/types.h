@@ -285,9 +285,19 @@ struct braced_args {
     return T{braced_get<I>(values)...};
   }
 };
+constexpr braced_list<> make_braced_list() { return {}; }
+template <class H, class... R>
+constexpr braced_list<H, R...> make_braced_list(H head, R... rest) {
+  braced_list<H, R...> list{};
+  list.head = head;
+  list.rest = make_braced_list(rest...);
+  return list;
+}
 template <class... A>
 constexpr braced_args<A...> braced(A... args) {
-  return braced_args<A...>{braced_list<A...>{args...}};
+  braced_args<A...> result{};
+  result.values = make_braced_list(args...);
+  return result;
 }
 
 }  // namespace metalsim
