@@ -7,7 +7,7 @@ METALGEN_REALWORLD chooses what runs:
   binary, reductions; ggml RMSNorm, LayerNorm, quantized mat-vec) and the coverage checks;
 - ``all``: also the compile sweep (``realworld_sweep``): every MLX kernel header through our
   instantiation files, every ggml kernel file with and without GGML_METAL_HAS_BF16
-  (about 12 minutes on 2 cores with a cold build cache);
+  (7.5 to 12 minutes with -n 2 on the shared 2-core machine, cold build cache);
 - ``off``: nothing.
 
 Selecting the marker (``-m realworld_sweep``) runs the sweep whatever the variable says.
