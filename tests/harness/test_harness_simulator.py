@@ -33,3 +33,7 @@ def test_rms_norm_metal_kernel_verifies_through_the_simulator():
     report = verify_problem(load_problem(RMS_NORM), metalgen_candidate(simulate=True), config)
     assert report.status == PASS, report.first_failure
     assert report.candidate == "metalgen[sim]"
+    # Each case reports the simulated kernels' traffic against the compulsory bytes (input,
+    # weight, output once): RMSNorm reads x once and the weight once per row.
+    ratios = [case.traffic for case in report.cases]
+    assert all(r is not None and 1.0 <= r < 3.0 for r in ratios), ratios

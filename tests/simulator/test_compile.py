@@ -30,15 +30,13 @@ def test_rewrite_keeps_every_line_in_place():
     out = rewrite_metal(SAMPLE)
     assert out.count("\n") == SAMPLE.count("\n")
     lines = out.splitlines()
-    assert 'clang::annotate("metal", "host_name", name)' not in out  # became an instance
+    assert 'METALSIM_ANNOTATE("metal", "host_name", name)' not in out  # became an instance
     assert "METALSIM_KERNEL_INSTANCE(name, f<T>)" in out
     assert lines[0].endswith("\\") and lines[1].endswith("\\")  # still one macro
-    assert 'clang::annotate("metal", "buffer", 0)' in lines[3]
-    assert 'clang::annotate("metal", "builtin", "thread_position_in_grid")' in lines[4]
-    assert (
-        "(&tile)[4][8+1] = ::metalsim::threadgroup_storage<threadgroup float[4][8+1]>" in lines[5]
-    )
-    assert "atomic_int & count" in lines[6]
+    assert 'METALSIM_ANNOTATE("metal", "buffer", 0)' in lines[3]
+    assert 'METALSIM_ANNOTATE("metal", "builtin", "thread_position_in_grid")' in lines[4]
+    assert "auto& tile = ::metalsim::threadgroup_storage<threadgroup float[4][8+1]>" in lines[5]
+    assert "auto& count = ::metalsim::threadgroup_storage<threadgroup atomic_int>" in lines[6]
     assert "::metalsim::make_vec<float4>(x[0], 1, 2.5f, ((half)0.5f))" in lines[7]
     assert "// comment 0.5h" in lines[7]  # comments keep their text
     assert '"float4(1.5)"' in lines[8]  # strings keep their text

@@ -87,6 +87,21 @@ SMALL_CASES = {
         "}\n",
         r":5: call to host function '__builtin_malloc'",
     ),
+    "builtin_printf": (
+        "kernel void k(device float* o [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+        '  __builtin_printf("%d", int(i));\n'
+        "  o[i] = 0;\n"
+        "}\n",
+        r":5: call to host function '__builtin_printf'",
+    ),
+    "const_cast_constant_to_device": (
+        "kernel void k(constant float* in [[buffer(0)]], device float* o [[buffer(1)]],\n"
+        "              uint i [[thread_position_in_grid]]) {\n"
+        "  const_cast<device float*>(in)[0] = 1;\n"
+        "  o[i] = in[i];\n"
+        "}\n",
+        r":6:\d+: error: const_cast from .*address_space\(2\).* to 'device float \*' is not",
+    ),
     "mutual_recursion": (
         "float odd(float x);\n"
         "float even(float x) { return x <= 0 ? 1 : odd(x - 1); }\n"

@@ -127,6 +127,7 @@ def test_threadgroups_writing_the_same_outputs_race(races):
             grid=(4,),
             threadgroup=(64,),
             dispatch="threadgroups",
+            num_threads=1,  # threadgroup 0 first: which of the two reports is then fixed
         )
 
 
@@ -238,3 +239,122 @@ def test_checks_off_runs_the_racy_kernel(races):
     )
     assert counter.item() == 256  # one threadgroup, sequential fibers: exact
     assert result.traffic == {}
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.uint8], ids=["half", "uchar"])
+@pytest.mark.parametrize("n", [1, 3, 5, 33])
+def test_threadgroups_sharing_words_at_row_ends_pass(races, dtype, n):
+    """Rows of 2-byte or 1-byte elements meet inside 4-byte words: each byte has one
+    writer, so there is no race (the checker tracks such words byte by byte)."""
+    groups = 7
+    x = torch.arange(groups * n).to(dtype)
+    expected = (x.to(torch.float64) * 3).to(dtype)
+    kernel = "scale_rows_in_place_" + ("half" if dtype == torch.float16 else "uchar")
+    for order in ("forward", "reverse"):
+        y = x.clone()
+        races.launch(
+            kernel,
+            buffers={0: y},
+            bytes={1: struct.pack("II", n, n)},
+            grid=(groups,),
+            threadgroup=(64,),
+            dispatch="threadgroups",
+            order=order,
+            num_threads=2,
+        )
+        assert torch.equal(y, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.uint8], ids=["half", "uchar"])
+def test_threadgroups_overlapping_by_one_narrow_element_race(races, dtype):
+    kernel = "scale_rows_in_place_" + ("half" if dtype == torch.float16 else "uchar")
+    y = torch.ones(64, dtype=dtype)
+    line = _line("x[i] = T(x[i] * T(3));")
+    with pytest.raises(sim.DataRaceError, match=rf"data race on device memory.*races.metal:{line}"):
+        races.launch(
+            kernel,
+            buffers={0: y},
+            bytes={1: struct.pack("II", 5, 4)},  # rows of 5, 4 apart: element 4 is shared
+            grid=(6,),
+            threadgroup=(8,),
+            dispatch="threadgroups",
+        )
+
+
+@pytest.mark.parametrize(("words", "byte", "race"), [(2, 5, True), (1, 5, False), (2, 8, False)])
+def test_word_writes_and_byte_reads_of_one_tensor(races, words, byte, race):
+    data = torch.zeros(4, dtype=torch.int32)
+    out = torch.zeros(1, dtype=torch.int32)
+    launch = dict(
+        buffers={0: data, 1: data, 2: out},
+        bytes={3: struct.pack("II", words, byte)},
+        grid=(2,),
+        threadgroup=(4,),
+        dispatch="threadgroups",
+    )
+    if race:
+        with pytest.raises(sim.DataRaceError, match=rf"buffer\((0|1)\) byte {byte}\b"):
+            races.launch("words_then_byte", **launch)
+    else:
+        races.launch("words_then_byte", **launch)
+        assert out.item() == 0
+
+
+def test_non_atomic_ticket_counter_across_threadgroups_is_a_race(races):
+    """The review's planted bug p1: one thread per threadgroup reads and bumps a shared
+    counter without an atomic."""
+    counter, tickets = torch.zeros(1, dtype=torch.int32), torch.zeros(16, dtype=torch.int32)
+    with pytest.raises(sim.DataRaceError, match=r"data race on device memory.*buffer\(0\) byte 0"):
+        races.launch(
+            "ticket_counter",
+            buffers={0: counter, 1: tickets},
+            grid=(16,),
+            threadgroup=(32,),
+            dispatch="threadgroups",
+        )
+
+
+def test_copy_of_unwritten_threadgroup_memory_is_reported(races):
+    """p2: the copy reads bytes no thread of the threadgroup wrote (they would be NaN)."""
+    x, out = torch.randn(256), torch.empty(256)
+    line = _line("out[gid] = tile[tid];")
+    with pytest.raises(sim.UninitializedReadError, match=rf"races.metal:{line} by thread 128\b"):
+        races.launch("copy_half_filled", buffers={0: x, 1: out}, grid=(256,), threadgroup=(256,))
+
+
+@pytest.mark.parametrize("second_barrier", [0, 1], ids=["missing", "present"])
+def test_simd_exchange_in_a_loop_needs_the_second_simdgroup_barrier(races, second_barrier):
+    """p7: without the second simdgroup_barrier a lane's next write races with its
+    neighbour's read of the previous iteration."""
+    x, out = torch.randn(64), torch.empty(64)
+    launch = dict(
+        buffers={0: x, 1: out},
+        bytes={2: struct.pack("I", second_barrier)},
+        grid=(64,),
+        threadgroup=(32,),  # one SIMD-group per threadgroup: the slots are its own
+    )
+    if second_barrier:
+        races.launch("simd_exchange_loop", **launch)
+        lanes = x.view(2, 32).double()
+        expected = lanes.clone()
+        for _ in range(4):
+            expected = expected + expected.roll(-1, dims=1)
+        torch.testing.assert_close(out.double(), expected.flatten(), rtol=1e-6, atol=1e-5)
+    else:
+        with pytest.raises(sim.DataRaceError, match="one SIMD-group"):
+            races.launch("simd_exchange_loop", **launch)
+
+
+@pytest.mark.parametrize("uneven", [1, 0], ids=["uneven", "even"])
+def test_barrier_in_a_loop_with_per_thread_trip_counts(races, uneven):
+    """p8: threads leave the loop (and return) while others wait at its barrier."""
+    out = torch.empty(64)
+    launch = dict(
+        buffers={0: out}, bytes={1: struct.pack("I", uneven)}, grid=(64,), threadgroup=(64,)
+    )
+    if uneven:
+        with pytest.raises(sim.BarrierDivergenceError, match="already returned"):
+            races.launch("barrier_in_uneven_loop", **launch)
+    else:
+        races.launch("barrier_in_uneven_loop", **launch)
+        assert torch.isfinite(out).all()

@@ -62,6 +62,27 @@ def test_aliased_bindings_share_their_counts(races):
     result = races.launch("aliased", buffers={0: x, 1: x, 2: same}, grid=(64,), threadgroup=(64,))
     assert result.traffic[0] == result.traffic[1]
     assert result.traffic[0].distinct_read == result.traffic[0].distinct_written == 256
+    # One buffer for the totals: x is read and written once each, not twice.
+    assert result.regions[1] == 0 and set(result.buffers()) == {0, 2}
+    assert result.bytes_read() == 256 and result.bytes_written() == 256 + 4
+
+
+def test_every_op_kernel_variant_touches_all_its_compulsory_bytes():
+    """The registry-driven traffic report: every kernel variant x dtype of every generated
+    op reads all its inputs and writes all its outputs (distinct >= compulsory; temporaries
+    of multi-launch plans add more), and moves at least its compulsory bytes."""
+    pytest.importorskip("torch_metalgen._C")
+    from torch_metalgen._generated.registry import OPS
+    from torch_metalgen.sim.op_traffic import measure_op
+
+    for op, info in OPS.items():
+        for variant in info["variants"]:
+            row = measure_op(op, variant, torch.float16)
+            assert row.launches >= 1, row
+            assert row.distinct is not None and row.distinct >= row.compulsory, row
+            assert row.moved >= row.compulsory, row
+            if row.launches == 1 and op in ("silu_and_mul", "gelu_and_mul"):
+                assert row.moved == row.compulsory, row  # elementwise: each byte once
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """Measures the simulator: `python -m torch_metalgen.sim.benchmark`.
 
-Reports the median of several runs (after a warm-up) for: compiling a kernel file
-(cold, then cached), the launch overhead of a 1-thread kernel, and RMSNorm 64 x 4096
-float with 1024-thread threadgroups (the project's rms_norm kernel and LaunchPlan), with
-the memory checks on (the default) and off; then, for every rms_norm kernel variant, the
-bytes it moved against its compulsory bytes (each input read once, each output written
-once), from the checker's traffic counts."""
+Reports the median and best of several runs (after a warm-up), in wall time and in CPU
+time of this process (steadier on a shared machine), for: compiling a kernel file (cold,
+then cached), the launch overhead of a 1-thread kernel, and RMSNorm 64 x 4096 and
+64 x 1024 float with the project's rms_norm kernel and LaunchPlan, with the memory checks
+on (the default) and off; then, for every kernel variant x dtype of every generated op,
+the bytes its launches moved against its compulsory bytes (op_traffic.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import torch
 from . import cache
 from .library import compile_library
 from .toolchain import toolchain_info
-from .traffic import record_launches
 
 TRIVIAL = """#include <metal_stdlib>
 using namespace metal;
@@ -31,13 +30,20 @@ kernel void trivial(device float* x [[buffer(0)]], uint i [[thread_position_in_g
 
 
 def _median_ms(run, repeats: int) -> tuple[float, float]:
+    median, best, _ = _timed(run, repeats)
+    return median, best
+
+
+def _timed(run, repeats: int) -> tuple[float, float, float]:
+    """Median and best wall milliseconds, and median CPU milliseconds (all threads)."""
     run()
-    samples = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples), min(samples)
+        wall.append((time.perf_counter() - start) * 1e3)
+        cpu.append((time.process_time() - start_cpu) * 1e3)
+    return statistics.median(wall), min(wall), statistics.median(cpu)
 
 
 def main() -> None:
@@ -74,16 +80,16 @@ def main() -> None:
         # One LaunchPlan, or a list of them (multi-launch plans); rms_norm has one launch.
         plan = plans[0] if isinstance(plans, (list, tuple)) else plans
         for checks in (True, False):
-            median, best = _median_ms(
+            median, best, cpu = _timed(
                 lambda plan=plan, checks=checks: _launch_plan(plan, check_memory=checks),
                 20,
             )
             print(
                 f"rms_norm {rows} x {n} float32 ({plan.kernel}, threadgroup {plan.threadgroup}, "
                 f"memory checks {'on' if checks else 'off'}): median {median:.1f} ms, "
-                f"best {best:.1f} ms"
+                f"best {best:.1f} ms, CPU median {cpu:.1f} ms"
             )
-    print_traffic(_C)
+    print_traffic()
 
 
 def _launch_plan(plan, **options):
@@ -104,33 +110,12 @@ def _launch_plan(plan, **options):
     )
 
 
-def print_traffic(_C) -> None:
-    """Measured traffic / compulsory bytes of each rms_norm variant."""
+def print_traffic() -> None:
+    """Measured traffic / compulsory bytes of every kernel variant of every op."""
+    from .op_traffic import format_rows, measure_all_ops
 
-    cases = ((64, 256, torch.float32), (64, 4096, torch.float32), (5, 10001, torch.float32))
-    cases += ((64, 4096, torch.float16), (64, 4096, torch.bfloat16))
-    for rows, n, dtype in cases:
-        x, weight = torch.randn(rows, n, dtype=dtype), torch.randn(n, dtype=dtype)
-        plans, _ = _C.plan_rms_norm(x, weight, 1e-6)
-        plans = plans if isinstance(plans, (list, tuple)) else [plans]
-        for plan in plans:
-            with record_launches() as launches:
-                _launch_plan(plan)
-            traffic = launches[0].traffic
-            bound = [(int(i), t, out) for i, t, out in plan.buffers if t is not None]
-            parts = []
-            for index, tensor, is_output in bound:
-                size = tensor.numel() * tensor.element_size()
-                moved = traffic[index].written if is_output else traffic[index].read
-                what = "written" if is_output else "read"
-                parts.append(f"buffer({index}) {what} {moved / size:.2f}x")
-            read = sum(traffic[i].read for i, _, out in bound if not out)
-            written = sum(traffic[i].written for i, _, out in bound if out)
-            compulsory = sum(t.numel() * t.element_size() for _, t, _ in bound)
-            print(
-                f"traffic {plan.kernel} {rows} x {n}: {(read + written) / compulsory:.2f}x "
-                f"compulsory ({read + written} / {compulsory} bytes; {', '.join(parts)})"
-            )
+    print("memory traffic of every op's kernels (registry samples), against compulsory bytes:")
+    print(format_rows(measure_all_ops()))
 
 
 if __name__ == "__main__":

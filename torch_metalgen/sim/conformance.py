@@ -118,6 +118,10 @@ class _State:
     defined: set[str] = field(default_factory=set)  # names of functions with a body
     declared_only: dict[str, str] = field(default_factory=dict)  # id -> where declared
     first_declaration: dict[str, str] = field(default_factory=dict)  # redeclaration -> first
+    # Names of template type parameters: `atomic<T>` in a template is checked in its
+    # instantiations, where T is a type.
+    template_parameters: set[str] = field(default_factory=set)
+    msl4: bool = False  # MSL 4.0 code (build.uses_msl4): lambdas are allowed
 
     def canonical(self, function_id: str) -> str:
         return self.first_declaration.get(function_id, function_id)
@@ -166,14 +170,19 @@ def _check_types(node: dict, state: _State) -> None:
         state.report(
             f"'{name or kind}' uses long double", RESTRICTIONS.format(what="double precision")
         )
-    if kind in ("VarDecl", "ParmVarDecl", "FieldDecl", "TypedefDecl", "TypeAliasDecl"):
+    # Objects only: a function pointer as a template argument is resolved at compile time
+    # (MLX's FFT passes its radix codelets so), and so is an alias naming its type.
+    if kind in ("VarDecl", "ParmVarDecl", "FieldDecl"):
         if _FUNCTION_POINTER.search(type_text) and not name.startswith("metalsim_"):
             state.report(
                 f"'{name}' is a function pointer or reference ({node['type']['qualType']})",
                 RESTRICTIONS.format(what="function pointers (outside [[visible]] functions)"),
             )
         for element in _ATOMIC_ELEMENT.findall(type_text):
-            if element.replace("const", "").strip() not in _ALLOWED_ATOMICS:
+            element_type = element.replace("const", "").strip()
+            if element_type in state.template_parameters:
+                continue
+            if element_type not in _ALLOWED_ATOMICS:
                 state.report(
                     f"'{name}' is an atomic<{element}>",
                     ATOMICS.format(what="atomic types are int, uint, bool, float and ulong"),
@@ -257,7 +266,9 @@ def _check_expression(node: dict, state: _State, function: str | None, caller: s
         "CXXTypeidExpr": ("typeid", "type identification"),
         "CXXNoexceptExpr": ("noexcept operator", "the noexcept operator"),
     }
-    if kind in forbidden:
+    if kind == "LambdaExpr" and state.msl4:
+        pass  # MSL 4.0 code (Metal 4: MLX's NAX kernels) has lambdas
+    elif kind in forbidden:
         construct, what = forbidden[kind]
         state.report(construct, RESTRICTIONS.format(what=what))
     if kind.endswith("CastExpr") and kind != "ImplicitCastExpr":
@@ -322,6 +333,8 @@ def _walk(node: dict, state: _State, function: str | None, caller: str | None, r
     kind = node.get("kind", "")
     if node.get("isImplicit"):
         return
+    if kind == "TemplateTypeParmDecl" and node.get("name"):
+        state.template_parameters.add(node["name"])
     if kind in (
         "FunctionDecl",
         "CXXMethodDecl",
@@ -414,9 +427,10 @@ def _undefined_calls(state: _State) -> None:
                 )
 
 
-def conformance_violations(root: dict, main_file: str) -> list[str]:
-    """Every MSL rule the translation unit breaks, as 'file:line: construct (rule)'."""
-    state = _State(_Tracker(main_file))
+def conformance_violations(root: dict, main_file: str, msl4: bool = False) -> list[str]:
+    """Every MSL rule the translation unit breaks, as 'file:line: construct (rule)'.
+    msl4: the code is MSL 4.0 (Metal 4), whose rules allow lambda expressions."""
+    state = _State(_Tracker(main_file), msl4=msl4)
     _walk(root, state, None, None, False)
     _recursion(state)
     _kernels_calling_kernels(state)
@@ -424,9 +438,11 @@ def conformance_violations(root: dict, main_file: str) -> list[str]:
     return state.violations
 
 
-def check_conformance(root: dict, main_file: str, kernels: list[Kernel]) -> None:
+def check_conformance(
+    root: dict, main_file: str, kernels: list[Kernel], msl4: bool = False
+) -> None:
     """Raises MetalCompileError listing the violations (see conformance_violations)."""
-    violations = conformance_violations(root, main_file)
+    violations = conformance_violations(root, main_file, msl4)
     if violations:
         shown = violations[:40]
         more = f"\n  ... and {len(violations) - 40} more" if len(violations) > 40 else ""

@@ -11,7 +11,13 @@ from pathlib import Path
 import torch
 
 from . import outputs as output_checks
-from .build import Artifact, build_library, build_runtime, normalize_constants
+from .build import (
+    Artifact,
+    build_library,
+    build_runtime,
+    normalize_constants,
+    normalize_defines,
+)
 from .errors import ERROR_BY_KIND, LaunchArgumentError, SimulatorError
 from .frontend import Kernel
 from .instrument import symbolize_message
@@ -106,11 +112,13 @@ class Library:
         include_dirs: tuple[Path, ...] = (),
         constants: tuple = (),
         warnings_as_errors: bool = True,
+        defines: tuple = (),
     ):
         self.source = source
         self.artifact = artifact
         self.include_dirs = include_dirs
         self.warnings_as_errors = warnings_as_errors
+        self.defines = dict(defines)
         # The function constant values this library was specialised with.
         self.constants = dict(constants)
         self.function_constants = {c.name: c for c in artifact.function_constants}
@@ -203,6 +211,7 @@ class Library:
                 self.artifact.asan,
                 constants=constants,
                 warnings_as_errors=self.warnings_as_errors,
+                defines=self.defines,
             )
             arguments = dict(locals())
             for name in ("self", "specialised", "constants", "kernel", "__class__"):
@@ -356,7 +365,31 @@ class Library:
             for index in (*request.buffers, *request.bytes_args)
             if desc.buffer_sizes[index]
         }
-        return LaunchResult(request.kernel, traffic)
+        return LaunchResult(
+            request.kernel, traffic, _regions(request, desc), frozenset(request.bytes_args)
+        )
+
+
+def _regions(request: LaunchRequest, desc) -> dict[int, int]:
+    """Binding index -> the lowest index bound to the same memory: bindings whose extents
+    overlap are one buffer to the checker (runtime/check.cpp merges them the same way)."""
+    spans = sorted(
+        (tensor.data_ptr(), tensor.data_ptr() + desc.buffer_sizes[index], index)
+        for index, tensor in request.buffers.items()
+        if desc.buffer_sizes[index]
+    )
+    regions: dict[int, int] = {index: index for index in request.bytes_args}
+    group: list[int] = []
+    end = -1
+    for lo, hi, index in spans:
+        if group and lo < end:
+            group.append(index)
+            end = max(end, hi)
+        else:
+            group, end = [index], hi
+        for member in group:
+            regions[member] = min(group)
+    return regions
 
 
 def _extent_bytes(tensor: torch.Tensor) -> int:
@@ -390,6 +423,7 @@ def compile_library(
     asan: bool = False,
     constants=None,
     warnings_as_errors: bool = True,
+    defines=None,
 ) -> Library:
     """Compiles (or fetches from the cache) the .metal file at `source_path`.
 
@@ -402,19 +436,22 @@ def compile_library(
     warnings_as_errors: compile with -Werror (the default, as the project builds its
     Metal); False for third-party code built without it (warnings are then ignored,
     every MSL conformance check still applies).
+    defines: preprocessor macros {name: value} defined before the source, as a pipeline's
+    MTLCompileOptions.preprocessorMacros (ggml passes GGML_METAL_HAS_BF16 so).
     """
     values = normalize_constants(constants)
+    macros = normalize_defines(defines)
     source = Path(source_path).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"Metal source {source} does not exist")
     dirs = tuple(Path(d).resolve() for d in include_dirs)
-    key = (str(source), tuple(str(d) for d in dirs), bool(asan), values, warnings_as_errors)
+    key = (str(source), tuple(str(d) for d in dirs), bool(asan), values, warnings_as_errors, macros)
     with _libraries_lock:
         cached = _libraries.get(key)
         if cached and _mtimes(cached[1]) == cached[1]:
             return cached[0]
-        artifact = build_library(source, dirs, bool(asan), values, bool(warnings_as_errors))
-        library = Library(source, artifact, dirs, values, bool(warnings_as_errors))
+        artifact = build_library(source, dirs, bool(asan), values, bool(warnings_as_errors), macros)
+        library = Library(source, artifact, dirs, values, bool(warnings_as_errors), macros)
         _libraries[key] = (library, _mtimes(artifact.dependencies))
         return library
 

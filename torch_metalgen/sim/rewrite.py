@@ -168,8 +168,10 @@ def _flat(text: str) -> str:
 
 
 def _annotate(kind: str, *args: str) -> str:
+    """clang::annotate in the front-end pass; nothing when generating code (qualifiers.h:
+    an annotated parameter would stay in memory)."""
     extra = "".join(f", {a}" for a in args)
-    return f'clang::annotate("metal", "{kind}"{extra})'
+    return f'METALSIM_ANNOTATE("metal", "{kind}"{extra})'
 
 
 def _rewrite_attribute(item: str) -> str:
@@ -317,10 +319,23 @@ def _rewrite_function_constant(view: _View, edits: _Edits, k: int, items: list[s
     )
     name_at = k - 1
     start = name_at - 1
-    while start >= 0 and view.text_at(start) not in (";", "{", "}", "constant"):
+    while (
+        start >= 0 and view.text_at(start) not in (";", "{", "}") and not _in_directive(view, start)
+    ):
         start -= 1
+    # The specifiers before the type: `constant`, `static`, `constexpr`, `const`, or a
+    # macro spelling them (MLX's `STEEL_CONST bool inv_ [[function_constant(0)]];`).
+    first = start + 1
+    specifiers = []
+    while first < name_at and (
+        view.text_at(first) in _CONSTANT_SPECIFIERS or _MACRO_NAME.match(view.text_at(first))
+    ):
+        specifiers.append(view.text_at(first))
+        first += 1
     if (
-        view.text_at(start) != "constant"
+        not specifiers
+        or set(specifiers) <= {"static", "constexpr", "const"}
+        or first >= name_at
         or view.tok(name_at).kind != "ident"
         or view.text_at(after) != ";"
     ):
@@ -328,13 +343,24 @@ def _rewrite_function_constant(view: _View, edits: _Edits, k: int, items: list[s
             _where(view, k) + "[[function_constant(i)]] must follow the name in a program-scope "
             "declaration `constant T name [[function_constant(i)]];`"
         )
-    type_text = _flat_join(view, list(range(start + 1, name_at)))
+    type_text = _flat_join(view, list(range(first, name_at)))
     name = view.text_at(name_at)
     edits.replace(
-        view.tok(start).start,
+        view.tok(start + 1).start,
         view.tok(after).end,
         f"METALSIM_FUNCTION_CONSTANT({type_text}, {name}, {_flat(index)})",
     )
+
+
+def _in_directive(view: _View, k: int) -> bool:
+    """Whether code token k is on a preprocessor line (`#include`, `#define` ...)."""
+    text, position = view.text, view.tok(k).start
+    line_start = text.rfind("\n", 0, position) + 1
+    return text[line_start:position].lstrip().startswith("#")
+
+
+_CONSTANT_SPECIFIERS = {"constant", "static", "constexpr", "const"}
+_MACRO_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _attribute_pass(text: str) -> str:
@@ -452,10 +478,10 @@ def _threadgroup_declaration(view: _View, edits: _Edits, k: int) -> int:
                 "specification 4.4, threadgroup address space): assign it after the declaration"
             )
         storage = f"::metalsim::threadgroup_storage<threadgroup {type_text}{dims}>"
-        declarator = f"(&{name}){dims}" if dims else f"& {name}"
-        pieces.append(
-            f"threadgroup {type_text} {declarator} = {storage}(METALSIM_THREADGROUP_SITE);"
-        )
+        # `auto&`: the type is spelled once, inside the template argument list, where no
+        # later pass reads it as an expression (`vec<T, 2> (&x)[N]` would look like a
+        # vector constructor call).
+        pieces.append(f"auto& {name} = {storage}(METALSIM_THREADGROUP_SITE);")
     edits.replace(view.tok(k).start, view.tok(semicolon).end, " ".join(pieces))
     return semicolon + 1
 
@@ -525,21 +551,96 @@ def _opening_bracket(view: _View, close: int) -> int:
     return close
 
 
+def _enclosing_blocks(view: _View) -> list[int]:
+    """For each code token: the index of the innermost `{` around it (-1 at file scope)."""
+    result, stack = [], []
+    for k in range(len(view)):
+        text = view.text_at(k)
+        result.append(stack[-1] if stack else -1)
+        if text == "{":
+            stack.append(k)
+        elif text == "}" and stack:
+            stack.pop()
+    return result
+
+
+def _method_signature(view: _View, close: int, scope: list[int]) -> tuple:
+    """What identifies a member function whose parameter list closes at `close`: its
+    class body, name and parameter tokens."""
+    open_ = _opening_paren(view, close)
+    name = view.text_at(open_ - 1)
+    if view.text_at(open_ - 2) == "operator":
+        name = "operator" + name
+    elif view.text_at(open_ - 1) == "operator" or view.text_at(open_ - 2) == "operator":
+        name = "operator" + view.text_at(open_ - 1)
+    params = tuple(view.text_at(m) for m in range(open_ + 1, close))
+    return scope[close], name, params
+
+
+def _opening_paren(view: _View, close: int) -> int:
+    depth = 0
+    for m in range(close, -1, -1):
+        depth += (view.text_at(m) == ")") - (view.text_at(m) == "(")
+        if depth == 0:
+            return m
+    return close
+
+
+def _address_space_method_edits(view: _View, edits: _Edits, inside: list[bool]) -> set[int]:
+    """MSL overloads member functions on the address space of `this` (`f() threadgroup`,
+    `f() const device`); C++ cannot. Of each set of such overloads one is kept: the
+    generic (thread) one, or else the first, with its address-space qualifier removed.
+    The build then falls back to no address spaces (build.py). Returns the code tokens
+    the edits cover."""
+    scope = _enclosing_blocks(view)
+    methods = []  # (signature, close, qualifier tokens, (start, end) or None)
+    for k in range(len(view)):
+        if view.text_at(k) != ")" or inside[k] or scope[k] < 0:
+            continue
+        m = k + 1
+        while view.text_at(m) in _METHOD_QUALIFIERS:
+            m += 1
+        if view.text_at(m) not in ("{", ";", ":", "="):
+            continue
+        qualifiers = [q for q in range(k + 1, m) if view.text_at(q) in _ADDRESS_SPACES]
+        declaration = _address_space_method(view, inside, k) if qualifiers else None
+        # const, volatile, & and && overload too (`operator bool() thread` next to
+        # `operator bool() const device` is two functions once the address space is gone).
+        cv = tuple(
+            sorted(
+                view.text_at(q)
+                for q in range(k + 1, m)
+                if view.text_at(q) not in _ADDRESS_SPACES | {"thread", "noexcept"}
+            )
+        )
+        signature = (*_method_signature(view, k, scope), cv)
+        methods.append((signature, k, qualifiers, declaration))
+    covered: set[int] = set()
+    kept: set[tuple] = {sig for sig, _, qualifiers, _ in methods if not qualifiers}
+    for signature, _close, qualifiers, declaration in methods:
+        if not qualifiers or declaration is None:
+            continue
+        start, end = declaration
+        if signature in kept:  # a generic or already kept overload serves this one
+            edits.replace(view.tok(start).start, view.tok(end).end, "")
+            covered.update(range(start, end + 1))
+        else:
+            kept.add(signature)
+            for q in qualifiers:
+                edits.replace(view.tok(q).start, view.tok(q).end, "")
+    return covered
+
+
 def _threadgroup_pass(text: str) -> str:
     view, edits = _View(text), _Edits(text)
     inside = _code_blocks(view)
     _array_parameters(view, edits)
+    dropped = _address_space_method_edits(view, edits, inside)
     k = 0
     while k < len(view):
-        if view.text_at(k) == ")":
-            method = _address_space_method(view, inside, k)
-            if method:
-                # Dropped: the generic (thread) overload serves every address space in
-                # the build without address spaces (build.py falls back to it).
-                start, end = method
-                edits.replace(view.tok(start).start, view.tok(end).end, "")
-                k = end + 1
-                continue
+        if k in dropped:
+            k += 1
+            continue
         if (
             view.text_at(k) == "threadgroup"
             and inside[k]
@@ -550,6 +651,57 @@ def _threadgroup_pass(text: str) -> str:
             continue
         k += 1
     return edits.apply()
+
+
+def _free_function_overloads_pass(text: str) -> str:
+    """Free functions overloaded on address spaces alone (MLX complex.h: `operator+=` for
+    `thread`, `threadgroup` and `device` references) are the same function once the
+    address spaces are gone: every overload after the first becomes
+    METALSIM_AS_ONLY(...), which the build without address spaces drops (qualifiers.h)."""
+    view, edits = _View(text), _Edits(text)
+    inside = _code_blocks(view)
+    seen: dict[tuple, tuple] = {}
+    for k in range(len(view)):
+        if inside[k] or view.text_at(k + 1) != "{":
+            continue
+        if view.text_at(k) == ")":  # a function definition
+            body_end = view.close(k + 1)
+        elif view.text_at(k) == ">" and _is_class_specialization(view, k):
+            body_end = view.close(k + 1)  # `template <class T> struct S<device T*> {...};`
+            if view.text_at(body_end + 1) == ";":
+                body_end += 1
+        else:
+            continue
+        start = k
+        while start > 0 and (
+            view.text_at(start - 1) not in (";", "{", "}", ":")
+            or (start > 1 and view.text_at(start - 1) == ":" and view.text_at(start - 2) == ":")
+        ):
+            start -= 1
+        raw = tuple(view.text_at(m) for m in range(start, k + 1))
+        if not set(raw) & (_ADDRESS_SPACES | {"thread"}):
+            continue
+        erased = {"thread", "device", "threadgroup", "threadgroup_imageblock"}
+        bare = tuple("const" if t == "constant" else t for t in raw if t not in erased)
+        if bare in seen and seen[bare] != raw:
+            edits.replace(view.tok(start).start, view.tok(start).start, "METALSIM_AS_ONLY(")
+            edits.replace(view.tok(body_end).end, view.tok(body_end).end, ")")
+        else:
+            seen.setdefault(bare, raw)
+    return edits.apply()
+
+
+def _is_class_specialization(view: _View, close: int) -> bool:
+    """Whether the `>` at `close` ends `struct Name<...>` (a partial specialization)."""
+    depth = 0
+    for m in range(close, max(-1, close - 200), -1):
+        text = view.text_at(m)
+        depth += (text == ">") - (text == "<") + 2 * (text == ">>")
+        if depth == 0:
+            return view.text_at(m - 2) in ("struct", "class") and view.tok(m - 1).kind == "ident"
+        if text in (";", "{", "}"):
+            return False
+    return False
 
 
 # ---- vector casts, constructors, literals ---------------------------------------------
@@ -565,21 +717,56 @@ def _vector_type_at(view: _View, k: int, names=VECTOR_TYPES) -> tuple[str, int] 
     return None
 
 
+def _vector_aliases(view: _View) -> frozenset[str]:
+    """Names the file gives vector types: `typedef half4 h4;`, `using complex_T =
+    vec<T, 2>;` (MLX), `typedef metal::vec<float, 4> v4;`."""
+    names = set()
+    for k in range(len(view) - 2):
+        text = view.text_at(k)
+        if text == "typedef":
+            m = k + 1
+            if view.text_at(m) == "metal" and view.text_at(m + 1) == "::":
+                m += 2
+            if view.text_at(m) in VECTOR_TYPES and view.text_at(m + 2) == ";":
+                names.add(view.text_at(m + 1))
+            elif view.text_at(m) == "vec" and view.text_at(m + 1) == "<":
+                end = _template_close(view, m + 1)
+                if end and view.text_at(end + 2) == ";":
+                    names.add(view.text_at(end + 1))
+        elif text == "using" and view.text_at(k + 2) == "=":
+            m = k + 3
+            if view.text_at(m) == "metal" and view.text_at(m + 1) == "::":
+                m += 2
+            if view.text_at(m) in VECTOR_TYPES or (
+                view.text_at(m) == "vec" and view.text_at(m + 1) == "<"
+            ):
+                names.add(view.text_at(k + 1))
+    return frozenset(names)
+
+
+def _template_close(view: _View, k: int) -> int | None:
+    """The `>` closing the template argument list opening at code token k."""
+    depth = 0
+    for m in range(k, min(len(view), k + 200)):
+        text = view.text_at(m)
+        depth += (text == "<") - (text == ">") - 2 * (text == ">>")
+        if depth <= 0:
+            return m if text == ">" else None
+        if text in (";", "{", "}"):
+            return None
+    return None
+
+
 def _cast_type_names(view: _View) -> frozenset[str]:
     """Names a C-style cast may use for a vector type: the vector types, template type
-    parameters (`typename q4_t`, which may be half4) and typedefs of vector types.
+    parameters (`typename q4_t`, which may be half4) and the file's vector aliases.
     ::metalsim::vector_cast keeps C semantics for everything that is not a vector."""
-    names = set(VECTOR_TYPES)
+    names = set(VECTOR_TYPES) | _vector_aliases(view)
     for k in range(len(view) - 2):
         text = view.text_at(k)
         if text in ("typename", "class") and view.tok(k + 1).kind == "ident":
             if view.text_at(k + 2) in (",", ">", "="):
                 names.add(view.text_at(k + 1))
-        elif text == "typedef" and view.text_at(k + 1) in VECTOR_TYPES:
-            if view.text_at(k + 3) == ";":
-                names.add(view.text_at(k + 2))
-        elif text == "using" and view.text_at(k + 2) == "=" and view.text_at(k + 3) in VECTOR_TYPES:
-            names.add(view.text_at(k + 1))
     return frozenset(names)
 
 
@@ -655,9 +842,12 @@ def _cast_pass(text: str) -> str:
         if end < 0:
             continue
         cast_closers.add(cast[1])
-        edits.replace(
-            view.tok(k).start, view.tok(cast[1]).end, f"::metalsim::vector_cast<{cast[0]}>("
-        )
+        helper = "vector_cast"
+        operand = cast[1] + 1
+        if view.text_at(operand) == "(" and view.close(operand) == end - 1:
+            if _is_comparison(view, operand + 1, end - 2):
+                helper = "from_mask"  # (float4)(a > b): 1 where it holds, as in Metal
+        edits.replace(view.tok(k).start, view.tok(cast[1]).end, f"::metalsim::{helper}<{cast[0]}>(")
         position = view.tok(end - 1).end
         edits.replace(position, position, ")")
     return edits.apply()
@@ -680,18 +870,173 @@ def _literal(token: Token) -> str | None:
     return number + "f"
 
 
+# Scalar types whose functional casts `half(x)` go through ::metalsim::static_cast_
+# (clang rejects casts between half and bfloat).
+_CONVERTED_SCALARS = {"half", "bfloat"}
+
+
+# Identifiers before `(` that make it no call (a braced list there is no argument).
+_NOT_CALLS = {"if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype"}
+_NOT_CALLS |= {"static_assert", "noexcept", "alignas", "__attribute__", "_Pragma", "catch"}
+
+
+def _enclosing_parens(view: _View) -> list[int]:
+    """For each code token: the index of the innermost `(` around it (-1 if none)."""
+    result, stack = [], []
+    for k in range(len(view)):
+        text = view.text_at(k)
+        if text == ")" and stack:
+            stack.pop()
+        result.append(stack[-1] if stack else -1)
+        if text == "(":
+            stack.append(k)
+    return result
+
+
+def _braced_argument(view: _View, k: int, inside: list[bool], parens: list[int]) -> int | None:
+    """The `}` closing a braced list at code token k that is a function call's argument
+    (`f({x, y, z}, n)`), else None."""
+    if not inside[k - 1] or view.text_at(k - 1) not in ("(", ","):
+        return None
+    open_ = parens[k]
+    before = view.tok(open_ - 1) if open_ > 0 else None
+    if before is None or not (
+        (before.kind == "ident" and before.text not in _NOT_CALLS) or before.text in (">", ")", "]")
+    ):
+        return None
+    close = view.close(k)
+    if close <= k + 1 or any(view.text_at(m) == "{" for m in range(k + 1, close)):
+        return None
+    return close
+
+
+_COMPARISONS = {"==", "!=", ">=", "<="}
+
+
+def _is_comparison(view: _View, first: int, last: int) -> bool:
+    """Whether code tokens first..last (an argument) compare at the top level, so the
+    value is a comparison result (a vector mask). `<` ... `>` pairs read as template
+    arguments, not comparisons."""
+    depth, angles, closes = 0, 0, 0
+    for m in range(first, last + 1):
+        text = view.text_at(m)
+        if text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1
+        elif depth == 0:
+            if text in _COMPARISONS:
+                return True
+            if text == "<":
+                angles += 1
+            elif text == ">" and angles:
+                angles -= 1
+            elif text == ">":
+                closes += 1
+    return angles > 0 or closes > 0
+
+
+def _single_argument(view: _View, open_: int) -> int | None:
+    """The `)` closing the parenthesis at open_ when it holds one argument, else None."""
+    close = view.close(open_)
+    if close <= open_ + 1:
+        return None
+    depth = 0
+    for m in range(open_ + 1, close):
+        text = view.text_at(m)
+        if text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1
+        elif text == "," and depth == 0:
+            return None
+    return close
+
+
+def _template_type_parameters(view: _View) -> frozenset[str]:
+    names = set()
+    for k in range(len(view) - 2):
+        if view.text_at(k) in ("typename", "class") and view.tok(k + 1).kind == "ident":
+            if view.text_at(k + 2) in (",", ">", "=") and view.text_at(k - 1) in ("<", ","):
+                names.add(view.text_at(k + 1))
+    return frozenset(names)
+
+
 def _code_pass(text: str) -> str:
     view, edits = _View(text), _Edits(text)
+    inside = _code_blocks(view)
+    parens = _enclosing_parens(view)
+    vector_names = VECTOR_TYPES | _vector_aliases(view)
+    type_parameters = _template_type_parameters(view) - vector_names
     for k in range(len(view)):
         token = view.tok(k)
+        prev = view.text_at(k - 1)
+        if (
+            (token.text in type_parameters or token.text in vector_names)
+            and view.text_at(k + 1) == "("
+            and inside[k]
+            and prev not in (".", "->", "operator", "::", "typename", "class", "struct")
+            and view.tok(k - 1) is not None
+            and (view.tok(k - 1).kind != "ident" or prev in _EXPRESSION_KEYWORDS)
+        ):
+            # `T(x)` with T a template type parameter (may be half4 or bfloat): as
+            # static_cast; `T(a > b)` with a comparison inside: from_mask.
+            close = _single_argument(view, k + 1)
+            if close is not None:
+                if _is_comparison(view, k + 2, close - 1):
+                    edits.replace(token.start, token.end, f"::metalsim::from_mask<{token.text}>")
+                    continue
+                if token.text in type_parameters:
+                    edits.replace(token.start, token.end, f"::metalsim::static_cast_<{token.text}>")
+                    continue
+        if token.text == "{":
+            close = _braced_argument(view, k, inside, parens)
+            if close is not None:
+                edits.replace(token.start, token.end, "::metalsim::braced(")
+                edits.replace(view.tok(close).start, view.tok(close).end, ")")
+            continue
+        if token.text == "vec" and view.text_at(k + 1) == "<":
+            # `metal::vec<T, 2>(x, y)`: a vector constructor, as `float2(x, y)` is.
+            end = _template_close(view, k + 1)
+            prev = view.text_at(k - 1)
+            if end and view.text_at(end + 1) == "(" and prev not in (".", "->", "operator"):
+                if prev != "::" or view.text_at(k - 2) == "metal":
+                    start = view.tok(k - 2).start if prev == "::" else token.start
+                    edits.replace(start, start, "::metalsim::make_vec<")
+                    edits.replace(view.tok(end).end, view.tok(end).end, ">")
+            continue
         if token.kind == "number":
             literal = _literal(token)
             if literal is not None:
                 edits.replace(token.start, token.end, literal)
             continue
-        if token.text in VECTOR_TYPES and view.text_at(k + 1) == "(":
-            prev = view.text_at(k - 1)
-            if prev in (".", "->"):
+        if token.text == "static_cast" and view.text_at(k + 1) == "<" and prev != "::":
+            edits.replace(token.start, token.end, "::metalsim::static_cast_")
+            continue
+        if (
+            token.text in _CONVERTED_SCALARS
+            and view.text_at(k + 1) == "("
+            and prev not in (".", "->", "operator")
+            and (prev != "::" or view.text_at(k - 2) == "metal")
+        ):
+            start = view.tok(k - 2).start if prev == "::" else token.start
+            edits.replace(start, token.end, f"::metalsim::static_cast_<{token.text}>")
+            continue
+        if (
+            token.text in vector_names
+            and inside[k]
+            and view.tok(k + 1) is not None
+            and view.tok(k + 1).kind == "ident"
+            and view.text_at(k + 2) == "("
+            and prev not in (".", "->", "operator")
+        ):
+            # `int2 offset(0, row);` in a function body: direct-initialization, which
+            # clang reads as a scalar initializer.
+            name = view.tok(k + 1)
+            edits.replace(name.end, name.end, f" = ::metalsim::make_vec<{token.text}>")
+            continue
+        if token.text in vector_names and view.text_at(k + 1) == "(":
+            if prev in (".", "->", "operator", "using", "typedef"):
                 continue
             start = token.start
             if prev == "::":
@@ -705,7 +1050,8 @@ def _code_pass(text: str) -> str:
 def rewrite_metal(text: str) -> str:
     """Rewrites MSL source text; the result has exactly the same number of lines."""
     result = text
-    for rewrite_pass in (_attribute_pass, _threadgroup_pass, _cast_pass, _code_pass):
+    passes = (_attribute_pass, _threadgroup_pass, _free_function_overloads_pass, _cast_pass)
+    for rewrite_pass in (*passes, _code_pass):
         result = rewrite_pass(result)
     if result.count("\n") != text.count("\n"):  # every edit keeps its newlines
         raise MetalCompileError("simulator rewrite bug: the line count changed")

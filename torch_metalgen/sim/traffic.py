@@ -37,16 +37,32 @@ class BufferTraffic:
 @dataclass(frozen=True)
 class LaunchResult:
     """One launch: the kernel's host name and the traffic per buffer index (empty when
-    the launch ran without memory checks, e.g. the AddressSanitizer build)."""
+    the launch ran without memory checks, e.g. the AddressSanitizer build).
+
+    regions: binding index -> the lowest index bound to the same memory (one tensor bound
+    twice, overlapping views): such bindings share one BufferTraffic, counted once by
+    bytes_read() and bytes_written()."""
 
     kernel: str
     traffic: Mapping[int, BufferTraffic] = field(default_factory=dict)
+    regions: Mapping[int, int] = field(default_factory=dict)
+    set_bytes: frozenset[int] = frozenset()  # indices bound with setBytes (parameters)
+
+    def buffers(self, tensors_only: bool = False) -> dict[int, BufferTraffic]:
+        """The traffic of each distinct buffer, by its lowest binding index (tensors_only:
+        without the setBytes parameters)."""
+        return {
+            index: traffic
+            for index, traffic in self.traffic.items()
+            if self.regions.get(index, index) == index
+            and not (tensors_only and index in self.set_bytes)
+        }
 
     def bytes_read(self) -> int:
-        return sum(t.read for t in self.traffic.values())
+        return sum(t.read for t in self.buffers().values())
 
     def bytes_written(self) -> int:
-        return sum(t.written for t in self.traffic.values())
+        return sum(t.written for t in self.buffers().values())
 
 
 _recorders = threading.local()
@@ -71,3 +87,27 @@ def record(result: LaunchResult) -> None:
     """Called by the launcher for every finished launch."""
     for results in getattr(_recorders, "stack", ()):
         results.append(result)
+
+
+def bytes_moved(launches: list[LaunchResult]) -> int:
+    """Bytes read plus bytes written by the launches in bound tensors (setBytes parameters,
+    which every thread may read, are left out)."""
+    return sum(
+        t.read + t.written
+        for launch in launches
+        for t in launch.buffers(tensors_only=True).values()
+    )
+
+
+def tensor_bytes(tensors) -> int:
+    """Compulsory bytes of these tensors: each element once (a broadcast view counts its
+    storage, an expanded dimension once)."""
+    total = 0
+    for tensor in tensors:
+        if tensor is None or not hasattr(tensor, "element_size"):
+            continue
+        elements = 1
+        for size, stride in zip(tensor.shape, tensor.stride(), strict=True):
+            elements *= size if stride != 0 else 1
+        total += elements * tensor.element_size()
+    return total

@@ -19,6 +19,15 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2g}"
 
 
+def _traffic(report: ProblemReport) -> str:
+    """The cases' simulated memory traffic / compulsory bytes, as min-max ("-": none)."""
+    ratios = [c.traffic for c in report.cases if c.traffic is not None]
+    if not ratios:
+        return "-"
+    low, high = min(ratios), max(ratios)
+    return f"{low:.2f}x" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}x"
+
+
 def table(reports: list[ProblemReport], title: str) -> Table:
     out = Table(title=escape(title), show_lines=False)
     for name, justify in (
@@ -29,6 +38,7 @@ def table(reports: list[ProblemReport], title: str) -> Table:
         ("worst err/tol", "right"),
         ("eager err/tol", "right"),
         ("rel-norm", "right"),
+        ("traffic", "right"),
         ("why / notes", "left"),
     ):
         out.add_column(name, justify=justify, overflow="fold")
@@ -53,6 +63,7 @@ def table(reports: list[ProblemReport], title: str) -> Table:
             _fmt(worst.max_scaled if worst else None),
             _fmt(worst.eager_max_scaled if worst else None),
             _fmt(worst.rel_norm if worst else None),
+            _traffic(report),
             escape(why),
         )
     return out

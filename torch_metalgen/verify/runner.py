@@ -118,6 +118,9 @@ class CaseResult:
     eager_max_scaled: float | None = None
     eager_rel_norm: float | None = None
     seconds: float = 0.0
+    # Bytes the candidate's simulated Metal kernels moved per run / compulsory bytes (inputs,
+    # parameters and outputs once); None when no kernel ran in the simulator here.
+    traffic: float | None = None
 
 
 @dataclass
@@ -405,15 +408,17 @@ def _check_case(
             if device.type != "cpu":
                 references.pop("eager")
                 empty_cache(device)  # frees the reference outputs where a kernel could read them
-        snap_a, snap_b = run_candidate_twice(
-            built,
-            inputs,
-            device,
-            config.candidate_checks,
-            candidate.context,
-            candidate.dispatch_poison,
-            between=run_references if config.candidate_first else None,
-        )
+        with _recorded_launches() as launches:
+            snap_a, snap_b = run_candidate_twice(
+                built,
+                inputs,
+                device,
+                config.candidate_checks,
+                candidate.context,
+                candidate.dispatch_poison,
+                between=run_references if config.candidate_first else None,
+            )
+        result.traffic = _traffic_ratio(launches, runs=2, built=built, tensors=[*inputs, *snap_a])
     if "eager" not in references:  # candidate_first off on a GPU: eager re-run for its error
         references["eager"] = _call(eager, inputs, None, device, None, sizes, False)
     check_outputs(
@@ -428,6 +433,32 @@ def _check_case(
         references["eager"],
         references["ref"],
     )
+
+
+@contextlib.contextmanager
+def _recorded_launches():
+    """The simulator's launches in the block (an empty list without the simulator)."""
+    try:
+        from torch_metalgen.sim.traffic import record_launches
+    except ImportError:
+        yield []
+        return
+    with record_launches() as launches:
+        yield launches
+
+
+def _traffic_ratio(launches, runs: int, built, tensors: list) -> float | None:
+    """Bytes moved per run over compulsory bytes (the tensors and the module's parameters
+    and buffers, each once)."""
+    if not launches:
+        return None
+    from torch_metalgen.sim.traffic import bytes_moved, tensor_bytes
+
+    state = []
+    if isinstance(built, torch.nn.Module):
+        state = [*built.parameters(), *built.buffers()]
+    compulsory = tensor_bytes([t for t in [*tensors, *state] if isinstance(t, torch.Tensor)])
+    return bytes_moved(launches) / runs / compulsory if compulsory else None
 
 
 def _candidate_in_worker(

@@ -217,3 +217,101 @@ kernel void sum_twice(device const float* x [[buffer(0)]],
                       uint n [[threads_per_grid]]) {
   out[gid] = x[gid] + x[n - 1 - gid];
 }
+
+// Each threadgroup scales its own `shape.x` elements in place, starting at group *
+// shape.y: with shape.y == shape.x the rows touch (threadgroups share 4-byte words at
+// the row ends, which is fine), with shape.y < shape.x they overlap (a race).
+template <typename T>
+[[kernel]] void scale_rows_in_place(device T* x [[buffer(0)]],
+                                    constant uint2& shape [[buffer(1)]],
+                                    uint group [[threadgroup_position_in_grid]],
+                                    uint tid [[thread_index_in_threadgroup]]) {
+  if (tid < shape.x) {
+    const uint i = group * shape.y + tid;
+    x[i] = T(x[i] * T(3));
+  }
+}
+template [[host_name("scale_rows_in_place_half")]] [[kernel]] decltype(scale_rows_in_place<half>)
+    scale_rows_in_place<half>;
+template [[host_name("scale_rows_in_place_uchar")]] [[kernel]] decltype(scale_rows_in_place<uchar>)
+    scale_rows_in_place<uchar>;
+
+// One tensor seen as words and as bytes: threadgroup 0 writes `words` uints, threadgroup 1
+// reads byte `byte` (a race when that byte is among the written words).
+kernel void words_then_byte(device uint* words [[buffer(0)]],
+                            device const uchar* bytes [[buffer(1)]],
+                            device uint* out [[buffer(2)]],
+                            constant uint2& what [[buffer(3)]],
+                            uint group [[threadgroup_position_in_grid]],
+                            uint tid [[thread_index_in_threadgroup]]) {
+  if (group == 0 && tid < what.x) {
+    words[tid] = 0x01010101u * (tid + 1);
+  }
+  if (group == 1 && tid == 0) {
+    out[0] = bytes[what.y];
+  }
+}
+
+// Each threadgroup's first thread takes a ticket from a shared counter without an atomic
+// (the review's planted bug p1).
+kernel void ticket_counter(device uint* counter [[buffer(0)]],
+                           device uint* tickets [[buffer(1)]],
+                           uint group [[threadgroup_position_in_grid]],
+                           uint tid [[thread_index_in_threadgroup]]) {
+  if (tid == 0) {
+    const uint ticket = counter[0];
+    counter[0] = ticket + 1;
+    tickets[group] = ticket;
+  }
+}
+
+// Half the threadgroup fills the tile, every thread copies its slot out: threads 128-255
+// copy what no thread wrote (p2, a plain copy).
+kernel void copy_half_filled(device const float* x [[buffer(0)]],
+                             device float* out [[buffer(1)]],
+                             uint tid [[thread_index_in_threadgroup]],
+                             uint gid [[thread_position_in_grid]]) {
+  threadgroup float tile[256];
+  if (tid < 128) {
+    tile[tid] = x[gid];
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[gid] = tile[tid];
+}
+
+// Lanes exchange values through threadgroup memory in a loop; with `second_barrier` 0 the
+// next iteration's write is not ordered after the neighbour's read (p7, write after read).
+kernel void simd_exchange_loop(device const float* x [[buffer(0)]],
+                               device float* out [[buffer(1)]],
+                               constant uint& second_barrier [[buffer(2)]],
+                               uint lane [[thread_index_in_simdgroup]],
+                               uint gid [[thread_position_in_grid]]) {
+  threadgroup float slots[32];
+  float v = x[gid];
+  for (int step = 0; step < 4; ++step) {
+    slots[lane] = v;
+    simdgroup_barrier(mem_flags::mem_threadgroup);
+    v += slots[(lane + 1) % 32];
+    if (second_barrier) {
+      simdgroup_barrier(mem_flags::mem_threadgroup);
+    }
+  }
+  out[gid] = v;
+}
+
+// A barrier inside a loop whose trip count differs between threads (p8): threads that
+// finish early return while the others wait at the barrier.
+kernel void barrier_in_uneven_loop(device float* out [[buffer(0)]],
+                                   constant uint& uneven [[buffer(1)]],
+                                   uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float partial[64];
+  float acc = 0.0f;
+  const uint trips = uneven ? tid % 4 + 1 : 4;
+  for (uint i = 0; i < trips; ++i) {
+    partial[tid] = acc + float(i);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    acc += partial[(tid + 1) % 64];
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  out[tid] = acc;
+}

@@ -253,13 +253,13 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
 
 [[noreturn]] __attribute__((noinline, cold)) void device_race(Worker& w, GpuThread& t, uintptr_t a,
                                                               bool write, uintptr_t pc,
-                                                              uint32_t other_group,
-                                                              bool other_wrote, uint32_t other_pc) {
+                                                              uint32_t other_id, bool other_wrote,
+                                                              uint32_t other_pc) {
   const Launch& l = *w.launch;
   std::string other =
-      other_group == kManyGroups
+      other_id == kManyId
           ? "other threadgroups read it"
-          : "threadgroup " + group_position_text(l, other_group - 1) +
+          : "threadgroup " + group_position_text(l, other_id - 1) +
                 (other_wrote ? " wrote it at " + pc_token_offset(other_pc) : " read it");
   abandon_thread(METALSIM_ERR_DATA_RACE,
                  "data race on device memory: " + thread_text(w, t) + " " +
@@ -270,57 +270,246 @@ int find_region(const DeviceCheck& c, WorkerCheck& k, uintptr_t a) {
                      "each threadgroup write only its own elements.");
 }
 
+// ---- the device shadow: entries, and the slow path that updates them -----------------
+
+inline uint32_t key_of(uint32_t entry) { return entry & ~0xFu; }  // generation and id
+inline uint32_t id_of(uint32_t entry) { return (entry & kIdBits) >> 4; }
+inline uint32_t marker(uint32_t generation_base, uint32_t id) {
+  return generation_base | id << 4 | 0xFu;
+}
+
+struct ShadowContext {
+  const DeviceCheck& c;
+  Worker& w;
+  GpuThread& t;
+  int kind;  // 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write
+  uintptr_t pc;
+  int region;
+  uint32_t base;  // this launch's generation << kGenerationShift
+  uint32_t me;    // this threadgroup's key
+  uint32_t many;  // the key of several readers
+  bool write() const { return kind == 1 || kind == 3; }
+  bool atomic() const { return kind >= 2; }
+  // The entry as this launch sees it: 0 when written by an earlier launch.
+  uint32_t fresh(uint32_t raw) const {
+    return (raw >> kGenerationShift) == (base >> kGenerationShift) ? raw : 0u;
+  }
+};
+
+inline void pause() { __builtin_ia32_pause(); }
+
+// One byte of a split word, by its own entries.
+void byte_step(ShadowContext& x, size_t i) {
+  const DeviceCheck& c = x.c;
+  WorkerCheck& k = x.w.check;
+  const uintptr_t a = c.span_lo + i;
+  const uint32_t me = x.me | 0xFu, many = x.many | 0xFu;
+  const uint32_t writer_raw = __atomic_load_n(c.byte_writer + i, __ATOMIC_ACQUIRE);
+  const uint32_t reader_raw = __atomic_load_n(c.byte_reader + i, __ATOMIC_ACQUIRE);
+  const uint32_t writer = x.fresh(writer_raw);
+  const uint32_t reader = x.fresh(reader_raw);
+  if (!x.atomic()) {
+    if (writer && writer != me)
+      device_race(x.w, x.t, a, x.write(), x.pc, id_of(writer), true,
+                  __atomic_load_n(c.byte_pc + i, __ATOMIC_RELAXED));
+    if (x.write() && reader && reader != me)
+      device_race(x.w, x.t, a, true, x.pc, id_of(reader), false, 0);
+  }
+  if (x.kind != 1 && reader != me && reader != many) {  // reads, read-modify-writes
+    // The first reader claims the byte with a compare-exchange, so two workers reading
+    // it at once count it once; a second threadgroup makes it `many`.
+    uint32_t seen = reader_raw;
+    if (!reader && __atomic_compare_exchange_n(c.byte_reader + i, &seen, me, false,
+                                               __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      ++k.distinct_read[x.region];
+    } else {
+      const uint32_t current = reader ? reader : x.fresh(seen);
+      if (!x.atomic() && current != me && current != many)
+        __atomic_store_n(c.byte_reader + i, many, __ATOMIC_RELAXED);
+    }
+  }
+  if (x.write() && writer != me) {
+    uint32_t seen = writer_raw;
+    const bool first = !writer && __atomic_compare_exchange_n(c.byte_writer + i, &seen, me, false,
+                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    if (first) ++k.distinct_written[x.region];
+    if (first || (!x.atomic() && x.fresh(seen) != me)) {
+      __atomic_store_n(c.byte_writer + i, me, __ATOMIC_RELAXED);
+      __atomic_store_n(c.byte_pc + i, pc_offset(*x.w.launch, x.pc), __ATOMIC_RELAXED);
+    }
+  }
+}
+
+// Gives word `word` per-byte entries (from its word entries), once; other workers wait
+// while it happens (the word's entries hold kLockId).
+void split_word(const ShadowContext& x, size_t word) {
+  const DeviceCheck& c = x.c;
+  const uint32_t lock = marker(x.base, kLockId);
+  for (;;) {
+    uint32_t writer_raw = __atomic_load_n(c.word_writer + word, __ATOMIC_ACQUIRE);
+    const uint32_t writer = x.fresh(writer_raw);
+    if (writer && id_of(writer) == kSplitId) return;
+    if (writer && id_of(writer) == kLockId) {
+      pause();
+      continue;
+    }
+    if (!__atomic_compare_exchange_n(c.word_writer + word, &writer_raw, lock, false,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      continue;
+    uint32_t reader_raw = __atomic_load_n(c.word_reader + word, __ATOMIC_ACQUIRE);
+    while (!__atomic_compare_exchange_n(c.word_reader + word, &reader_raw, lock, false,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+    }
+    const uint32_t reader = x.fresh(reader_raw);
+    const uint32_t pc = __atomic_load_n(c.word_pc + word, __ATOMIC_RELAXED);
+    for (uint32_t b = 0; b < 4; ++b) {
+      const size_t i = 4 * word + b;
+      __atomic_store_n(c.byte_writer + i, writer >> b & 1 ? key_of(writer) | 0xFu : 0u,
+                       __ATOMIC_RELAXED);
+      __atomic_store_n(c.byte_reader + i, reader >> b & 1 ? key_of(reader) | 0xFu : 0u,
+                       __ATOMIC_RELAXED);
+      __atomic_store_n(c.byte_pc + i, pc, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(c.word_writer + word, marker(x.base, kSplitId), __ATOMIC_RELEASE);
+    return;
+  }
+}
+
+// The bytes `mask` of word `word`, by the word's entries; false when the word has
+// per-byte entries (it was split now or before): then the caller goes byte by byte.
+bool word_step(ShadowContext& x, size_t word, uint32_t mask) {
+  const DeviceCheck& c = x.c;
+  WorkerCheck& k = x.w.check;
+  const uintptr_t address = c.span_lo + 4 * word;
+  for (;;) {
+    uint32_t writer_raw = __atomic_load_n(c.word_writer + word, __ATOMIC_ACQUIRE);
+    const uint32_t writer = x.fresh(writer_raw);
+    if (writer && id_of(writer) == kSplitId) return false;
+    uint32_t reader_raw = __atomic_load_n(c.word_reader + word, __ATOMIC_ACQUIRE);
+    const uint32_t reader = x.fresh(reader_raw);
+    if ((writer && id_of(writer) == kLockId) || (reader && id_of(reader) == kLockId)) {
+      pause();
+      continue;
+    }
+    if (!x.atomic()) {
+      if (writer && key_of(writer) != x.me && (writer & mask))
+        device_race(x.w, x.t, address + __builtin_ctz(writer & mask), x.write(), x.pc,
+                    id_of(writer), true, __atomic_load_n(c.word_pc + word, __ATOMIC_RELAXED));
+      if (x.write() && reader && key_of(reader) != x.me && (reader & mask))
+        device_race(x.w, x.t, address + __builtin_ctz(reader & mask), true, x.pc, id_of(reader),
+                    false, 0);
+    }
+    // The new entries, or a split when the word's bytes would differ in writer or reader.
+    uint32_t new_writer = writer_raw, new_reader = reader_raw;
+    bool split = false;
+    if (x.kind != 1) {
+      if (!reader)
+        new_reader = x.me | mask;
+      else if (key_of(reader) == x.me)
+        new_reader = reader | mask;
+      else if ((reader & 0xFu) == mask && !x.atomic())
+        new_reader = x.many | mask;  // another threadgroup (or several) read these bytes
+      else if ((reader & mask) != mask || (key_of(reader) != x.many && !x.atomic()))
+        split = true;
+    }
+    if (x.write()) {
+      if (!writer)
+        new_writer = x.me | mask;
+      else if (key_of(writer) == x.me)
+        new_writer = writer | mask;
+      else if ((writer & mask) != mask)  // bytes of another writer's word (atomic, or not
+        split = true;                    // overlapping: other bytes)
+    }
+    if (split) {
+      split_word(x, word);
+      return false;
+    }
+    if (new_writer != writer_raw) {
+      if (!__atomic_compare_exchange_n(c.word_writer + word, &writer_raw, new_writer, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        continue;
+      k.distinct_written[x.region] += __builtin_popcount((new_writer & ~writer) & 0xFu);
+      __atomic_store_n(c.word_pc + word, pc_offset(*x.w.launch, x.pc), __ATOMIC_RELAXED);
+    }
+    if (new_reader != reader_raw) {
+      if (!__atomic_compare_exchange_n(c.word_reader + word, &reader_raw, new_reader, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        continue;  // the writer entry is ours now: the retry leaves it
+      k.distinct_read[x.region] += __builtin_popcount((new_reader & ~reader) & 0xFu);
+    }
+    return true;
+  }
+}
+
+// The shadow of `size` bytes at `a`, word by word (byte by byte in split words).
+__attribute__((noinline)) void device_shadow_slow(Worker& w, GpuThread& t, uintptr_t a,
+                                                  uint32_t size, int kind, uintptr_t pc, int r) {
+  const DeviceCheck& c = w.launch->device;
+  const uint32_t base = c.generation << kGenerationShift;
+  ShadowContext x{c, w, t, kind, pc, r, base, w.check.device_key, base | kManyId << 4};
+  const size_t end = a - c.span_lo + size;
+  for (size_t at = a - c.span_lo; at < end;) {
+    const size_t word = at >> 2;
+    const uint32_t first = at & 3;
+    const uint32_t count = static_cast<uint32_t>(std::min<size_t>(4 - first, end - at));
+    if (!word_step(x, word, ((1u << count) - 1) << first))
+      for (uint32_t b = first; b < first + count; ++b) byte_step(x, 4 * word + b);
+    at += count;
+  }
+}
+
+// The common case, checked without branches: a plain load of bytes this threadgroup
+// already read (or several did) and no other threadgroup wrote, or a plain store to
+// bytes this threadgroup already wrote and no other read: nothing changes then.
+template <uint32_t N>
+inline bool device_shadow_unchanged(const DeviceCheck& c, size_t offset, uint32_t me, int kind) {
+  constexpr uint32_t M = N < 4 ? 1 : N / 4;  // words
+  uint32_t mask = 0xFu;
+  if constexpr (N < 4) {
+    if ((offset & 3) + N > 4) return false;  // straddles two words
+    mask = ((1u << N) - 1) << (offset & 3);
+  } else if (offset & 3) {
+    return false;
+  }
+  const size_t word = offset >> 2;
+  const uint32_t generation = me >> kGenerationShift;
+  const uint32_t many = (me & ~kIdBits) | kManyId << 4;
+  uint32_t writer[M], reader[M];
+  std::memcpy(writer, c.word_writer + word, sizeof writer);
+  std::memcpy(reader, c.word_reader + word, sizeof reader);
+  bool same = true;
+  if (kind == 0) {
+    for (uint32_t i = 0; i < M; ++i)
+      same &= ((key_of(reader[i]) == me) | (key_of(reader[i]) == many)) &
+              ((reader[i] & mask) == mask) &
+              (((writer[i] >> kGenerationShift) != generation) | (key_of(writer[i]) == me) |
+               ((writer[i] & mask) == 0));
+  } else {
+    for (uint32_t i = 0; i < M; ++i)
+      same &= (key_of(writer[i]) == me) & ((writer[i] & mask) == mask) &
+              (((reader[i] >> kGenerationShift) != generation) | (key_of(reader[i]) == me) |
+               ((reader[i] & mask) == 0));
+  }
+  return same;
+}
+
 // False when the address is in no region (the caller decides what it is).
-__attribute__((noinline)) bool device_access(Worker& w, GpuThread& t, uintptr_t a, uint32_t size,
-                                             int kind, uintptr_t pc) {
+template <uint32_t N>
+inline bool device_access(Worker& w, GpuThread& t, uintptr_t a, int kind, uintptr_t pc) {
   const DeviceCheck& c = w.launch->device;
   WorkerCheck& k = w.check;
   const bool write = kind == 1 || kind == 3;
   const int r = find_region(c, k, a);
   if (r < 0) {
-    if (c.mapping) out_of_bounds(w, t, a, size, write, pc);  // guard gaps hold nothing else
+    if (c.copied) out_of_bounds(w, t, a, N, write, pc);  // guard gaps hold nothing else
     return false;
   }
-  if (a + size > c.regions[r].hi) out_of_bounds(w, t, a, size, write, pc);
-  if (kind != 1) k.bytes_read[r] += size;
-  if (write) k.bytes_written[r] += size;
-  if (!c.shadow) return true;
-  DeviceShadow* shadow = c.shadow + (a - c.span_lo);
-  const uint32_t me = w.linear_group + 1;
-  const bool atomic = kind == 2 || kind == 3;
-  for (uint32_t b = 0; b < size; ++b) {
-    DeviceShadow& e = shadow[b];
-    const uint32_t writer = __atomic_load_n(&e.writer, __ATOMIC_RELAXED);
-    const uint32_t reader = __atomic_load_n(&e.reader, __ATOMIC_RELAXED);
-    if (!atomic) {
-      if (writer && writer != me)
-        device_race(w, t, a + b, write, pc, writer, true,
-                    __atomic_load_n(&e.write_pc, __ATOMIC_RELAXED));
-      if (write && reader && reader != me) device_race(w, t, a + b, true, pc, reader, false, 0);
-    }
-    if (kind != 1 && reader != me && reader != kManyGroups) {  // reads, read-modify-writes
-      // The first reader claims the byte with a compare-exchange, so two workers reading
-      // it at once count it once. Later, only changes are stored: a byte every
-      // threadgroup reads (weights, parameters) settles at kManyGroups and its cache line
-      // stays shared between the workers.
-      uint32_t seen = reader;
-      if (!seen && __atomic_compare_exchange_n(&e.reader, &seen, me, false, __ATOMIC_RELAXED,
-                                               __ATOMIC_RELAXED))
-        ++k.distinct_read[r];
-      else if (!atomic && seen != me && seen != kManyGroups)
-        __atomic_store_n(&e.reader, kManyGroups, __ATOMIC_RELAXED);
-    }
-    if (write && writer != me) {
-      uint32_t seen = writer;
-      const bool first = !seen && __atomic_compare_exchange_n(&e.writer, &seen, me, false,
-                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-      if (first) ++k.distinct_written[r];
-      if (first || (!atomic && seen != me)) {
-        __atomic_store_n(&e.writer, me, __ATOMIC_RELAXED);
-        __atomic_store_n(&e.write_pc, pc_offset(*w.launch, pc), __ATOMIC_RELAXED);
-      }
-    }
-  }
+  if (a + N > c.regions[r].hi) out_of_bounds(w, t, a, N, write, pc);
+  if (kind != 1) k.bytes_read[r] += N;
+  if (write) k.bytes_written[r] += N;
+  if (!c.word_writer) return true;
+  if (kind <= 1 && device_shadow_unchanged<N>(c, a - c.span_lo, k.device_key, kind)) return true;
+  device_shadow_slow(w, t, a, N, kind, pc, r);
   return true;
 }
 
@@ -356,8 +545,8 @@ __attribute__((noinline)) void threadgroup_atomic(Worker& w, GpuThread& t, uintp
 // kind: 0 load, 1 store, 2 atomic load, 3 atomic store / read-modify-write.
 // The hot path of every instrumented access: one TLS load when not checking, two range
 // tests for threadgroup and device memory.
-__attribute__((always_inline)) inline void on_access(const void* p, uint32_t size, int kind,
-                                                     uintptr_t pc) {
+template <uint32_t N>
+__attribute__((always_inline)) inline void on_access(const void* p, int kind, uintptr_t pc) {
   const FastCheck& fast = tls_check;
   Worker* w = fast.worker;
   if (!w) return;
@@ -365,14 +554,34 @@ __attribute__((always_inline)) inline void on_access(const void* p, uint32_t siz
   GpuThread& t = *tls_current;
   if (a - fast.arena_lo < kArenaBytes) {
     if (kind >= 2)
-      threadgroup_atomic(*w, t, a, size, kind, pc);
+      threadgroup_atomic(*w, t, a, N, kind, pc);
     else
-      threadgroup_access(*w, t, a, size, kind == 1, pc);
+      threadgroup_access(*w, t, a, N, kind == 1, pc);
     return;
   }
-  if (a - fast.span_lo < fast.span_size && device_access(*w, t, a, size, kind, pc)) return;
+  if (a - fast.span_lo < fast.span_size && device_access<N>(*w, t, a, kind, pc)) return;
   if (a - reinterpret_cast<uintptr_t>(t.stack.low) < t.stack.size) return;
-  other_access(*w, t, a, size, kind == 1 || kind == 3, pc);
+  other_access(*w, t, a, N, kind == 1 || kind == 3, pc);
+}
+
+// Atomics report one operation of any size (atomic.h).
+__attribute__((noinline)) void on_atomic_access(const void* p, uint32_t size, bool write,
+                                                uintptr_t pc) {
+  switch (size) {
+    case 1:
+      return on_access<1>(p, write ? 3 : 2, pc);
+    case 2:
+      return on_access<2>(p, write ? 3 : 2, pc);
+    case 4:
+      return on_access<4>(p, write ? 3 : 2, pc);
+    case 8:
+      return on_access<8>(p, write ? 3 : 2, pc);
+    case 16:
+      return on_access<16>(p, write ? 3 : 2, pc);
+    default:
+      for (uint32_t b = 0; b < size; ++b)
+        on_access<1>(static_cast<const char*>(p) + b, write ? 3 : 2, pc);
+  }
 }
 
 // The kernel library's address range, for program-scope constants and for pcs.
@@ -389,6 +598,84 @@ int find_image_end(struct dl_phdr_info* info, size_t, void* data) {
       search->hi = std::max<uintptr_t>(search->hi, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
   }
   return 1;
+}
+
+// ---- mappings kept across launches (launches run one at a time: launch_mutex) ------
+
+unsigned char* map_anonymous(size_t size) {
+  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return map == MAP_FAILED ? nullptr : static_cast<unsigned char*>(map);
+}
+
+// Mapping fresh pages per launch cost more than the checks themselves (two page faults
+// per shadow page), so launches up to these sizes reuse one mapping each.
+constexpr size_t kKeptCopyBytes = 16u << 20;  // the guarded copies
+constexpr size_t kKeptShadowSpan = 8u << 20;  // bytes of span the kept shadow covers
+
+struct Kept {
+  unsigned char* base = nullptr;
+  size_t size = 0;
+};
+Kept kept_copies, kept_shadow;
+uint32_t kept_generation = 0;  // of the kept shadow's entries, 1..kMaxGeneration
+
+// The copies' mapping, guard page first; `owned`: a one-launch mapping to unmap after.
+unsigned char* copies_mapping(size_t size, bool& owned) {
+  owned = size > kKeptCopyBytes;
+  if (owned) {
+    unsigned char* map = map_anonymous(size);
+    if (map) mprotect(map, kPage, PROT_NONE);
+    return map;
+  }
+  if (kept_copies.size < size) {
+    if (kept_copies.base) munmap(kept_copies.base, kept_copies.size);
+    const size_t grown = std::max(size, std::min(2 * kept_copies.size, kKeptCopyBytes));
+    kept_copies.base = map_anonymous(grown);
+    kept_copies.size = kept_copies.base ? grown : 0;
+    if (kept_copies.base) mprotect(kept_copies.base, kPage, PROT_NONE);
+  }
+  return kept_copies.base;
+}
+
+// The shadow arrays for the launch's span, in the kept shadow (a new generation: no
+// clearing) or a one-launch mapping. 15 bytes per byte of span: 3 word arrays (3 bytes
+// per byte) and 3 byte arrays (12 per byte), whose pages are touched only for split words.
+void attach_shadow(DeviceCheck& c) {
+  constexpr size_t kBytesPerByte = 15;
+  const size_t span = round_up(c.span_size, 4);
+  unsigned char* base = nullptr;
+  size_t capacity = span;
+  if (span > kKeptShadowSpan) {
+    c.shadow_owned_size = kBytesPerByte * span;
+    base = map_anonymous(c.shadow_owned_size);
+    c.shadow_owned = base;
+    c.generation = 1;
+  } else {
+    capacity = kept_shadow.size / kBytesPerByte;
+    if (capacity < span) {
+      if (kept_shadow.base) munmap(kept_shadow.base, kept_shadow.size);
+      capacity = round_up(std::max(span, std::min(2 * capacity, kKeptShadowSpan)), 4);
+      kept_shadow.size = kBytesPerByte * capacity;
+      kept_shadow.base = map_anonymous(kept_shadow.size);
+      if (!kept_shadow.base) kept_shadow.size = 0;
+      kept_generation = 0;  // fresh zero pages: generation 0, never a launch's
+    }
+    if (++kept_generation > kMaxGeneration) {  // generations wrap: zero pages again
+      madvise(kept_shadow.base, kept_shadow.size, MADV_DONTNEED);
+      kept_generation = 1;
+    }
+    base = kept_shadow.base;
+    c.generation = kept_generation;
+  }
+  if (!base) return;  // no shadow: no race checks, distinct counts unknown
+  const size_t words = capacity / 4;
+  c.word_writer = reinterpret_cast<uint32_t*>(base);
+  c.word_reader = c.word_writer + words;
+  c.word_pc = c.word_reader + words;
+  c.byte_writer = c.word_pc + words;
+  c.byte_reader = c.byte_writer + capacity;
+  c.byte_pc = c.byte_reader + capacity;
 }
 
 }  // namespace
@@ -448,12 +735,10 @@ void setup_device_check(Launch& l) {
     size_t size = kPage;
     for (int r = 0; r < c.region_count; ++r)
       size += round_up(c.regions[r].hi - c.regions[r].lo + 64, kPage) + kPage;
-    void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (map != MAP_FAILED) {
-      c.mapping = static_cast<unsigned char*>(map);
+    c.mapping = copies_mapping(size, c.mapping_owned);
+    if (c.mapping) {
+      c.copied = true;
       c.mapping_size = size;
-      mprotect(c.mapping, kPage, PROT_NONE);
       size_t at = kPage;
       for (int r = 0; r < c.region_count; ++r) {
         Region& region = c.regions[r];
@@ -476,19 +761,11 @@ void setup_device_check(Launch& l) {
       c.span_size = size;
     }
   }
-  if (!c.mapping) {  // bound in place: bounds are checked, but neighbours are not apart
+  if (!c.copied) {  // bound in place: bounds are checked, but neighbours are not apart
     c.span_lo = c.regions[0].lo;
     c.span_size = c.regions[c.region_count - 1].hi - c.span_lo;
   }
-  if (total <= kShadowLimit && c.mapping) {
-    const size_t bytes = c.span_size * sizeof(DeviceShadow);
-    void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (map != MAP_FAILED) {
-      c.shadow = static_cast<DeviceShadow*>(map);
-      c.shadow_size = bytes;
-    }
-  }
+  if (total <= kShadowLimit && c.copied && l.total_groups < kFirstMarker - 1) attach_shadow(c);
 }
 
 void flush_worker_check(Worker& w, Launch& l) {
@@ -512,20 +789,28 @@ void finish_device_check(Launch& l) {
   if (!c.enabled) return;
   for (int r = 0; r < c.region_count; ++r) {
     Region& region = c.regions[r];
-    if (c.mapping)
+    if (c.copied) {
       std::memcpy(region.original, reinterpret_cast<void*>(region.lo), region.hi - region.lo);
+      // The guard page after the copy (a kept mapping is laid out anew next launch).
+      if (!c.mapping_owned)
+        mprotect(reinterpret_cast<void*>(round_up(region.hi, kPage)), kPage,
+                 PROT_READ | PROT_WRITE);
+    }
     for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i) {
       if (!(region.bindings >> i & 1u)) continue;
       d.bytes_read[i] = region.bytes_read;
       d.bytes_written[i] = region.bytes_written;
-      d.distinct_read[i] = c.shadow ? region.distinct_read.load() : UINT64_MAX;
-      d.distinct_written[i] = c.shadow ? region.distinct_written.load() : UINT64_MAX;
+      d.distinct_read[i] = c.word_writer ? region.distinct_read.load() : UINT64_MAX;
+      d.distinct_written[i] = c.word_writer ? region.distinct_written.load() : UINT64_MAX;
     }
   }
-  if (c.shadow) munmap(c.shadow, c.shadow_size);
-  if (c.mapping) munmap(c.mapping, c.mapping_size);
-  c.shadow = nullptr;
+  if (c.shadow_owned) munmap(c.shadow_owned, c.shadow_owned_size);
+  if (c.mapping_owned) munmap(c.mapping, c.mapping_size);
+  c.word_writer = c.word_reader = c.word_pc = nullptr;
+  c.byte_writer = c.byte_reader = c.byte_pc = nullptr;
+  c.shadow_owned = nullptr;
   c.mapping = nullptr;
+  c.copied = false;
   c.enabled = false;
 }
 
@@ -538,6 +823,7 @@ void start_threadgroup_check(Worker& w) {
   k.weak_stamp = 0;
   k.simd_stamp.assign(w.simdgroups.size(), 0);
   const DeviceCheck& c = w.launch->device;
+  k.device_key = c.generation << kGenerationShift | (w.linear_group + 1) << 4;
   tls_check = {&w, reinterpret_cast<uintptr_t>(w.arena_base()), c.span_lo, c.span_size};
 }
 
@@ -562,18 +848,18 @@ void note_simdgroup_barrier(Worker& w, uint32_t simdgroup, int flags) {
 }  // namespace metalsim
 
 extern "C" void metalsim_atomic_access(const void* address, uint32_t size, int is_write) {
-  metalsim::on_access(address, size, is_write ? 3 : 2,
-                      reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  metalsim::on_atomic_access(address, size, is_write != 0,
+                             reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
 }
 
 #ifndef METALSIM_ASAN
 // SanitizerCoverage's load/store callbacks (-fsanitize-coverage=trace-loads,trace-stores).
 #define METALSIM_TRACE(bytes, type)                                                             \
   extern "C" void __sanitizer_cov_load##bytes(type* p) {                                        \
-    metalsim::on_access(p, bytes, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
+    metalsim::on_access<bytes>(p, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
   }                                                                                             \
   extern "C" void __sanitizer_cov_store##bytes(type* p) {                                       \
-    metalsim::on_access(p, bytes, 1, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
+    metalsim::on_access<bytes>(p, 1, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
   }
 METALSIM_TRACE(1, uint8_t)
 METALSIM_TRACE(2, uint16_t)

@@ -38,8 +38,13 @@ void fiber_started();
 // ---- memory checks (check.cpp) -------------------------------------------------
 // Device memory: every distinct bound range (bindings that overlap are merged, so
 // aliasing is kept) is copied into one mapping where it ends next to a guard page;
-// accesses outside the ranges are out of bounds. A shadow entry per byte records the
-// threadgroup that wrote it and the one(s) that read it during the launch.
+// accesses outside the ranges are out of bounds. A shadow records, per 4-byte word of
+// that mapping, which threadgroup wrote which of its bytes (and where) and which read
+// them during the launch; a word whose bytes have different writers or readers
+// (threadgroups sharing a word, e.g. half elements at a row boundary) switches to one
+// entry per byte. Both mappings are kept across launches (when not too large), and an
+// entry holds a launch generation, so a new launch needs no clearing: an entry of
+// another generation reads as "not accessed".
 struct Region {
   uintptr_t lo = 0, hi = 0;           // what the kernel sees (the copy, or in place)
   unsigned char* original = nullptr;  // the caller's memory (copied back after the launch)
@@ -47,20 +52,37 @@ struct Region {
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> distinct_read{0}, distinct_written{0};
 };
-struct DeviceShadow {
-  uint32_t writer;    // linear threadgroup + 1 of the last write, 0: not written
-  uint32_t reader;    // linear threadgroup + 1 of the readers, kManyGroups: several
-  uint32_t write_pc;  // offset of the writing instruction in the kernel library
-};
-constexpr uint32_t kManyGroups = 0xFFFFFFFFu;
+// A shadow entry: generation (7 bits) << 25 | id (21 bits) << 4 | byte mask (4 bits).
+// id: linear threadgroup + 1, or one of the markers below; the mask says which bytes of
+// the word the entry covers (all four in a per-byte entry). Launches of kFirstMarker - 1
+// threadgroups or more are not shadowed.
+constexpr int kGenerationShift = 25;
+constexpr uint32_t kMaxGeneration = 127;
+constexpr uint32_t kIdBits = 0x01FFFFF0u;
+constexpr uint32_t kManyId = 0x1FFFFF;   // reader: several threadgroups read these bytes
+constexpr uint32_t kSplitId = 0x1FFFFE;  // writer: the word has per-byte entries
+constexpr uint32_t kLockId = 0x1FFFFD;   // writer and reader: the word is being split
+constexpr uint32_t kFirstMarker = kLockId;
 
 struct DeviceCheck {
   bool enabled = false;
+  bool copied = false;                   // the regions are guarded copies (else in place)
   uintptr_t span_lo = 0, span_size = 0;  // [lowest region lo, highest region hi)
-  unsigned char* mapping = nullptr;      // the copies (nullptr: bound in place)
+  unsigned char* mapping = nullptr;      // the copies' mapping (guard page first)
   size_t mapping_size = 0;
-  DeviceShadow* shadow = nullptr;  // per byte of the span; nullptr: too large to shadow
-  size_t shadow_size = 0;
+  bool mapping_owned = false;  // a one-launch mapping (too large to keep)
+  // Shadow (nullptr: not shadowed): per word of the span, the writer and reader entries
+  // and the offset of the last writing instruction; the same per byte, used for words
+  // that were split.
+  uint32_t* word_writer = nullptr;
+  uint32_t* word_reader = nullptr;
+  uint32_t* word_pc = nullptr;
+  uint32_t* byte_writer = nullptr;
+  uint32_t* byte_reader = nullptr;
+  uint32_t* byte_pc = nullptr;
+  void* shadow_owned = nullptr;  // a one-launch shadow mapping (too large to keep)
+  size_t shadow_owned_size = 0;
+  uint32_t generation = 0;  // of every entry written by this launch, 1..kMaxGeneration
   Region regions[METALSIM_MAX_BINDINGS];
   int region_count = 0;
   uintptr_t image_lo = 0, image_hi = 0;  // the kernel library (program-scope constants)
@@ -90,6 +112,7 @@ struct WorkerCheck {
   uint64_t distinct_read[METALSIM_MAX_BINDINGS] = {};
   uint64_t distinct_written[METALSIM_MAX_BINDINGS] = {};
   int last_region = 0;
+  uint32_t device_key = 0;  // generation and id of this threadgroup's shadow entries
 };
 
 // ---- one launch (launch.cpp) ---------------------------------------------------

@@ -74,11 +74,11 @@ inline T widen(U u) {
   if constexpr (std::is_same_v<T, U>)
     return u;
   else if constexpr (!is_vector_v<T>)
-    return static_cast<T>(u);
+    return convert_element<T>(u);
   else if constexpr (is_vector_v<U>)
-    return __builtin_convertvector(u, T);
+    return vector_cast<T>(u);
   else
-    return make_vec<T>(static_cast<element_t<T>>(u));
+    return make_vec<T>(convert_element<element_t<T>>(u));
 }
 template <class T>
 constexpr bool float_like = is_float_v<element_t<T>>;

@@ -81,17 +81,18 @@ void resolve_matrix_store(metalsim_call* const* lanes, uint32_t mask, metalsim_d
   }
 }
 
-// D = A * B + C, accumulated in float, rounded once to T.
-template <class T>
+// D = A * B + C, accumulated in float, rounded once to D's type. The operands may have
+// different element types (half inputs with a float accumulator: ggml, MLX).
+template <class T, class TA = T, class TB = T, class TC = T>
 void resolve_matrix_mma(metalsim_call* const* lanes, uint32_t mask, metalsim_diag* d) {
   if (!matrix_needs_full_simdgroup(mask, d, "simdgroup_multiply_accumulate")) return;
   float a[8][8], b[8][8], c[8][8];
   for (int lane = 0; lane < 32; ++lane) {
     int row, column;
     matrix_lane_position(lane, row, column);
-    const T* pa = static_cast<const T*>(lanes[lane]->in);
-    const T* pb = static_cast<const T*>(lanes[lane]->ptr);
-    const T* pc = reinterpret_cast<const T*>(lanes[lane]->arg);
+    const TA* pa = static_cast<const TA*>(lanes[lane]->in);
+    const TB* pb = static_cast<const TB*>(lanes[lane]->ptr);
+    const TC* pc = reinterpret_cast<const TC*>(lanes[lane]->arg);
     for (int j = 0; j < 2; ++j) {
       a[row][column + j] = static_cast<float>(pa[j]);
       b[row][column + j] = static_cast<float>(pb[j]);
@@ -158,9 +159,9 @@ inline simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
 }
 
 template <class T, int R, int C, class P>
-inline void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elements_per_row = 8,
-                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
-                           METALSIM_SITE) {
+METALSIM_GLUE void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source,
+                                  ulong elements_per_row = 8, ulong2 matrix_origin = ulong2{0, 0},
+                                  bool transpose_matrix = false, METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_load: pointer and matrix element types differ");
   metalsim_call c = metalsim::matrix_memory_call(
       &metalsim::resolve_matrix_load<T>, (const void*)source, elements_per_row, matrix_origin,
@@ -170,9 +171,9 @@ inline void simdgroup_load(simdgroup_matrix<T, R, C>& d, P* source, ulong elemen
 }
 
 template <class T, int R, int C, class P>
-inline void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong elements_per_row = 8,
-                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
-                            METALSIM_SITE) {
+METALSIM_GLUE void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination,
+                                   ulong elements_per_row = 8, ulong2 matrix_origin = ulong2{0, 0},
+                                   bool transpose_matrix = false, METALSIM_SITE) {
   static_assert(sizeof(P) == sizeof(T), "simdgroup_store: pointer and matrix element types differ");
   metalsim_call c = metalsim::matrix_memory_call(
       &metalsim::resolve_matrix_store<T>, (const void*)destination, elements_per_row, matrix_origin,
@@ -183,12 +184,14 @@ inline void simdgroup_store(simdgroup_matrix<T, R, C> a, P* destination, ulong e
 
 namespace detail {
 // d = a * b (+ c when c is not null); see resolve_matrix_mma.
-template <class T, int R, int C>
-inline void matrix_mma(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
-                       const simdgroup_matrix<T, R, C>& b, const simdgroup_matrix<T, R, C>* c,
-                       const char* file, int line, int column) {
+template <class T, class TA, class TB, class TC, int R, int C>
+METALSIM_GLUE void matrix_mma(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<TA, R, C>& a,
+                              const simdgroup_matrix<TB, R, C>& b,
+                              const simdgroup_matrix<TC, R, C>* c, const char* file, int line,
+                              int column) {
   simdgroup_matrix<T, R, C> result;
-  metalsim_call call = metalsim::site_call(&metalsim::resolve_matrix_mma<T>, file, line, column);
+  metalsim_call call =
+      metalsim::site_call(&metalsim::resolve_matrix_mma<T, TA, TB, TC>, file, line, column);
   call.in = &a.elements;
   call.ptr = &b.elements;
   call.arg = c ? reinterpret_cast<int64_t>(&c->elements) : 0;
@@ -198,17 +201,17 @@ inline void matrix_mma(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R
 }
 }  // namespace detail
 
-template <class T, int R, int C>
+template <class T, class TA, class TB, class TC, int R, int C>
 inline void simdgroup_multiply_accumulate(simdgroup_matrix<T, R, C>& d,
-                                          const simdgroup_matrix<T, R, C>& a,
-                                          const simdgroup_matrix<T, R, C>& b,
-                                          const simdgroup_matrix<T, R, C>& c, METALSIM_SITE) {
+                                          const simdgroup_matrix<TA, R, C>& a,
+                                          const simdgroup_matrix<TB, R, C>& b,
+                                          const simdgroup_matrix<TC, R, C>& c, METALSIM_SITE) {
   detail::matrix_mma(d, a, b, &c, METALSIM_SITE_ARGS);
 }
 
-template <class T, int R, int C>
-inline void simdgroup_multiply(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<T, R, C>& a,
-                               const simdgroup_matrix<T, R, C>& b, METALSIM_SITE) {
+template <class T, class TA, class TB, int R, int C>
+inline void simdgroup_multiply(simdgroup_matrix<T, R, C>& d, const simdgroup_matrix<TA, R, C>& a,
+                               const simdgroup_matrix<TB, R, C>& b, METALSIM_SITE) {
   detail::matrix_mma(d, a, b, static_cast<const simdgroup_matrix<T, R, C>*>(nullptr),
                      METALSIM_SITE_ARGS);
 }
@@ -235,23 +238,25 @@ struct matrix {
   }
   template <class... V, std::enable_if_t<sizeof...(V) == C && C >= 2, int> = 0>
   matrix(V... cols) : columns{static_cast<column_type>(cols)...} {}
-  // Element-type conversion, (half4x4)m or half4x4(m), from any address space.
+  // Element-type conversion, (half4x4)m or half4x4(m), from any address space: element
+  // by element (vector_cast goes through float between half and bfloat, which clang 19's
+  // x86 backend cannot lower as one vector conversion).
   template <class U>
   explicit matrix(const matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
 #ifndef METALSIM_NO_ADDRESS_SPACES
   template <class U>
   matrix(const __attribute__((address_space(1))) matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
   template <class U>
   matrix(const __attribute__((address_space(2))) matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
   template <class U>
   matrix(const __attribute__((address_space(3))) matrix<U, C, R>& m) {
-    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+    for (int c = 0; c < C; ++c) columns[c] = metalsim::vector_cast<column_type>(m.columns[c]);
   }
 #endif
   column_type& operator[](int c) { return columns[c]; }

@@ -17,7 +17,23 @@
 #endif
 #define thread
 #define threadgroup_imageblock threadgroup
+// A free function overloaded on address spaces alone exists once without them
+// (rewrite.py _free_function_overloads_pass).
+#ifdef METALSIM_NO_ADDRESS_SPACES
+#define METALSIM_AS_ONLY(...)
+#else
+#define METALSIM_AS_ONLY(...) __VA_ARGS__
+#endif
 #define kernel [[clang::annotate("metal", "kernel")]]
+// The rewrite's Metal attributes (rewrite.py _annotate): read from the AST of the
+// front-end pass. Code generation (METALSIM_CODEGEN: the library and ASan builds) drops
+// them: clang keeps an annotated parameter in a stack slot (llvm.var.annotation), which
+// made every use of a kernel argument a traced memory access.
+#ifdef METALSIM_CODEGEN
+#define METALSIM_ANNOTATE(...)
+#else
+#define METALSIM_ANNOTATE(...) clang::annotate(__VA_ARGS__)
+#endif
 // Apple's headers spell an always-inlined helper this way (MLX uses it).
 #ifndef METAL_FUNC
 #define METAL_FUNC inline __attribute__((always_inline))

@@ -79,6 +79,15 @@ typedef struct metalsim_call {
   uint32_t lane;    // filled in by the runtime
 } metalsim_call;
 
+// Simulator glue in kernel code (collective call records, the generated launcher's
+// argument reads): kept out of line and out of the memory checks' load/store tracing
+// (instrument.py), which is meant for the kernel's own accesses.
+#if defined(__clang__)
+#define METALSIM_GLUE __attribute__((noinline, no_sanitize("coverage")))
+#else
+#define METALSIM_GLUE __attribute__((noinline))
+#endif
+
 // Runtime entry points used by kernel code.
 void metalsim_collective(metalsim_call* call);
 void metalsim_threadgroup_barrier(int flags, const char* file, int line);

@@ -318,9 +318,12 @@ inline metalsim_call site_call(metalsim_resolve_fn fn, const char* file, int lin
   return c;
 }
 
+// Not inlined and not traced by the memory checks (METALSIM_GLUE, rt.h): the call record
+// and the argument live on the lane's stack only for the runtime, and tracing those
+// stack accesses in every kernel cost more than the collective itself.
 template <class T, class R>
-inline R collective(const T& x, metalsim_resolve_fn fn, int64_t arg, const char* file, int line,
-                    int column) {
+METALSIM_GLUE R collective(T x, metalsim_resolve_fn fn, int64_t arg, const char* file, int line,
+                           int column) {
   R out;
   metalsim_call c = site_call(fn, file, line, column);
   c.in = &x;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <type_traits>
+#include <utility>
 
 #include "rt.h"
 
@@ -135,11 +136,21 @@ constexpr bool is_float_v =
     std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, half> ||
     std::is_same_v<std::remove_cv_t<T>, bfloat>;
 
+// half <-> bfloat: MSL converts explicitly; clang rejects every cast between _Float16 and
+// __bf16, so such conversions go through float (exact: both widen to float exactly).
+template <class To, class From>
+constexpr bool is_half_bfloat_pair_v =
+    (std::is_same_v<std::remove_cv_t<To>, half> &&
+     std::is_same_v<std::remove_cv_t<From>, bfloat>) ||
+    (std::is_same_v<std::remove_cv_t<To>, bfloat> && std::is_same_v<std::remove_cv_t<From>, half>);
+
 // Element conversion that treats bool as Metal does (non-zero -> true).
 template <class E, class S>
-inline E convert_element(S s) {
+constexpr E convert_element(S s) {
   if constexpr (std::is_same_v<E, bool>)
     return s != S(0);
+  else if constexpr (is_half_bfloat_pair_v<E, S>)
+    return static_cast<E>(static_cast<float>(s));
   else
     return static_cast<E>(s);
 }
@@ -188,7 +199,7 @@ inline V make_vec(A... args) {
 // C-style vector casts `(int4)v` convert element-wise in Metal (a scalar is splat);
 // clang would reinterpret the bits. The source rewrite turns them into this.
 template <class V, class S>
-inline V vector_cast(S s) {
+constexpr V vector_cast(S s) {
   if constexpr (is_vector_v<S>) {
     static_assert(vec_size_v<S> == vec_size_v<V>,
                   "vector cast: the source and destination vectors have different sizes");
@@ -197,9 +208,96 @@ inline V vector_cast(S s) {
     return r;
   } else if constexpr (is_vector_v<V> && !std::is_class_v<S>) {
     return make_vec<V>(s);
+  } else if constexpr (is_half_bfloat_pair_v<V, S>) {
+    return convert_element<V>(s);
   } else {
     return (V)(s);  // not a vector conversion: C semantics
   }
+}
+
+// `T(a > b)`, `half4(x < y)`, `(float4)(v == w)`: a comparison converted to a number is
+// 1 where it holds, as Metal's boolN converts; clang's vector comparisons give -1 there
+// (int masks), so the rewrite routes such conversions through this.
+template <class T, class M>
+constexpr T from_mask(M m) {
+  if constexpr (is_vector_v<M>) {
+    static_assert(vec_size_v<T> == vec_size_v<M>,
+                  "converting a vector comparison to a vector of another size");
+    T r{};
+    for (int i = 0; i < vec_size_v<M>; ++i) r[i] = convert_element<element_t<T>>(m[i] != 0);
+    return r;
+  } else if constexpr (is_vector_v<T>) {
+    return make_vec<T>(static_cast<bool>(m));
+  } else {
+    return convert_element<T>(static_cast<bool>(m));
+  }
+}
+
+// `static_cast<T>(x)` in Metal source (the rewrite calls this): converts vectors
+// element-wise and half <-> bfloat through float, as Metal does (clang would reinterpret
+// same-size vectors and rejects half <-> bfloat); everything else is C++'s static_cast.
+// Values are taken by value (a vector element `v.x` binds to no reference), references
+// are forwarded (`static_cast<Base&>(d)`, `static_cast<T&&>(x)`).
+template <class To, class From, std::enable_if_t<!std::is_reference_v<To>, int> = 0>
+__attribute__((always_inline)) constexpr To static_cast_(From x) {
+  if constexpr ((is_vector_v<To> && is_vector_v<From>) || is_half_bfloat_pair_v<To, From>)
+    return vector_cast<std::remove_cv_t<To>>(x);
+  else
+    return static_cast<To>(x);
+}
+template <class To, class From, std::enable_if_t<std::is_reference_v<To>, int> = 0>
+__attribute__((always_inline)) constexpr To static_cast_(From&& x) {
+  return static_cast<To>(static_cast<From&&>(x));
+}
+
+// `f({a, b, c}, ...)`: a braced list as a function argument (MLX passes vector
+// positions so, `elem_to_loc({x, y, z}, ...)`). clang cannot convert a braced list to an
+// ext_vector parameter, so the rewrite passes braced(a, b, c) instead: it converts to
+// any type T for which `T{a, b, c}` is valid (vectors, aggregates, constructors), and to
+// no other, so overload resolution sees what it would for the braced list.
+template <class... A>
+struct braced_list;
+template <>
+struct braced_list<> {};
+template <class H, class... R>
+struct braced_list<H, R...> {
+  H head;
+  braced_list<R...> rest;
+};
+template <size_t I, class H, class... R>
+constexpr auto braced_get(const braced_list<H, R...>& list) {
+  if constexpr (I == 0)
+    return list.head;
+  else
+    return braced_get<I - 1>(list.rest);
+}
+template <class... A>
+struct braced_args {
+  braced_list<A...> values;
+  template <class T, class = decltype(T{std::declval<A>()...})>
+  constexpr operator T() const {
+    return make<T>(std::index_sequence_for<A...>{});
+  }
+
+ private:
+  template <class T, size_t... I>
+  constexpr T make(std::index_sequence<I...>) const {
+    return T{braced_get<I>(values)...};
+  }
+};
+constexpr braced_list<> make_braced_list() { return {}; }
+template <class H, class... R>
+constexpr braced_list<H, R...> make_braced_list(H head, R... rest) {
+  braced_list<H, R...> list{};
+  list.head = head;
+  list.rest = make_braced_list(rest...);
+  return list;
+}
+template <class... A>
+constexpr braced_args<A...> braced(A... args) {
+  braced_args<A...> result{};
+  result.values = make_braced_list(args...);
+  return result;
 }
 
 }  // namespace metalsim
@@ -256,8 +354,11 @@ using ::uchar;
 using ::uint;
 using ::ulong;
 using ::ushort;
+// vec<T, N> is T with ext_vector_type(N), as in Metal's own headers: deducible
+// (`template <class T> struct S<vec<T, 2>>`) and any N (MLX NAX uses vec<T, 8>).
+// vec<bool, N> is clang's bool vector here, not the simulator's byte-per-element boolN.
 template <class T, int N>
-using vec = typename metalsim::make_vector<T, N>::type;
+using vec = T __attribute__((ext_vector_type(N)));
 
 // metal::array<T, N> (MSL specification 2.12): a fixed-size aggregate.
 template <class T, size_t N>
@@ -335,6 +436,26 @@ struct remove_addrspace<__attribute__((address_space(3))) T> {
 #endif
 template <class T>
 using remove_addrspace_t = typename remove_addrspace<T>::type;
+// Metal's internal trait spellings (`#pragma METAL internals : enable`; MLX atomic.h).
+template <class... B>
+using _disjunction = std::disjunction<B...>;
+template <class... B>
+using _conjunction = std::conjunction<B...>;
+template <class B>
+using _negation = std::negation<B>;
+
+// uniform<T> (MSL specification 2.14): a value the same in every thread; behaves as T.
+template <class T>
+struct uniform {
+  T value;
+  uniform() = default;
+  constexpr uniform(T v) : value(v) {}
+  constexpr operator T() const { return value; }
+};
+template <class T>
+constexpr uniform<T> make_uniform(T v) {
+  return uniform<T>(v);
+}
 template <class T>
 struct is_floating_point : std::bool_constant<metalsim::is_float_v<T>> {};
 template <class T>
