@@ -69,6 +69,9 @@ def main() -> None:
         print(f"{name} patched:   {len(after)} launches: {summary(after)}")
         print(handle.report())
         assert handle.fallbacks() == {}, handle.report()
+        # The attention switch sets the config's attn_implementation, and the config object
+        # is shared with the next dtype's model: undo so that one starts unpatched.
+        handle.undo()
 
 
 if __name__ == "__main__":
