@@ -256,6 +256,38 @@ def test_nn_module_uses_hf_attribute_names():
     assert torch_metalgen.nn.RMSNorm(8, elementwise_affine=False).weight is None
     with pytest.raises(ValueError, match="hidden_size"):
         torch_metalgen.nn.RMSNorm(0)
+    with pytest.raises(ValueError, match="casting_mode must be one of"):
+        torch_metalgen.nn.RMSNorm(8, casting_mode="mistral")
+    with pytest.raises(ValueError, match="offset needs a weight"):
+        torch_metalgen.nn.RMSNorm(8, elementwise_affine=False, offset=1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize(
+    "hf_class, options",
+    [
+        ("llama.modeling_llama.LlamaRMSNorm", {"casting_mode": "llama"}),
+        ("gemma.modeling_gemma.GemmaRMSNorm", {"offset": 1.0}),
+    ],
+)
+def test_nn_module_reproduces_hugging_face_classes(hf_class, options, dtype):
+    # The module's options are the declared semantics of HF's classes (patching/families.py):
+    # with the same weights, the same bits in half precision (this CPU path: the C++ reference
+    # impl, which rounds as the kernels do).
+    import importlib
+
+    module_name, class_name = hf_class.rsplit(".", 1)
+    hf_cls = getattr(importlib.import_module(f"transformers.models.{module_name}"), class_name)
+    hf = hf_cls(64, eps=1e-6).to(dtype)
+    ours = torch_metalgen.nn.RMSNorm(64, eps=1e-6, dtype=dtype, **options)
+    assert repr(ours).startswith("RMSNorm(64, eps=1e-06, ")
+    with torch.no_grad():
+        hf.weight.copy_(torch.randn(64) * 0.3 + (0.0 if "offset" in options else 1.0))
+        ours.weight.copy_(hf.weight)
+        x = (torch.randn(5, 64) * 3 + 1).to(dtype)
+        assert torch.equal(ours(x), hf(x))
+    fresh = torch_metalgen.nn.RMSNorm(64, **options)  # identity scale either way
+    torch.testing.assert_close(fresh(x.float()), torch.nn.functional.rms_norm(x.float(), (64,)))
 
 
 @pytest.mark.parametrize("with_weight", [True, False])
