@@ -139,7 +139,7 @@ def test_mlx_binary_matches_float64(mlx_include, dtype, op, reference):
     assert not mismatch(c, expected), mismatch(c, expected)
 
 
-def _row_reduce_sum(mlx_include, x: torch.Tensor, out: torch.Tensor) -> None:
+def _row_reduce_sum(mlx_include, x: torch.Tensor, out: torch.Tensor, **options) -> None:
     rows, n = x.shape
     compile_mlx(RUNS / "mlx_reduce.metal", mlx_include).launch(
         f"row_reduce_simple_sum{_type_name(x.dtype)}",
@@ -149,6 +149,7 @@ def _row_reduce_sum(mlx_include, x: torch.Tensor, out: torch.Tensor) -> None:
         threadgroup=(1024, 1, 1),
         dispatch="threadgroups",
         outputs=(1,),
+        **options,
     )
 
 
@@ -167,7 +168,9 @@ def test_mlx_row_reduce_overlapping_last_threadgroup_is_a_reported_race(mlx_incl
     memory model, which the checker names."""
     x, out = torch.randn(9, 300), torch.zeros(9)
     with pytest.raises(sim.DataRaceError, match=r"threadgroup \(0,2,0\) writes buffer\(1\)"):
-        _row_reduce_sum(mlx_include, x, out)
+        # One OS thread: threadgroups run in order, so the later one (0,2,0) is the one that
+        # finds the other's writes (with two, either side may report, by timing).
+        _row_reduce_sum(mlx_include, x, out, num_threads=1)
 
 
 def test_mlx_all_reduce_max_matches_float64(mlx_include):

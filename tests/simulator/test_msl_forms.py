@@ -37,6 +37,19 @@ def test_comparison_converted_in_place_is_one_where_it_holds(forms):
     assert torch.equal(out, expected)
 
 
+def test_conditional_converted_is_its_branch_not_its_condition(forms):
+    x = torch.tensor([2.0, -3.0, 0.5, 4.0])
+    n = torch.tensor([4.0, 0.0, -2.0, 0.0])
+    out, picked = torch.zeros(4), torch.zeros(4, 4)
+    forms.launch(
+        "divide_or_zero_float", buffers={0: x, 1: n, 2: out, 3: picked}, grid=(4,), threadgroup=(4,)
+    )
+    quotient = torch.where(n == 0, torch.zeros_like(x), x / n)
+    first_two = torch.where(torch.arange(4) < 2, x, n)
+    assert torch.equal(out, quotient + first_two)
+    assert torch.equal(picked, first_two[:, None].expand(4, 4))
+
+
 def test_braced_arguments_vector_constructors_and_uniform(forms):
     shape = torch.tensor([4, 3, 2], dtype=torch.int32)
     out = torch.zeros(24)

@@ -182,6 +182,23 @@ def test_one_past_the_end_is_out_of_bounds_in_the_default_build(races, kernel, w
     assert "0 bytes past the end of buffer(0) (4000 bytes)" in message
 
 
+@pytest.mark.parametrize("n", [1000, 4096, 70000])
+def test_index_a_buffer_too_far_back_is_out_of_bounds_not_a_neighbours_write(races, n):
+    # Whatever the neighbours' sizes, the copies lie gaps apart that are at least as
+    # large as the buffers, so out[gid - n] lands in no tensor.
+    x, out = torch.randn(n), torch.zeros(n)
+    before = x.clone()
+    with pytest.raises(sim.OutOfBoundsError, match=r"out-of-bounds write of 4 bytes"):
+        races.launch(
+            "write_a_buffer_before",
+            buffers={0: x, 1: out},
+            bytes={2: struct.pack("i", n)},
+            grid=(n,),
+            threadgroup=(64,),
+        )
+    assert torch.equal(x, before)
+
+
 def test_threadgroup_overflow_is_out_of_bounds(library):
     out = torch.empty(32)
     with pytest.raises(

@@ -916,8 +916,9 @@ _COMPARISONS = {"==", "!=", ">=", "<="}
 def _is_comparison(view: _View, first: int, last: int) -> bool:
     """Whether code tokens first..last (an argument) compare at the top level, so the
     value is a comparison result (a vector mask). `<` ... `>` pairs read as template
-    arguments, not comparisons."""
-    depth, angles, closes = 0, 0, 0
+    arguments, not comparisons. A top-level `?` makes the value a branch of the
+    conditional (`T(n == 0 ? 0 : x)`), whatever its condition compares."""
+    depth, angles, closes, compares = 0, 0, 0, False
     for m in range(first, last + 1):
         text = view.text_at(m)
         if text in "([{":
@@ -925,15 +926,17 @@ def _is_comparison(view: _View, first: int, last: int) -> bool:
         elif text in ")]}":
             depth -= 1
         elif depth == 0:
+            if text == "?":
+                return False
             if text in _COMPARISONS:
-                return True
+                compares = True
             if text == "<":
                 angles += 1
             elif text == ">" and angles:
                 angles -= 1
             elif text == ">":
                 closes += 1
-    return angles > 0 or closes > 0
+    return compares or angles > 0 or closes > 0
 
 
 def _single_argument(view: _View, open_: int) -> int | None:

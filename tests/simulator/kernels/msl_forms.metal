@@ -31,6 +31,20 @@ kernel void sign_of(device const T* x [[buffer(0)]],
 }
 template [[host_name("sign_of_float4")]] kernel decltype(sign_of<float4>) sign_of<float4>;
 
+// A conditional is its branch's value, not its condition's: T(n == 0 ? 0 : x / n) and
+// (float4)(i < 2 ? a : b) convert the chosen branch (Metal's ?: takes a scalar condition).
+template <typename T>
+kernel void divide_or_zero(device const T* x [[buffer(0)]],
+                           device const T* n [[buffer(1)]],
+                           device T* out [[buffer(2)]],
+                           device float4* picked [[buffer(3)]],
+                           uint i [[thread_position_in_grid]]) {
+  out[i] = T(n[i] == T(0) ? T(0) : x[i] / n[i]) + T(i < 2 ? x[i] : n[i]);
+  picked[i] = (float4)(i < 2 ? float4(x[i]) : float4(n[i]));
+}
+template [[host_name("divide_or_zero_float")]] kernel decltype(divide_or_zero<float>)
+    divide_or_zero<float>;
+
 kernel void mask_cast(device const float4* x [[buffer(0)]],
                       device float4* out [[buffer(1)]],
                       uint i [[thread_position_in_grid]]) {

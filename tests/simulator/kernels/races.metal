@@ -172,6 +172,15 @@ kernel void write_past_end(device float* out [[buffer(0)]],
   out[gid + 1] = 1.0f;
 }
 
+// An index off by a whole buffer, backwards: out[gid - n] is where a tensor allocated just
+// before `out` would lie; it must be out of bounds, not a silent write into that tensor.
+kernel void write_a_buffer_before(device const float* x [[buffer(0)]],
+                                  device float* out [[buffer(1)]],
+                                  constant int& n [[buffer(2)]],
+                                  uint gid [[thread_position_in_grid]]) {
+  out[int(gid) - n] = x[gid];
+}
+
 // A 32-bit index that overflows: lands gigabytes away from the buffer.
 kernel void wild_index(device const float* x [[buffer(0)]],
                        device float* out [[buffer(1)]],

@@ -13,8 +13,9 @@
 //   - the running fiber's stack (thread memory) and the runtime's own structures the
 //     generated launcher reads: ignored;
 //   - anything else: out of bounds.
-// Bound buffers are copied into one mapping where each ends next to a guard page, so an
-// access past one does not land in another tensor (and faults if not instrumented).
+// Bound buffers are copied into one mapping where each ends next to an inaccessible gap at
+// least as large as its neighbours, so an index off by up to a buffer's size does not land
+// in another tensor (and faults if not instrumented).
 #include <dlfcn.h>
 #include <link.h>
 #include <sys/mman.h>
@@ -610,8 +611,10 @@ unsigned char* map_anonymous(size_t size) {
 
 // Mapping fresh pages per launch cost more than the checks themselves (two page faults
 // per shadow page), so launches up to these sizes reuse one mapping each.
-constexpr size_t kKeptCopyBytes = 16u << 20;  // the guarded copies
-constexpr size_t kKeptShadowSpan = 8u << 20;  // bytes of span the kept shadow covers
+// Both are address space: the gaps between copies are never touched.
+constexpr size_t kKeptCopyBytes = 64u << 20;                // the guarded copies, gaps included
+constexpr size_t kKeptShadowSpan = 32u << 20;               // bytes of span the kept shadow covers
+constexpr size_t kMinGap = 64u << 10, kMaxGap = 64u << 20;  // between the copies
 
 struct Kept {
   unsigned char* base = nullptr;
@@ -620,20 +623,15 @@ struct Kept {
 Kept kept_copies, kept_shadow;
 uint32_t kept_generation = 0;  // of the kept shadow's entries, 1..kMaxGeneration
 
-// The copies' mapping, guard page first; `owned`: a one-launch mapping to unmap after.
+// The copies' mapping; `owned`: a one-launch mapping to unmap after.
 unsigned char* copies_mapping(size_t size, bool& owned) {
   owned = size > kKeptCopyBytes;
-  if (owned) {
-    unsigned char* map = map_anonymous(size);
-    if (map) mprotect(map, kPage, PROT_NONE);
-    return map;
-  }
+  if (owned) return map_anonymous(size);
   if (kept_copies.size < size) {
     if (kept_copies.base) munmap(kept_copies.base, kept_copies.size);
     const size_t grown = std::max(size, std::min(2 * kept_copies.size, kKeptCopyBytes));
     kept_copies.base = map_anonymous(grown);
     kept_copies.size = kept_copies.base ? grown : 0;
-    if (kept_copies.base) mprotect(kept_copies.base, kPage, PROT_NONE);
   }
   return kept_copies.base;
 }
@@ -730,16 +728,27 @@ void setup_device_check(Launch& l) {
   if (!c.region_count) return;
 
   if (total <= kCopyLimit) {
-    // [guard page] then per region: its pages (the copy ends 0-63 bytes before the next
-    // guard page, at the original's alignment modulo 64), a guard page.
-    size_t size = kPage;
+    // [gap] then per region: its pages (the copy ends 0-63 bytes before the next gap, at
+    // the original's alignment modulo 64), a gap. Gaps are inaccessible and at least as
+    // large as their neighbours (64 KiB to 64 MiB), so an index off by up to a buffer's
+    // size (out[-n], a row past the end) lands in a gap, not in another tensor.
+    auto bytes_of = [&c](int r) {
+      return r < 0 || r >= c.region_count ? size_t{0} : size_t(c.regions[r].hi - c.regions[r].lo);
+    };
+    auto gap_after = [&bytes_of](int r) {  // r = -1: the gap before the first region
+      const size_t larger = std::max(bytes_of(r), bytes_of(r + 1));
+      return std::clamp(round_up(larger, kPage), kMinGap, kMaxGap);
+    };
+    size_t size = gap_after(-1);
     for (int r = 0; r < c.region_count; ++r)
-      size += round_up(c.regions[r].hi - c.regions[r].lo + 64, kPage) + kPage;
+      size += round_up(bytes_of(r) + 64, kPage) + gap_after(r);
     c.mapping = copies_mapping(size, c.mapping_owned);
     if (c.mapping) {
       c.copied = true;
       c.mapping_size = size;
-      size_t at = kPage;
+      c.leading_gap = gap_after(-1);
+      mprotect(c.mapping, c.leading_gap, PROT_NONE);
+      size_t at = c.leading_gap;
       for (int r = 0; r < c.region_count; ++r) {
         Region& region = c.regions[r];
         const size_t bytes = region.hi - region.lo;
@@ -753,9 +762,10 @@ void setup_device_check(Launch& l) {
                 lo + (reinterpret_cast<uintptr_t>(d.buffers[i]) - region.lo));
         region.lo = lo;
         region.hi = lo + bytes;
+        region.gap_after = gap_after(r);
         at += pages;
-        mprotect(c.mapping + at, kPage, PROT_NONE);
-        at += kPage;
+        mprotect(c.mapping + at, region.gap_after, PROT_NONE);
+        at += region.gap_after;
       }
       c.span_lo = reinterpret_cast<uintptr_t>(c.mapping);
       c.span_size = size;
@@ -791,9 +801,9 @@ void finish_device_check(Launch& l) {
     Region& region = c.regions[r];
     if (c.copied) {
       std::memcpy(region.original, reinterpret_cast<void*>(region.lo), region.hi - region.lo);
-      // The guard page after the copy (a kept mapping is laid out anew next launch).
+      // The gap after the copy (a kept mapping is laid out anew next launch).
       if (!c.mapping_owned)
-        mprotect(reinterpret_cast<void*>(round_up(region.hi, kPage)), kPage,
+        mprotect(reinterpret_cast<void*>(round_up(region.hi, kPage)), region.gap_after,
                  PROT_READ | PROT_WRITE);
     }
     for (int i = 0; i < METALSIM_MAX_BINDINGS; ++i) {
@@ -804,6 +814,7 @@ void finish_device_check(Launch& l) {
       d.distinct_written[i] = c.word_writer ? region.distinct_written.load() : UINT64_MAX;
     }
   }
+  if (c.copied && !c.mapping_owned) mprotect(c.mapping, c.leading_gap, PROT_READ | PROT_WRITE);
   if (c.shadow_owned) munmap(c.shadow_owned, c.shadow_owned_size);
   if (c.mapping_owned) munmap(c.mapping, c.mapping_size);
   c.word_writer = c.word_reader = c.word_pc = nullptr;

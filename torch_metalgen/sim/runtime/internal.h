@@ -49,6 +49,7 @@ struct Region {
   uintptr_t lo = 0, hi = 0;           // what the kernel sees (the copy, or in place)
   unsigned char* original = nullptr;  // the caller's memory (copied back after the launch)
   uint32_t bindings = 0;              // bitmask of binding indices in this region
+  size_t gap_after = 0;               // inaccessible bytes after the copy's last page
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> distinct_read{0}, distinct_written{0};
 };
@@ -68,8 +69,9 @@ struct DeviceCheck {
   bool enabled = false;
   bool copied = false;                   // the regions are guarded copies (else in place)
   uintptr_t span_lo = 0, span_size = 0;  // [lowest region lo, highest region hi)
-  unsigned char* mapping = nullptr;      // the copies' mapping (guard page first)
+  unsigned char* mapping = nullptr;      // the copies' mapping (a gap first)
   size_t mapping_size = 0;
+  size_t leading_gap = 0;      // inaccessible bytes before the first copy
   bool mapping_owned = false;  // a one-launch mapping (too large to keep)
   // Shadow (nullptr: not shadowed): per word of the span, the writer and reader entries
   // and the offset of the last writing instruction; the same per byte, used for words
