@@ -18,7 +18,8 @@ when the row length and every base offset are multiples of N, ``scalar`` otherwi
 
 import torch
 
-from generator.model import Buffer, Check, Constant, OpSpec, Output, Param, Variant
+from generator.model import OpSpec, Param
+from generator.specs import _gated_activation as gated
 
 
 def torch_reference(
@@ -47,8 +48,8 @@ def samples(dtype: torch.dtype, generator: torch.Generator) -> tuple:
     return torch.randn(3, 2, 2 * 1028, generator=generator).to(dtype), None, False, "llama"
 
 
-# The checks and geometry are silu_and_mul's (one spec per op); the kernel bodies are shared
-# in generator/templates/gated_activation.metal.inc.
+# Checks, buffers, params, variants and output: generator/specs/_gated_activation.py; the
+# kernel bodies: generator/templates/gated_activation.metal.inc.
 SPEC = OpSpec(
     name="gelu_and_mul",
     schema=(
@@ -56,117 +57,17 @@ SPEC = OpSpec(
         'str casting_mode="gemma") -> Tensor'
     ),
     doc="gelu(gate) * up (exact or tanh gelu) for x = [..., 2d] = (gate, up), or x = gate and up.",
-    sizes=(
-        ("d", "up.has_value() ? x.size(-1) : x.size(-1) / 2"),
-        ("rows", "d == 0 ? 0 : x.numel() / (up.has_value() ? d : 2 * d)"),
-        ("per_thread", "BYTES_PER_THREAD / x.element_size()"),
-    ),
-    checks=(
-        Check(
-            "x.dim() >= 1",
-            '"gelu_and_mul: x must have at least 1 dimension, got a 0-dim tensor"',
-            before_sizes=True,
-        ),
-        Check(
-            "is_supported_dtype(x.scalar_type())",
-            '"gelu_and_mul: x must be float32, float16 or bfloat16, got ", x.scalar_type()',
-            kind="type",
-            before_sizes=True,
-        ),
-        Check(
-            "up.has_value() || x.size(-1) % 2 == 0",
-            '"gelu_and_mul: without up, x must be [..., 2d] (gate then up), but its last "'
-            '"dimension is odd: shape ", x.sizes()',
-            before_sizes=True,
-        ),
-        Check(
-            "up->scalar_type() == x.scalar_type()",
-            '"gelu_and_mul: up must have the same dtype as x (", x.scalar_type(), "), got ", '
-            "up->scalar_type()",
-            kind="type",
-            only_if="up.has_value()",
-        ),
-        Check(
-            "up->sizes() == x.sizes()",
-            '"gelu_and_mul: up must have the shape of x (the gate) ", x.sizes(), ", got ", '
-            "up->sizes()",
-            only_if="up.has_value()",
-        ),
-        Check(
-            "up->device() == x.device()",
-            '"gelu_and_mul: up must be on the same device as x (", x.device(), "), got ", '
-            "up->device()",
-            only_if="up.has_value()",
-        ),
-        Check(
-            "d <= INT32_MAX && rows <= UINT32_MAX",
-            '"gelu_and_mul: x must have at most 2^32 - 1 rows and 2^31 - 1 elements per row, "'
-            '"got shape ", x.sizes()',
-        ),
-    ),
-    buffers=(
-        Buffer(0, "x"),
-        Buffer(1, "up", fallback="x"),
-        Buffer(2, "out"),
-    ),
-    params=(
-        Param("d", "uint", "d"),
-        Param("rows", "uint", "rows"),
-        Param("row_stride", "uint", "up.has_value() ? d : 2 * d"),
-        Param("up_offset", "uint", "up.has_value() ? 0 : d"),
-        Param("llama_casting", "uint", 'casting_mode == "llama" ? 1 : 0'),
-        Param("approximate_tanh", "uint", "approximate_tanh ? 1 : 0"),
-    ),
-    params_index=3,
-    choices=(("casting_mode", ("gemma", "llama")),),
-    tuning=(
-        # Bytes each thread reads per operand (reference/apple-gpus.md: 8 / sizeof(T)).
-        Constant("BYTES_PER_THREAD", 8),
-        # Threads per threadgroup the plan aims for (fewer when the pipeline allows fewer).
-        Constant("THREADS", 256),
-    ),
-    variants=(
-        Variant(
-            "vector",
-            "one aligned vec<T, N> load per operand and thread",
-            when=(
-                "d % per_thread == 0 && x.storage_offset() % per_thread == 0 && "
-                "(!up.has_value() || up->storage_offset() % per_thread == 0)"
-            ),
-            requires=(
-                "d % per_thread == 0 && x.storage_offset() % per_thread == 0 && "
-                "(!up.has_value() || up->storage_offset() % per_thread == 0)"
-            ),
-            grid=("ceil_div(d, per_thread)", "rows"),
-            threadgroup=(
-                "tile_x(ceil_div(d, per_thread), std::min<int64_t>(THREADS, max_threads))",
-                "tile_y(ceil_div(d, per_thread), rows, std::min<int64_t>(THREADS, max_threads))",
-            ),
-            dispatch="threads",
-        ),
-        Variant(
-            "scalar",
-            "any length and alignment, element by element",
-            when="true",
-            grid=("ceil_div(d, per_thread)", "rows"),
-            threadgroup=(
-                "tile_x(ceil_div(d, per_thread), std::min<int64_t>(THREADS, max_threads))",
-                "tile_y(ceil_div(d, per_thread), rows, std::min<int64_t>(THREADS, max_threads))",
-            ),
-            dispatch="threads",
-        ),
-    ),
-    outputs=(
-        Output(
-            "out",
-            like="x",
-            shape="up.has_value() ? x.sizes().vec() : with_last_dim(x.sizes(), d)",
-            fake_shape="x.shape if up is not None else (*x.shape[:-1], x.shape[-1] // 2)",
-        ),
-    ),
-    cpu_reference=(
-        "const auto gate = up.has_value() ? x : x.narrow(-1, 0, d);\n"
-        "const auto up_half = up.has_value() ? *up : x.narrow(-1, d, d);\n"
+    sizes=gated.SIZES,
+    checks=gated.checks("gelu_and_mul"),
+    buffers=gated.BUFFERS,
+    params=gated.params(Param("approximate_tanh", "uint", "approximate_tanh ? 1 : 0")),
+    params_index=gated.PARAMS_INDEX,
+    choices=gated.CHOICES,
+    tuning=gated.TUNING,
+    variants=gated.VARIANTS,
+    outputs=gated.OUTPUTS,
+    cpu_reference=gated.CPU_HALVES
+    + (
         'const auto approximate = approximate_tanh ? "tanh" : "none";\n'
         "const auto activated = at::gelu(gate.to(at::kFloat), approximate);\n"
         'const auto rounded = casting_mode == "llama" ? '
@@ -177,13 +78,8 @@ SPEC = OpSpec(
     samples=samples,
     autograd="reference",
     arg_docs=(
-        ("x", "[..., 2d] (gate then up), or the gate [..., d] when up is given; any layout."),
-        ("up", "optional [..., d] up projection, x's shape, dtype and device."),
+        *gated.ARG_DOCS,
         ("approximate_tanh", "True for torch's approximate='tanh' form, False for the exact one."),
-        (
-            "casting_mode",
-            '"gemma": act(gate) * up in float32, rounded once; "llama": act(gate) rounded to '
-            "x's dtype first, as Hugging Face's MLPs compute it in half precision.",
-        ),
+        gated.CASTING_DOC,
     ),
 )
