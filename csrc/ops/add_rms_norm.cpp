@@ -140,7 +140,7 @@ std::vector<LaunchPlan> plan_add_rms_norm(const at::Tensor& x, const at::Tensor&
   auto fitting = [&]() {
     return std::array<bool, 3>{ {
         true && threads_fit(max_threads, SIMD_SIZE * ROWS_PER_THREADGROUP, 1, 1),
-        true && threads_fit(max_threads, round_up(ceil_div(n, N_READS), SIMD_SIZE), 1, 1),
+        true && threads_fit(max_threads, round_up(std::max<int64_t>(ceil_div(n, N_READS), 1), SIMD_SIZE), 1, 1),
         true && threads_fit(max_threads, std::min<int64_t>(LOOPED_THREADS, max_threads), 1, 1),
     } };
   };
@@ -229,7 +229,7 @@ std::vector<LaunchPlan> plan_add_rms_norm(const at::Tensor& x, const at::Tensor&
         plan.buffers.push_back({4, residual_out, true});
         plan.bytes.push_back(bytes_binding(5, params));
         plan.grid = {static_cast<uint64_t>(rows), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
-        plan.threadgroup = {static_cast<uint64_t>(round_up(ceil_div(n, N_READS), SIMD_SIZE)), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
+        plan.threadgroup = {static_cast<uint64_t>(round_up(std::max<int64_t>(ceil_div(n, N_READS), 1), SIMD_SIZE)), static_cast<uint64_t>(1), static_cast<uint64_t>(1)};
         if (!plan.empty()) {  // a zero grid dimension: this launch has nothing to do
           plan.check_limits(static_cast<uint64_t>(max_threads));
           plans.push_back(std::move(plan));

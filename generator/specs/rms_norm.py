@@ -7,7 +7,8 @@ once (GemmaRMSNorm, Olmo2RMSNorm, torch.nn.RMSNorm), "llama" rounds the normaliz
 the input dtype, then multiplies by the weight and rounds again (LlamaRMSNorm's
 ``weight * normalized.to(input_dtype)``, T5LayerNorm). In float32 the two are the same bits.
 
-Three kernel variants, chosen by row length (``reference/apple-gpus.md``); their bodies are
+Three kernel variants, chosen by row length (``reference/apple-gpus.md``; the schedule is
+``generator/specs/_row_schedule.py``, shared with layer_norm and softmax); their bodies are
 in ``generator/templates/rms_norm_rows.metal.inc``, shared with add_rms_norm, which imports
 this module's variants, tuning, params and checks:
 
@@ -21,7 +22,8 @@ this module's variants, tuning, params and checks:
 
 import torch
 
-from generator.model import Buffer, Check, Constant, OpSpec, Param, PatchTarget, Variant
+from generator.model import Buffer, Check, OpSpec, Param, PatchTarget
+from generator.specs import _row_schedule as row_schedule
 
 CASTING_MODES = ("gemma", "llama")
 
@@ -121,45 +123,13 @@ ROW_PARAMS = (
     Param("llama_casting", "uint", 'casting_mode == "llama" ? 1 : 0'),
 )
 
-ROW_TUNING = (
-    # Contiguous elements each thread reads per step (MLX's N_READS).
-    Constant("N_READS", 4),
-    # Longest row the single_row variant keeps in registers: 1024 threads x N_READS.
-    Constant("SINGLE_ROW_MAX", 4096),
-    # Rows up to this length get one SIMD group each (ggml gives short rows 32 threads),
-    # SIMD_ROW_MAX / 32 registers per lane.
-    Constant("SIMD_ROW_MAX", 512),
-    # SIMD groups (= rows) per threadgroup in the simd_rows variant.
-    Constant("ROWS_PER_THREADGROUP", 8),
-    # Threads of the looped variant, fewer when the pipeline allows fewer.
-    Constant("LOOPED_THREADS", 1024),
-)
-
-ROW_VARIANTS = (
-    Variant(
-        "simd_rows",
+ROW_TUNING = row_schedule.TUNING
+ROW_VARIANTS = row_schedule.variants(
+    simd_rows=(
         "one SIMD group per row, ROWS_PER_THREADGROUP rows per threadgroup, row in registers",
-        when="n <= SIMD_ROW_MAX",
-        requires="n <= SIMD_ROW_MAX",
-        grid="ceil_div(rows, ROWS_PER_THREADGROUP)",
-        threadgroup="SIMD_SIZE * ROWS_PER_THREADGROUP",
+        "n <= SIMD_ROW_MAX",
     ),
-    Variant(
-        "single_row",
-        "one threadgroup per row, the row in registers",
-        when="n <= SINGLE_ROW_MAX",
-        requires="n <= SINGLE_ROW_MAX",
-        grid="rows",
-        threadgroup="round_up(ceil_div(n, N_READS), SIMD_SIZE)",
-    ),
-    Variant(
-        "looped",
-        "one threadgroup per row, LOOPED_THREADS threads striding over it",
-        when="true",
-        requires="true",
-        grid="rows",
-        threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
-    ),
+    looped="one threadgroup per row, LOOPED_THREADS threads striding over it",
 )
 
 # The normalization of h (float32, n elements per row) as the kernels round it, in ATen ops

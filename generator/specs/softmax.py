@@ -23,7 +23,8 @@ and beyond).
 
 import torch
 
-from generator.model import Buffer, Check, OpSpec, Param, Variant
+from generator.model import Buffer, Check, OpSpec, Param
+from generator.specs import _row_schedule as row_schedule
 
 
 def torch_reference(
@@ -156,42 +157,10 @@ SPEC = OpSpec(
         Param("causal_offset", "int", "n - queries"),
     ),
     params_index=3,
-    tuning=(
-        # Contiguous elements each thread reads per step (MLX's N_READS).
-        ("N_READS", 4),
-        # Longest row the single_row variant keeps in registers: 1024 threads x N_READS.
-        ("SINGLE_ROW_MAX", 4096),
-        # Rows up to this length get one SIMD group each (as rms_norm).
-        ("SIMD_ROW_MAX", 512),
-        # SIMD groups (= rows) per threadgroup in the simd_rows variant.
-        ("ROWS_PER_THREADGROUP", 8),
-        ("LOOPED_THREADS", 1024),
-    ),
-    variants=(
-        Variant(
-            "simd_rows",
-            "one SIMD group per row, ROWS_PER_THREADGROUP rows per threadgroup",
-            when="n <= SIMD_ROW_MAX",
-            requires="true",
-            grid="ceil_div(rows, ROWS_PER_THREADGROUP)",
-            threadgroup="SIMD_SIZE * ROWS_PER_THREADGROUP",
-        ),
-        Variant(
-            "single_row",
-            "one threadgroup per row, the row in registers",
-            when="n <= SINGLE_ROW_MAX",
-            requires="n <= SINGLE_ROW_MAX",
-            grid="rows",
-            threadgroup="round_up(std::max<int64_t>(ceil_div(n, N_READS), 1), SIMD_SIZE)",
-        ),
-        Variant(
-            "looped",
-            "one threadgroup per row, LOOPED_THREADS threads with an online max and sum",
-            when="true",
-            requires="true",
-            grid="rows",
-            threadgroup="std::min<int64_t>(LOOPED_THREADS, max_threads)",
-        ),
+    tuning=row_schedule.TUNING,
+    variants=row_schedule.variants(
+        simd_rows=("one SIMD group per row, ROWS_PER_THREADGROUP rows per threadgroup", "true"),
+        looped="one threadgroup per row, LOOPED_THREADS threads with an online max and sum",
     ),
     output_like="x",
     # In float64, rounded once: a float32 sum over a 152,064-logit row drifts by ~1e-6.
