@@ -20,6 +20,7 @@ from .conformance import check_conformance
 from .errors import LaunchArgumentError, MetalCompileError, SimulatorError, ToolchainMissingError
 from .frontend import FunctionConstant, Kernel, Parameter, read_translation_unit
 from .launcher import SIMULATED_BUILTINS, generate_launcher, unsupported_builtins
+from .masks import check_stored_masks
 from .rewrite import rewrite_metal
 from .toolchain import Toolchain, find_toolchain, has_asan, has_compiler_rt
 
@@ -615,6 +616,7 @@ def _compile(
     root = json.loads(ast.stdout)
     kernels, declared_constants = read_translation_unit(root, str(source))
     check_conformance(root, str(source), kernels, msl4=msl4)
+    check_stored_masks(root, str(source))
     check_constants(source, declared_constants, constants)
     missing = unsupported_builtins(kernels)
     if missing:
