@@ -40,9 +40,18 @@ def test_stored_mask_used_as_a_number_is_refused_at_its_line(report, line, use):
     assert re.search(pattern, report), report
 
 
+def test_a_conversion_in_place_the_rewrite_cannot_see_is_refused(report):
+    # static_cast<vec<float, 4>>(x[i] == 1.0f): the rewrite reads no vector type there.
+    assert re.search(
+        r"stored_masks\.metal:18: a vector comparison converted to a number where it is "
+        r"made, in a form the simulator does not rewrite",
+        report,
+    ), report
+
+
 def test_uses_that_mean_the_same_are_not_reported(report):
-    reported = {int(n) for n in re.findall(r"stored_masks\.metal:(\d+): the vector", report)}
-    assert reported == set(MISUSES), report
+    reported = {int(n) for n in re.findall(r"stored_masks\.metal:(\d+): ", report)}
+    assert reported == {*MISUSES, 18}, report
 
 
 def test_uses_that_mean_the_same_run_as_metal_computes_them(kernels_dir, tmp_path):
@@ -62,4 +71,6 @@ def test_uses_that_mean_the_same_run_as_metal_computes_them(kernels_dir, tmp_pat
     expected += (positive.all(1) | (~small).any(1)).float()[:, None]
     expected[:, 0] += torch.where(positive[:, 1], 10.0, 0.0)
     expected += (x < -1).float()
+    expected += (x == 0).float() + ((~(x > 2)) & (x != 0.5)).float()
+    expected += (~small).float()
     assert torch.equal(out, expected)

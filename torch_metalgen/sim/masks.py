@@ -8,6 +8,8 @@ would silently compute with -1. This pass finds those on clang's AST and makes t
 compile error naming the variable and both lines, so a kernel that relies on Metal's
 conversion never runs wrong here. Uses that mean the same in both (`select(a, b, m)`,
 `all(m)`, `any(m)`, `!m`, `m.x && ...`, `if (m.x)`, masks combined with `&`/`|`/`^`) pass.
+The same pass is the safety net for conversions made in place in a form the rewrite does
+not see (a vector alias from another header, `static_cast<vec<float, 4>>(a > b)`).
 """
 
 from __future__ import annotations
@@ -106,8 +108,25 @@ def _numeric_use(parents: list[dict], child: dict) -> str | None:
     return None
 
 
+def _converts_a_mask_in_place(node: dict) -> bool:
+    """A numeric conversion whose operand is a vector comparison (or `!`, `&&`, `||` of
+    vectors) that the rewrite did not route through from_mask: a type it cannot see as a
+    vector (an alias from another header, `vec<float, 4>` in a static_cast)."""
+    kind = node.get("kind", "")
+    if kind == "CallExpr":
+        if _callee_name(node) not in _CONVERSIONS:
+            return False
+    elif kind not in ("CStyleCastExpr", "CXXFunctionalCastExpr", "CXXStaticCastExpr"):
+        return False
+    if "bool" in node.get("type", {}).get("qualType", ""):
+        return False
+    operands = node.get("inner", [])[1:] if kind == "CallExpr" else node.get("inner", [])[:1]
+    return len(operands) == 1 and _is_mask_expression(operands[0])
+
+
 def stored_mask_uses(root: dict, main_file: str) -> list[str]:
-    """Every use of a stored vector-comparison mask as a number in the user's code, as
+    """Every use of a vector-comparison mask as a number in the user's code that would
+    compute with -1 here (stored masks, and conversions the rewrite did not catch), as
     'file:line: ...'."""
     masks: dict[str, tuple[str, str]] = {}  # VarDecl id -> (name, where declared)
     found: list[str] = []
@@ -128,6 +147,15 @@ def stored_mask_uses(root: dict, main_file: str) -> list[str]:
             initializer = _initializer(node)
             if initializer is not None and _is_mask_expression(initializer):
                 masks[node["id"]] = (node.get("name", ""), where)
+        if user and _converts_a_mask_in_place(node):
+            entry = (
+                f"{where}: a vector comparison converted to a number where it is made, in a "
+                "form the simulator does not rewrite: Metal's boolN converts its true lanes to "
+                "1, the simulator's integer mask to -1. Write it as float4(a > b), "
+                "(float4)(a > b) or static_cast<float4>(a > b), or use select()"
+            )
+            if entry not in found:
+                found.append(entry)
         if user and kind == "DeclRefExpr":
             declaration = node.get("referencedDecl", {})
             if declaration.get("id") in masks:

@@ -910,15 +910,19 @@ def _braced_argument(view: _View, k: int, inside: list[bool], parens: list[int])
     return close
 
 
-_COMPARISONS = {"==", "!=", ">=", "<="}
+# Top-level operators whose result is a truth value (Metal: bool or boolN; clang: a -1 mask).
+_COMPARISONS = {"==", "!=", ">=", "<=", "&&", "||"}
 
 
 def _is_comparison(view: _View, first: int, last: int) -> bool:
     """Whether code tokens first..last (an argument) compare at the top level, so the
-    value is a comparison result (a vector mask). `<` ... `>` pairs read as template
-    arguments, not comparisons. A top-level `?` makes the value a branch of the
-    conditional (`T(n == 0 ? 0 : x)`), whatever its condition compares."""
-    depth, angles, closes, compares = 0, 0, 0, False
+    value is a truth value (a vector mask): a comparison, `&&`, `||` or a leading `!`.
+    `<` ... `>` pairs read as template arguments, not comparisons. A top-level `?` makes
+    the value a branch of the conditional (`T(n == 0 ? 0 : x)`), whatever its condition
+    compares."""
+    depth, angles, closes = 0, 0, 0
+    # `!x` alone (not `!x + y`, a number).
+    compares = view.text_at(first) == "!" and _operand_end(view, first) == last + 1
     for m in range(first, last + 1):
         text = view.text_at(m)
         if text in "([{":
@@ -1014,7 +1018,14 @@ def _code_pass(text: str) -> str:
                 edits.replace(token.start, token.end, literal)
             continue
         if token.text == "static_cast" and view.text_at(k + 1) == "<" and prev != "::":
-            edits.replace(token.start, token.end, "::metalsim::static_cast_")
+            # static_cast<float4>(a > b) converts a truth value: 1 where it holds.
+            end = _template_close(view, k + 1)
+            close = (
+                _single_argument(view, end + 1) if end and view.text_at(end + 1) == "(" else None
+            )
+            mask = close is not None and _is_comparison(view, end + 2, close - 1)
+            helper = "from_mask" if mask else "static_cast_"
+            edits.replace(token.start, token.end, f"::metalsim::{helper}")
             continue
         if (
             token.text in _CONVERTED_SCALARS

@@ -15,7 +15,7 @@ kernel void misuses(device const float4* x [[buffer(0)]],
   const int k = m.w;
   count[i] = m.x * 2;
   count[i] += m.y;
-  out[i] = f + float(k);
+  out[i] = f + float(k) + static_cast<vec<float, 4>>(x[i] == 1.0f);
 }
 
 kernel void same_in_both(device const float4* x [[buffer(0)]],
@@ -30,5 +30,7 @@ kernel void same_in_both(device const float4* x [[buffer(0)]],
   }
   f.x += positive.y ? 10.0f : 0.0f;
   f += float4(x[i] < -1.0f);  // converted where it is made: 1 where it holds
+  f += static_cast<float4>(x[i] == 0.0f) + (float4)(!(x[i] > 2.0f) && x[i] != 0.5f);
+  f += float4(!small);
   out[i] = f;
 }
