@@ -65,7 +65,7 @@ _ATOMIC_CALL = re.compile(r"^atomic_(\w+?)_explicit$")
 
 
 @dataclass
-class _Tracker:
+class Tracker:
     """Current position in the JSON dump, which omits file and line when unchanged."""
 
     main_file: str
@@ -94,6 +94,19 @@ class _Tracker:
         self._bare(loc)
         self.spelled_in_macro_file = self.file
 
+    def enter(self, node: dict) -> tuple[bool, str]:
+        """Advance past `node`'s own position (its `loc`, a declaration's name, else its
+        range's start; both update the dump's running state, in the order clang prints
+        them) and its range's end. Returns whether the node is the user's code and where
+        it is."""
+        loc, span = node.get("loc"), node.get("range", {})
+        self.update(loc if loc else span.get("begin"))
+        user, where = self.user, self.where()
+        if loc:
+            self.update(span.get("begin"))
+        self.update(span.get("end"))
+        return user, where
+
     @property
     def user(self) -> bool:
         """In the user's source, not spelled in one of the simulator's macros."""
@@ -109,7 +122,7 @@ class _Tracker:
 
 @dataclass
 class _State:
-    tracker: _Tracker
+    tracker: Tracker
     in_kernel: bool = False
     violations: list[str] = field(default_factory=list)
     kernel_ids: set[str] = field(default_factory=set)
@@ -322,14 +335,7 @@ def _check_expression(node: dict, state: _State, function: str | None, caller: s
 
 def _walk(node: dict, state: _State, function: str | None, caller: str | None, record: bool):
     tracker = state.tracker
-    # The node's own position: its `loc` (a declaration's name), else its range's start.
-    # Both update the dump's running file/line state, in the order clang prints them.
-    loc, span = node.get("loc"), node.get("range", {})
-    tracker.update(loc if loc else span.get("begin"))
-    user, tracker.node_where = tracker.user, tracker.where()
-    if loc:
-        tracker.update(span.get("begin"))
-    tracker.update(span.get("end"))
+    user, tracker.node_where = tracker.enter(node)
     kind = node.get("kind", "")
     if node.get("isImplicit"):
         return
@@ -430,7 +436,7 @@ def _undefined_calls(state: _State) -> None:
 def conformance_violations(root: dict, main_file: str, msl4: bool = False) -> list[str]:
     """Every MSL rule the translation unit breaks, as 'file:line: construct (rule)'.
     msl4: the code is MSL 4.0 (Metal 4), whose rules allow lambda expressions."""
-    state = _State(_Tracker(main_file), msl4=msl4)
+    state = _State(Tracker(main_file), msl4=msl4)
     _walk(root, state, None, None, False)
     _recursion(state)
     _kernels_calling_kernels(state)

@@ -14,7 +14,7 @@ not see (a vector alias from another header, `static_cast<vec<float, 4>>(a > b)`
 
 from __future__ import annotations
 
-from .conformance import _Tracker
+from .conformance import Tracker
 from .errors import MetalCompileError
 
 _MASK_OPCODES = {"<", ">", "<=", ">=", "==", "!=", "&&", "||"}
@@ -130,16 +130,10 @@ def stored_mask_uses(root: dict, main_file: str) -> list[str]:
     'file:line: ...'."""
     masks: dict[str, tuple[str, str]] = {}  # VarDecl id -> (name, where declared)
     found: list[str] = []
-    tracker = _Tracker(main_file)
+    tracker = Tracker(main_file)
 
     def visit(node: dict, parents: list[dict]) -> None:
-        # The dump's running position, updated as conformance._walk does.
-        loc, span = node.get("loc"), node.get("range", {})
-        tracker.update(loc if loc else span.get("begin"))
-        user, where = tracker.user, tracker.where()
-        if loc:
-            tracker.update(span.get("begin"))
-        tracker.update(span.get("end"))
+        user, where = tracker.enter(node)
         if node.get("isImplicit"):
             return
         kind = node.get("kind")
