@@ -25,7 +25,7 @@ import torch
 
 from torch_metalgen import _ops
 from torch_metalgen._generated.registry import OPS
-from torch_metalgen.spec_expressions import evaluate, schema_values
+from torch_metalgen.spec_expressions import SIMD_SIZE, evaluate, schema_values
 
 FORMAT = 1
 
@@ -52,7 +52,7 @@ def bucket_of(op: str, arguments: tuple) -> int:
     (schema order; trailing ones may be left to their defaults)."""
     entry = OPS[op]
     names: dict[str, Any] = dict(entry["tuning"])
-    names["SIMD_SIZE"] = 32
+    names["SIMD_SIZE"] = SIMD_SIZE
     names.update(schema_values(entry["schema"], arguments))
     for name, expression in entry["sizes"]:
         names[name] = int(evaluate(expression, names))
@@ -93,6 +93,8 @@ def install(family: str | None = None) -> list[dict[str, Any]]:
     """Clear, then install the user's table for ``family`` (default: this GPU). Tables of
     another GPU, and dev-run tables (``tune --cpu-dev``), are never installed."""
     clear()
+    if family is None and not any(tuning_dir().glob("*.json")):
+        return []  # no table written on this machine: no need to ask the chip's name
     family = family or gpu_family()
     if family is None:
         return []

@@ -30,8 +30,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from generator.search.plan import Launch, contiguous_arguments, plan
+from torch_metalgen.sim.mode import NAMESPACE, _positional
 
-NAMESPACE = "metalgen"
 Launcher = Callable[["CandidateKernels", list[Launch]], None]
 LAUNCHERS: dict[str, Launcher] = {}
 
@@ -47,18 +47,6 @@ def _spec(op: str):
     return importlib.import_module(f"generator.specs.{op}").SPEC
 
 
-def _positional(func, args, kwargs) -> list:
-    values = list(args)
-    for argument in func._schema.arguments[len(args) :]:
-        if argument.name in kwargs:
-            values.append(kwargs[argument.name])
-        elif argument.has_default_value():
-            values.append(argument.default_value)
-        else:
-            raise TypeError(f"{func} is missing argument '{argument.name}'")
-    return values
-
-
 class CandidateKernels(TorchDispatchMode):
     """``metalgen::<op>`` calls run the candidate at ``source`` with ``constants``; other
     metalgen ops on CPU run the shipped kernels through the simulator, elsewhere as usual."""
@@ -68,7 +56,6 @@ class CandidateKernels(TorchDispatchMode):
         self.op, self.source, self.constants = op, Path(source), dict(constants)
         self.check_orders = check_orders
         self.spec = _spec(op)
-        self.launched: list[str] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -99,7 +86,6 @@ class CandidateKernels(TorchDispatchMode):
                 f"mps: compile_shader; others via generator.search.kernel_mode.register_launcher)"
             )
         launcher(self, launches)
-        self.launched += [launch.kernel for launch in launches]
         return outputs
 
 

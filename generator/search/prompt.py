@@ -46,7 +46,9 @@ def _contract(context: SearchContext) -> str:
         f"Schema: `{spec.schema}`",
         f"Dtypes: {', '.join(spec.dtypes)} (T = float, half, bfloat)",
         "",
-        "Buffers (bound by the host; tensors are contiguous):",
+        "Buffers (bound by the host; tensors are contiguous"
+        + (f" except {', '.join(spec.strided)}, read through strides" if spec.strided else "")
+        + "):",
     ]
     outputs = {o.name for o in spec.all_outputs}
     for buffer in spec.buffers:
@@ -76,8 +78,10 @@ def _contract(context: SearchContext) -> str:
             kind = (
                 "threadgroups" if launch.dispatch == "threadgroups" else "threads (edges partial)"
             )
+            names = " or ".join(f"{spec.name}_{kernel}" for kernel in launch.kernels)
+            chosen = f" (the one at index {launch.select})" if launch.select else ""
             lines.append(
-                f"  kernel {spec.name}_{launch.kernel}: grid = ({', '.join(_dims(launch.grid))}) "
+                f"  kernel {names}{chosen}: grid = ({', '.join(_dims(launch.grid))}) "
                 f"{kind}, threadgroup = ({', '.join(_dims(launch.threadgroup))})"
             )
     lines += ["", "Instantiate every kernel for every dtype, exactly these host names:", "```metal"]

@@ -337,9 +337,10 @@ class Supervisor:
         )
 
         jobs = []
+        logged = set(self.log.candidates())
         for candidate in candidates:
             directory = self.store.save(candidate, self.problem)
-            if candidate.id not in self.log.candidates():
+            if candidate.id not in logged:
                 self.log.append(
                     {"event": "candidate", "candidate": candidate.id, "origin": candidate.origin}
                 )

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import torch
 
 from torch_metalgen.functional import dequantize_weight
-from torch_metalgen.quantization.model import load_quantized_state_dict
+from torch_metalgen.quantization.model import _format_of, load_quantized_state_dict
 from torch_metalgen.quantization.module import linear_weight
 
 
@@ -66,8 +66,7 @@ def convert_mlx_state_dict(
             )
         scales = converted.pop(f"{prefix}.scales")
         biases = converted.pop(f"{prefix}.biases", None)
-        bits = packed.shape[1] * 32 // weight.shape[1]
-        group_size = weight.shape[1] // scales.shape[1]
+        bits, group_size = _format_of(prefix, *weight.shape, packed, scales)
         converted[f"{prefix}.weight"] = dequantize_weight(
             packed.view(torch.uint32), scales, biases, bits, group_size
         )

@@ -143,20 +143,18 @@ def load_quantized_state_dict(
     model: torch.nn.Module,
     state_dict: Mapping[str, torch.Tensor],
     strict: bool = True,
-    weight_key: str = "qweight",
 ):
     """Load the state dict of a quantized model into ``model`` (a fresh, unquantized one of
     the same architecture): each ``nn.Linear`` (or transformers ``Conv1D``) whose
-    ``<name>.<weight_key>`` is in the state dict becomes a ``QuantizedLinear`` of the format
+    ``<name>.qweight`` is in the state dict becomes a ``QuantizedLinear`` of the format
     the tensors' shapes give (bits and group size; affine when ``<name>.biases`` is
     present), then ``model.load_state_dict(state_dict, strict)`` runs. Returns what
-    load_state_dict returns. ``weight_key="weight"`` reads MLX's naming (see
-    ``convert_mlx_state_dict``)."""
+    load_state_dict returns. MLX's naming is read through ``load_mlx_state_dict``."""
     for name, module in list(model.named_modules()):
         weight = linear_weight(module)
         if weight is None or isinstance(module, QuantizedLinear):
             continue
-        qweight = state_dict.get(f"{name}.{weight_key}")
+        qweight = state_dict.get(f"{name}.qweight")
         scales = state_dict.get(f"{name}.scales")
         if qweight is None or scales is None or qweight.dtype not in (torch.uint32, torch.int32):
             continue
