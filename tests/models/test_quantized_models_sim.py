@@ -120,10 +120,14 @@ def test_bfloat16_quantized_llama_runs_both_kernels():
     model = tiny.build("llama", torch.bfloat16)
     torch_metalgen.quantize(model, bits=8, group_size=32)
     with torch.no_grad():
-        for ids in (tiny.input_ids(batch=1, length=3), tiny.input_ids(batch=2, length=9)):
+        for ids, kernel in (
+            (tiny.input_ids(batch=1, length=3), "quantized_linear_gemv_bfloat16"),
+            (tiny.input_ids(batch=2, length=9), "quantized_linear_tiled_bfloat16"),
+        ):
             cpu = model(input_ids=ids).logits
-            with sim.simulate():
+            with sim.simulate(), sim.record_launches() as launches:
                 simulated = model(input_ids=ids).logits
+            assert [launch.kernel for launch in launches] == [kernel] * 14
             assert distance(simulated, cpu) <= LOGITS_TOLERANCE[torch.bfloat16]
 
 
@@ -146,5 +150,6 @@ def test_quantized_families_logits_are_reported(family):
             assert report.replaced, str(report)
             ours = distance(quantized(**inputs).logits, expected)
             line.append(f"int{bits}: {ours:.4f} ({len(report.replaced)} layers)")
-            assert ours < {8: 0.1, 4: 1.0}[bits], line
+            # ~2x the worst of the 13 families measured (int8 0.0144, int4 0.239).
+            assert ours < {8: 0.03, 4: 0.5}[bits], line
     print(" ".join(line))

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 
 import pytest
 import torch
@@ -91,7 +92,9 @@ def test_template_search_then_generate_then_simulate(tmp_path):
     for variant, sizes in shapes.items():
         for dtype in (torch.float32, torch.float16, torch.bfloat16):
             for shape in sizes:
-                generator = torch.Generator().manual_seed(hash((variant, shape)) % 2**31)
+                generator = torch.Generator().manual_seed(
+                    zlib.crc32(repr((variant, shape)).encode())
+                )
                 x = torch.randn(shape, generator=generator).to(dtype)
                 weight = (1 + 0.5 * torch.randn(shape[-1], generator=generator)).to(dtype)
                 _, out = _ops._C.plan_rms_norm(x, weight, 1e-5)

@@ -7,6 +7,8 @@ unfused computation (eager's rounded sum, then the rms_norm kernel), one pass ov
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 import torch
 
@@ -56,7 +58,7 @@ def inputs(shape, dtype, generator):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("variant, shape", [(v, s) for v in VARIANTS for s in SHAPES[v]], ids=str)
 def test_variant_shapes(variant, shape, dtype):
-    generator = torch.Generator().manual_seed(hash((variant, shape)) % 2**31)
+    generator = torch.Generator().manual_seed(zlib.crc32(repr((variant, shape)).encode()))
     check((*inputs(shape, dtype, generator), 1e-5), variant)
 
 

@@ -374,4 +374,4 @@ def test_barrier_in_a_loop_with_per_thread_trip_counts(races, uneven):
             races.launch("barrier_in_uneven_loop", **launch)
     else:
         races.launch("barrier_in_uneven_loop", **launch)
-        assert torch.isfinite(out).all()
+        assert torch.equal(out, torch.full((64,), 11.0))  # 0 + 1 + 3 + 7 in every thread
