@@ -78,7 +78,9 @@ class CandidateKernels(TorchDispatchMode):
         # interface is the op's, whatever the candidate); its launches are not used.
         _, outputs = getattr(_ops._C, f"plan_{op}")(*values)
         outs = outputs if isinstance(outputs, tuple) else (outputs,)
-        launches = plan(self.spec, contiguous_arguments(tuple(values)), outs, self.constants)
+        launches = plan(
+            self.spec, contiguous_arguments(self.spec, tuple(values)), outs, self.constants
+        )
         launcher = LAUNCHERS.get(device)
         if launcher is None:
             raise RuntimeError(

@@ -263,9 +263,14 @@ def _check_limits(launch: Launch, limit: int) -> None:
             )
 
 
-def contiguous_arguments(arguments: tuple) -> tuple:
-    """What ``prepare_<op>`` does first: tensor arguments made contiguous."""
-    return tuple(a.contiguous() if isinstance(a, torch.Tensor) else a for a in arguments)
+def contiguous_arguments(spec: OpSpec, arguments: tuple) -> tuple:
+    """What ``prepare_<op>`` does first: tensor arguments made contiguous, except the
+    spec's ``strided`` ones, which its kernels read through their strides."""
+    names = [name for _, name in spec.arguments]
+    return tuple(
+        a.contiguous() if isinstance(a, torch.Tensor) and names[i] not in spec.strided else a
+        for i, a in enumerate(arguments)
+    )
 
 
 __all__ = ["ExpressionError", "Launch", "constants_of", "plan", "with_constants"]

@@ -30,7 +30,7 @@ from generator.search.candidate import Candidate, RunStore
 from generator.search.evaluate import Settings, evaluate
 from generator.search.executors import make_executor
 from generator.search.log import SearchLog
-from generator.search.plan import constants_of, contiguous_arguments, plan
+from generator.search.plan import constants_of, contiguous_arguments, plan, sizes_of
 from generator.search.proposers import Attempt, SearchContext, TemplateProposer
 from generator.tuning_tables import (
     FORMAT,
@@ -158,12 +158,10 @@ def shape_buckets(spec: OpSpec, problem_path: Path, constants: dict, dtypes: lis
                 model(*inputs)
             if not capture.calls:
                 continue
-            values = contiguous_arguments(tuple(capture.calls[0]))
+            values = contiguous_arguments(spec, tuple(capture.calls[0]))
             _, outputs = getattr(_ops._C, f"plan_{spec.name}")(*values)
             outs = outputs if isinstance(outputs, tuple) else (outputs,)
             launches = plan(spec, values, outs, constants)
-            from generator.search.plan import sizes_of
-
             size = sizes_of(spec, values, outs, constants)[size_name]
             variant = launches[0].variant if launches else "(empty)"
             found[(shape.name, dtype_name)] = (bucket_label(spec, size), variant, shape.kind)

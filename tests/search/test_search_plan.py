@@ -25,7 +25,7 @@ def _variations(spec, dtype, generator):
     if x.dim() > 1:
         one_row = (x[..., :1, :].contiguous(), *arguments[1:])
         try:
-            getattr(_ops._C, f"plan_{spec.name}")(*contiguous_arguments(one_row))
+            getattr(_ops._C, f"plan_{spec.name}")(*contiguous_arguments(spec, one_row))
             found.append(one_row)
         except (ValueError, RuntimeError):
             pass
@@ -39,7 +39,7 @@ def test_python_plan_matches_the_built_plan(op, dtype):
     generator = torch.Generator().manual_seed(3)
     compared = 0
     for arguments in _variations(spec, dtype, generator):
-        arguments = contiguous_arguments(arguments)
+        arguments = contiguous_arguments(spec, arguments)
         for variant in ["", *(v.name for v in spec.variants)]:
             for limit in (1024, 256, 64):
                 try:
