@@ -29,11 +29,17 @@ from weakref import WeakKeyDictionary
 
 import torch
 
+from torch_metalgen._generated.registry import OPS
+
 NAME = "metalgen"
-# Queries per head and head dims the kernel serves (generator/specs/decode_attention.py).
-MAX_QUERIES = 8
-HEAD_DIMS = (64, 80, 96, 128, 256)
-_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+# Queries per head, head dims and dtypes the kernel serves, as the generated registry
+# declares them (generator/specs/decode_attention.py): one source for the limits.
+_OP = OPS["decode_attention"]
+MAX_QUERIES = int(_OP["tuning"]["MAX_QUERIES"])
+HEAD_DIMS = tuple(
+    sorted(int(k.rsplit("_", 1)[1]) for k in _OP["kernels"] if k.startswith("single_pass_"))
+)
+_DTYPES = tuple(getattr(torch, name) for name in _OP["dtypes"])
 # Keyword arguments some models pass that change the math and no route here computes.
 _UNSUPPORTED_KWARGS = ("s_aux", "sinks", "position_bias")
 
