@@ -39,14 +39,17 @@ class QuantizedWeight(NamedTuple):
         return "symmetric" if self.biases is None else "affine"
 
 
-def check_format(bits, group_size, mode, in_features: int, where: str) -> int:
+def check_format(bits, group_size, mode, in_features: int | None, where: str) -> int | None:
     """Validates the format arguments against a weight's in_features (K); returns the group
-    size (None -> K: one group per output channel). Errors name the argument."""
+    size (None -> K: one group per output channel). With in_features None, the arguments
+    alone are checked (before any weight is seen). Errors name the argument."""
     if isinstance(bits, bool) or bits not in BITS:
         raise ValueError(f"{where}: bits must be 4 or 8, got {bits!r}")
     if mode not in MODES:
         raise ValueError(f"{where}: mode must be 'affine' or 'symmetric', got {mode!r}")
     if group_size is None:
+        if in_features is None:
+            return None
         group_size = in_features
     if isinstance(group_size, bool) or not isinstance(group_size, int):
         raise TypeError(f"{where}: group_size must be an int or None, got {group_size!r}")
@@ -55,7 +58,7 @@ def check_format(bits, group_size, mode, in_features: int, where: str) -> int:
             f"{where}: group_size must be a positive multiple of 32 (32, 64 or 128 as MLX "
             f"writes them, or None for one group per output channel), got {group_size}"
         )
-    if in_features % group_size:
+    if in_features is not None and in_features % group_size:
         raise ValueError(
             f"{where}: in_features ({in_features}) must be divisible by group_size "
             f"({group_size}); groups run along in_features (the weight's last dimension)"

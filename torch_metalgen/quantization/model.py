@@ -85,7 +85,7 @@ def quantize(
         raise TypeError(f"quantize: model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(skip, str):
         raise TypeError("quantize: skip must be a collection of name patterns, not one string")
-    check_format(bits, 32 if group_size is None else group_size, mode, 32 * 1024, "quantize")
+    check_format(bits, group_size, mode, None, "quantize")
     skip = tuple(skip)
     report = QuantizationReport(bits, group_size, mode, bytes_before=model_bytes(model))
     targets = [
