@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .traffic import record_launches, tensor_bytes
+from .traffic import bytes_moved, record_launches, tensor_bytes
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,14 @@ def measure_op(op: str, variant: str, dtype: torch.dtype) -> OpTraffic:
     plans = plans if isinstance(plans, (list, tuple)) else [plans]
     with record_launches() as launches:
         run_plan(plans)
-    tensor_indices = [
-        {int(i) for i, t, _ in plan.buffers if t is not None} for plan in plans
-    ]  # not the setBytes parameters
-    moved = 0
+    moved = bytes_moved(launches)
     distinct: int | None = 0
-    for launch, indices in zip(launches, tensor_indices, strict=True):
-        for index, traffic in launch.buffers().items():
-            if index not in indices:
-                continue
-            moved += traffic.read + traffic.written
-            if distinct is not None and traffic.distinct_read is not None:
-                distinct += traffic.distinct_read + traffic.distinct_written
-            else:
+    for launch in launches:
+        for traffic in launch.buffers(tensors_only=True).values():
+            if distinct is None or traffic.distinct_read is None:
                 distinct = None
+                break
+            distinct += traffic.distinct_read + traffic.distinct_written
     inputs = _tensors(list(args))
     return OpTraffic(
         op=op,
