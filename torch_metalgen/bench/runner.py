@@ -359,24 +359,23 @@ def _time_in_worker(
         samples = [float(x) for x in reply["samples_ms"]]
         outputs = {int(i): list(v) for i, v in reply["outputs"].items()}
         epochs = {int(i): int(e) for i, e in reply["epochs"].items()}
-        repeat = reply.get("repeat_ms")
-        repeat = None if repeat is None else float(repeat)
+        repeat, probe_fresh = (
+            None if reply.get(key) is None else float(reply[key])
+            for key in ("repeat_ms", "probe_fresh_ms")
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise WorkerError(f"malformed timing reply ({error})") from None
     if len(samples) < config.min_samples or not all(
         all(isinstance(t, torch.Tensor) for t in v) for v in outputs.values()
     ):
         raise WorkerError("malformed timing reply (too few samples or no output tensors)")
-    timing = Timing(samples, len(sets), flush > 0, outputs, epochs, repeat)
-    return timing
+    return Timing(samples, len(sets), flush > 0, outputs, epochs, repeat, probe_fresh)
 
 
 def _flag_memo(record: BenchRecord, timing: Timing) -> None:
     """MEMO: repeated identical inputs much faster than fresh ones (the candidate caches)."""
-    if timing.repeat_ms is None or timing.repeat_ms <= 0:
-        return
-    ratio = timing.median_ms / timing.repeat_ms
-    if ratio > MEMO_RATIO:
+    ratio = timing.memo_ratio
+    if ratio is not None and ratio > MEMO_RATIO:
         record.flags.append(
             f"MEMO: {ratio:.1f}x faster on repeated identical inputs than on fresh ones: it "
             "caches results (timed on fresh inputs; kept out of fast_p and geomeans)"

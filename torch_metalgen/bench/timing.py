@@ -8,8 +8,11 @@ new tensors holding its base contents rolled by one more element (``refreshed``)
 samples see the same input contents or tensor objects and a kernel that memoizes results gets
 no hits. The refresh runs after the sample's end mark and on the set used furthest in the
 future, so it is not timed and does not warm the cache for the next sample. After the loop a
-short probe times repeated calls on one unchanged set: a kernel far faster there than on
-fresh inputs caches its results (bench flags it ``MEMO``)."""
+short probe alternates calls on fresh inputs with calls on one unchanged set: a kernel far
+faster on the unchanged set caches its results (bench flags it ``MEMO``). Alternating call by
+call puts both halves of the probe under the same machine load, so a loaded CI box that slows
+some samples does not look like caching (comparing the probe's repeats with the main samples,
+timed earlier, did)."""
 
 from __future__ import annotations
 
@@ -49,7 +52,15 @@ class Timing:
     flushed: bool = False
     outputs: dict[int, Any] = field(default_factory=dict)  # last output of each input set
     epochs: dict[int, int] = field(default_factory=dict)  # the refresh epoch of that output
-    repeat_ms: float | None = None  # median of the memo probe (repeated identical inputs)
+    repeat_ms: float | None = None  # memo probe: median on repeated identical inputs
+    probe_fresh_ms: float | None = None  # memo probe: median on fresh inputs, alternated
+
+    @property
+    def memo_ratio(self) -> float | None:
+        """How much faster repeated identical inputs ran than fresh ones in the probe."""
+        if not self.repeat_ms or not self.probe_fresh_ms or self.repeat_ms <= 0:
+            return None
+        return self.probe_fresh_ms / self.repeat_ms
 
     @property
     def median_ms(self) -> float:
@@ -104,7 +115,8 @@ def time_function(
     each sample when ``flush_bytes`` (rotation alone does not exceed the cache). With
     ``refresh`` each sample gets fresh inputs (module docstring; ``which``: the inputs that may
     be rolled, None: every floating one); ``timing.epochs`` says which epoch each kept output
-    saw. ``memo_probe`` also times repeated calls on one unchanged set (``repeat_ms``)."""
+    saw. ``memo_probe`` also times repeated calls on one unchanged set alternated with fresh
+    ones (``repeat_ms``, ``probe_fresh_ms``)."""
     timing = Timing(input_sets=len(input_sets), flushed=flush_bytes > 0)
     flush = (
         torch.empty(flush_bytes // 4, dtype=torch.float32, device=device) if flush_bytes else None
@@ -147,22 +159,32 @@ def time_function(
                 break
             previous_iqr = iqr
     if memo_probe:
-        timing.repeat_ms = _repeat_median_ms(fn, sets[0], device, clock, flush)
+        fresh = (refreshed(bases[0], epochs[0] + 1 + i, which) for i in range(BATCH))
+        timing.probe_fresh_ms, timing.repeat_ms = _memo_probe_ms(
+            fn, fresh, sets[0], device, clock, flush
+        )
     return timing
 
 
-def _repeat_median_ms(fn: Callable, inputs: list, device: torch.device, clock, flush) -> float:
-    """Median time of BATCH calls on the very same input tensors (flushed like the samples)."""
-    marks = []
+def _memo_probe_ms(
+    fn: Callable, fresh_sets, repeated: list, device: torch.device, clock, flush
+) -> tuple[float, float]:
+    """(median on fresh inputs, median on ``repeated``): BATCH pairs, a call on the next fresh
+    set then one on the very same ``repeated`` tensors, flushed like the samples."""
+    marks: dict[bool, list] = {True: [], False: []}
     synchronize(device)
-    for _ in range(BATCH):
-        if flush is not None:
-            flush.zero_()
-        begin = clock.mark()
-        fn(*inputs)
-        marks.append((begin, clock.mark()))
+    for inputs in fresh_sets:
+        for is_fresh, args in ((True, inputs), (False, repeated)):
+            if flush is not None:
+                flush.zero_()
+            begin = clock.mark()
+            fn(*args)
+            marks[is_fresh].append((begin, clock.mark()))
     synchronize(device)
-    return statistics.median(clock.elapsed_ms(b, e) for b, e in marks)
+    fresh_ms, repeat_ms = (
+        statistics.median(clock.elapsed_ms(b, e) for b, e in marks[k]) for k in (True, False)
+    )
+    return fresh_ms, repeat_ms
 
 
 def plan_input_sets(

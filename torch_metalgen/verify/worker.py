@@ -303,6 +303,7 @@ class _Served:
             "input_sets": timing.input_sets,
             "flushed": timing.flushed,
             "repeat_ms": timing.repeat_ms,
+            "probe_fresh_ms": timing.probe_fresh_ms,
             "epochs": {i: timing.epochs[i] for i in kept},
             "outputs": {i: _cpu(as_tensors(timing.outputs[i])) for i in kept},
         }
