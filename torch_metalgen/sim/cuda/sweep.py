@@ -332,7 +332,7 @@ def run(args, argv: list[str]) -> int:
         raise SystemExit(f"--phases: unknown {sorted(unknown)}; known: {', '.join(PHASES)}")
     from .verification import suite_problems
 
-    problems = suite_problems()
+    problems = _select(suite_problems(), args.problems)
     for phase in PHASES:
         if phase not in phases:
             continue
@@ -378,6 +378,19 @@ def run(args, argv: list[str]) -> int:
         print(f"<== {phase} ({time.perf_counter() - started:.1f} s)", flush=True)
     print(summary(results.data))
     return 0 if tier_passed(results.data) else 1
+
+
+def _select(problems: list, names: str | None) -> list:
+    if not names:
+        return problems
+    wanted = names.split(",")
+    known = {p.name for p in problems}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise SystemExit(
+            f"--problems: unknown {unknown}; suite problems: {', '.join(sorted(known))}"
+        )
+    return [p for p in problems if p.name in wanted]
 
 
 def summarize(args) -> int:
@@ -569,6 +582,11 @@ def main(argv: list[str] | None = None) -> int:
         help="input distributions of check and held-out shapes (default: all the verifier's)",
     )
     r.add_argument("--name", default="results", help="results-<name>.json (parallel runs)")
+    r.add_argument(
+        "--problems",
+        help="comma list of suite problems for verify, variants, repeats and bandwidth (default: all; "
+        "shards for parallel runs)",
+    )
     m = sub.add_parser("summary", help="summary.md over every results*.json of --out")
     m.add_argument("--out", required=True)
     args = parser.parse_args(argv)
