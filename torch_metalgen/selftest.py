@@ -10,17 +10,11 @@ from torch_metalgen import _ops
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
 from torch_metalgen._generated.samples import SAMPLES
-from torch_metalgen.tolerances import mismatch
+from torch_metalgen.tolerances import float64_inputs, mismatch
 
 
 def _as_tuple(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
-
-
-def _float64(value):
-    """Floating tensors in float64 for the reference; integer ones (packed weights) as they are."""
-    is_float = torch.is_tensor(value) and value.is_floating_point()
-    return value.double() if is_float else value
 
 
 def run_selftest() -> int:
@@ -40,7 +34,7 @@ def run_selftest() -> int:
                     print(f"FAIL {op}/{variant}/{dtype_name:<9} sample not plannable: {error}")
                     continue
                 sim.run_plan(plans)
-                expected = REFERENCES[op](*(_float64(a) for a in args))
+                expected = REFERENCES[op](*float64_inputs(args))
                 problems = [
                     mismatch(actual, reference)
                     for actual, reference in zip(

@@ -45,6 +45,14 @@ LOGITS_TOLERANCE: dict[torch.dtype, float] = {
 }
 
 
+def float64_inputs(args) -> tuple:
+    """An op's arguments as its float64 reference takes them: floating tensors in float64,
+    integer tensors (packed quantized weights) and non-tensors as they are."""
+    return tuple(
+        a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args
+    )
+
+
 def tolerance_for(dtype: torch.dtype) -> Tolerance:
     try:
         return TOLERANCES[dtype]

@@ -25,7 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch_metalgen import _ops, tuning
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
-from torch_metalgen.tolerances import mismatch
+from torch_metalgen.tolerances import float64_inputs, mismatch
 
 SUITE = Path(__file__).resolve().parent / "problems" / "suite"
 THREAD_LIMITS = (1024, 512, 256)
@@ -103,12 +103,7 @@ def tune_op(
                 continue
             done.add((dtype_name, bucket))
             reference = REFERENCES[op]
-            expected = reference(
-                *[
-                    a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-                    for a in arguments
-                ]
-            )
+            expected = reference(*float64_inputs(arguments))
             on_device = _cast(list(arguments), device, dtype)
             op_function = getattr(torch.ops.metalgen, op)
             results = []

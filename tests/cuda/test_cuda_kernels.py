@@ -36,6 +36,21 @@ def test_every_kernel_matches_float64(case):
     assert outcome.status == "pass", f"{case.name} ({'+'.join(outcome.kernels)}): {outcome.reason}"
 
 
+@pytest.mark.parametrize(
+    "case",
+    list({(c.op, c.dtype): c for c in _all_cases()}.values()),  # one per op x dtype
+    ids=lambda c: f"{c.op}/{c.dtype}",
+)
+def test_every_case_has_float64_expected_outputs(case):
+    # No GPU needed: the reference half of run_case. It once turned packed uint32 weights into
+    # float64, so every quantized case failed on the GPU before a kernel was compared.
+    from torch_metalgen.sim.cuda.cases import expected_outputs, sample_arguments
+
+    args = sample_arguments(case)
+    outputs = expected_outputs(case.op, args)
+    assert outputs and all(o.dtype == torch.float64 and o.isfinite().all() for o in outputs)
+
+
 def test_ops_run_the_metal_kernels_under_enable():
     require_gpu()
     import torch_metalgen  # noqa: F401

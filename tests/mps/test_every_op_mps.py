@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import torch_metalgen
-from tests.tolerances import mismatch
+from tests.tolerances import float64_inputs, mismatch
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
 from torch_metalgen._generated.samples import SAMPLES
@@ -37,13 +37,6 @@ def _to(args, device: str) -> list:
     return [a.to(device) if isinstance(a, torch.Tensor) else a for a in args]
 
 
-def _double(args) -> list:
-    # Floating tensors only: integer arguments (packed quantized weights) keep their bits.
-    return [
-        a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args
-    ]
-
-
 def run_on(device: str, op: str, dtype: torch.dtype) -> tuple[tuple, list]:
     """The op on ``device`` for its samples: (outputs on the CPU, the CPU arguments)."""
     args = SAMPLES[op](dtype, torch.Generator().manual_seed(0))
@@ -60,7 +53,7 @@ def run_on(device: str, op: str, dtype: torch.dtype) -> tuple[tuple, list]:
 @pytest.mark.parametrize("op, dtype", CASES, ids=str)
 def test_op_on_the_gpu_matches_the_float64_reference(op, dtype):
     outputs, args = run_on("mps", op, dtype)
-    expected = _tuple(REFERENCES[op](*_double(args)))
+    expected = _tuple(REFERENCES[op](*float64_inputs(args)))
     assert len(outputs) == len(expected)
     for actual, reference in zip(outputs, expected, strict=True):
         assert actual.dtype == dtype

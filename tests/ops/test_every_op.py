@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import torch_metalgen
-from tests.tolerances import mismatch
+from tests.tolerances import float64_inputs, mismatch
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
 from torch_metalgen._generated.samples import SAMPLES
@@ -18,13 +18,6 @@ CASES = [(op, getattr(torch, dtype)) for op, info in OPS.items() for dtype in in
 
 def _tuple(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
-
-
-def _double(args):
-    # Floating tensors only: integer arguments (packed quantized weights) keep their bits.
-    return [
-        a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args
-    ]
 
 
 def _call(op, args):
@@ -37,7 +30,7 @@ def test_cpu_reference_impl_matches_the_torch_reference(op, dtype):
     # torch_reference, the one definition of the op's math.
     args = SAMPLES[op](dtype, torch.Generator().manual_seed(0))
     outputs = _tuple(_call(op, args))
-    expected = _tuple(REFERENCES[op](*_double(args)))
+    expected = _tuple(REFERENCES[op](*float64_inputs(args)))
     assert len(outputs) == len(expected) == len(OPS[op]["outputs"])
     for actual, reference in zip(outputs, expected, strict=True):
         assert actual.dtype == dtype

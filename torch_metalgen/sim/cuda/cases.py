@@ -22,7 +22,7 @@ from torch_metalgen import _ops
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
 from torch_metalgen._generated.samples import SAMPLES
-from torch_metalgen.tolerances import mismatch
+from torch_metalgen.tolerances import float64_inputs, mismatch
 
 from .plan import run_plan
 
@@ -70,11 +70,20 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
+def sample_arguments(case: Case, seed: int = 0) -> tuple:
+    """The spec's sample arguments for this case's dtype, on the CPU."""
+    return SAMPLES[case.op](getattr(torch, case.dtype), torch.Generator().manual_seed(seed))
+
+
+def expected_outputs(op: str, cpu_args) -> tuple:
+    """The float64 reference's outputs for these arguments (integer tensors kept as they are)."""
+    return _as_tuple(REFERENCES[op](*float64_inputs(cpu_args)))
+
+
 def run_case(case: Case, seed: int = 0, source_dir=None) -> Outcome:
     """One case on the current CUDA device (see the module docstring)."""
-    dtype = getattr(torch, case.dtype)
     device = torch.device("cuda", torch.cuda.current_device())
-    cpu_args = SAMPLES[case.op](dtype, torch.Generator().manual_seed(seed))
+    cpu_args = sample_arguments(case, seed)
     plan_function = getattr(_ops._C, f"plan_{case.op}")
     results, kernels = [], []
     for _ in range(2):
@@ -93,10 +102,9 @@ def run_case(case: Case, seed: int = 0, source_dir=None) -> Outcome:
     for first, second in zip(*results, strict=True):
         if not _same_bits(first, second):
             return Outcome(case, "FAIL", kernels, "two runs on the same inputs differ")
-    expected = REFERENCES[case.op](*(a.double() if torch.is_tensor(a) else a for a in cpu_args))
     problems = [
         mismatch(actual.cpu(), reference)
-        for actual, reference in zip(results[0], _as_tuple(expected), strict=True)
+        for actual, reference in zip(results[0], expected_outputs(case.op, cpu_args), strict=True)
     ]
     problem = "; ".join(p for p in problems if p)
     return Outcome(case, "FAIL" if problem else "pass", kernels, problem)

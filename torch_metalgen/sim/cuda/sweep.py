@@ -584,8 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--name", default="results", help="results-<name>.json (parallel runs)")
     r.add_argument(
         "--problems",
-        help="comma list of suite problems for verify, variants, repeats and bandwidth (default: all; "
-        "shards for parallel runs)",
+        help="comma list of suite problems for verify, variants, repeats and bandwidth "
+        "(default: all; shards for parallel runs)",
     )
     m = sub.add_parser("summary", help="summary.md over every results*.json of --out")
     m.add_argument("--out", required=True)
