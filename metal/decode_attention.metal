@@ -15,7 +15,7 @@
 //
 // A fully masked row (every logit -inf) has m = -inf and l = 0 and is written as zeros. NaN
 // reaches l and the output (metal::max ignores a NaN logit, exp does not), so a NaN input
-// makes its row NaN, as in the reference. exp is fast::exp, always of an argument <= 0;
+// makes its row NaN, as in the reference. exp is metalgen::exp_for<T> (common.h), of <= 0;
 // the soft-cap's tanh is precise:: (its error is multiplied by the cap, 50 for Gemma 2).
 #include <metal_stdlib>
 #include "common.h"
@@ -241,8 +241,9 @@ inline void attend(device const T* q, device const T* k, device const T* v,
           continue;
         }
         const float new_max = max(row_max[r], logit);
-        const float rescale = fast::exp(row_max[r] - new_max);  // 0 while the max was -inf
-        const float weight = fast::exp(logit - new_max);
+        // 0 while the max was -inf
+        const float rescale = metalgen::exp_for<T>(row_max[r] - new_max);
+        const float weight = metalgen::exp_for<T>(logit - new_max);
         row_max[r] = new_max;
         row_sum[r] = row_sum[r] * rescale + weight;
         for (int e = 0; e < E; ++e) {
@@ -273,8 +274,10 @@ inline void attend(device const T* q, device const T* k, device const T* v,
     // A SIMD group that saw no key (max -inf) adds its sum, 0 (or NaN, which must reach the
     // row), unscaled: exp(-inf - -inf) would be NaN.
     const float total_sum =
-        simd_sum(its_max == -INFINITY ? its_sum : its_sum * fast::exp(its_max - total_max));
-    const float rescale = row_max[r] == -INFINITY ? 1.0f : fast::exp(row_max[r] - total_max);
+        simd_sum(its_max == -INFINITY ? its_sum
+                                      : its_sum * metalgen::exp_for<T>(its_max - total_max));
+    const float rescale =
+        row_max[r] == -INFINITY ? 1.0f : metalgen::exp_for<T>(row_max[r] - total_max);
     for (int e = 0; e < E; ++e) {
       output[r][e] *= rescale;
     }
@@ -603,7 +606,8 @@ template <typename T>
   float total_sum = 0.0f;
   for (uint s = 0; s < splits; ++s) {
     const float split_max = stats[2 * s];
-    const float weight = split_max == -INFINITY ? 0.0f : fast::exp(split_max - total_max);
+    const float weight =
+        split_max == -INFINITY ? 0.0f : metalgen::exp_for<T>(split_max - total_max);
     total_sum += split_max == -INFINITY ? stats[2 * s + 1] : weight * stats[2 * s + 1];
     device const float* part = partial_out + (ulong(row) * splits + s) * head_dim;
     for (uint e = 0; e < MAX_ELEMENTS; ++e) {

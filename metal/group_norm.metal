@@ -142,7 +142,7 @@ inline T group_norm_output(float shifted, float mean, float inv_std, uint group_
     }
   }
   if (params.silu) {
-    y = y / (1.0f + fast::exp(-y));
+    y = y / (1.0f + metalgen::exp_for<T>(-y));
   }
   return T(y);
 }

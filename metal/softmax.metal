@@ -5,8 +5,8 @@
 // params.row_length apart; the mask is contiguous in its own (broadcast) shape and read
 // through the strides in params. Max and normalizer are float32 whatever T is. A row whose
 // logits are all -inf (fully masked) has no distribution: it is written as zeros (softmax)
-// or -inf (log-softmax), never as NaN. exp is Metal's fast exp (at most a few ulp here,
-// where arguments are <= 0); the one log per row is precise::.
+// or -inf (log-softmax), never as NaN. exp is metalgen::exp_for<T> (precise for float
+// outputs, fast for half and bfloat: common.h); the one log per row is precise::.
 #include <metal_stdlib>
 #include "common.h"
 using namespace metal;
@@ -84,19 +84,21 @@ struct SoftmaxRow {
 
 // Adds logit l to a running (max, sum of exp(l - max)) pair. NaN reaches the sum and makes
 // the row NaN, as in torch; -inf adds nothing; +inf becomes the max (softmax_output).
+template <typename T>
 inline void online_add(thread float& max_logit, thread float& sum, float l) {
   if (l > max_logit) {
-    sum = sum * fast::exp(max_logit - l) + 1.0f;
+    sum = sum * metalgen::exp_for<T>(max_logit - l) + 1.0f;
     max_logit = l;
   } else if (l != -INFINITY) {
-    sum += fast::exp(l - max_logit);
+    sum += metalgen::exp_for<T>(l - max_logit);
   }
 }
 
 // A thread's sum rescaled to the row's max. A thread whose max is still -inf saw only -inf
 // (sum 0) or NaN (sum NaN, which must reach the row).
+template <typename T>
 inline float rescaled_sum(float max_logit, float sum, float row_max) {
-  return max_logit == -INFINITY ? sum : sum * fast::exp(max_logit - row_max);
+  return max_logit == -INFINITY ? sum : sum * metalgen::exp_for<T>(max_logit - row_max);
 }
 
 // The output for logit l given the row's max and sum of exp(l - max).
@@ -112,7 +114,7 @@ inline T softmax_output(float l, float row_max, float row_sum,
   if (params.log_output) {
     return T(l - row_max - precise::log(row_sum));
   }
-  return T(fast::exp(l - row_max) / row_sum);
+  return T(metalgen::exp_for<T>(l - row_max) / row_sum);
 }
 
 // Variant simd_rows: one SIMD group per row, ROWS_PER_THREADGROUP rows per threadgroup;
@@ -140,10 +142,10 @@ template <typename T>
   float max_logit = -INFINITY;
   float sum = 0.0f;
   for (uint k = simd_lane; k < n; k += SIMD_SIZE) {
-    online_add(max_logit, sum, masking.logit(float(row_in[k]), k, params));
+    online_add<T>(max_logit, sum, masking.logit(float(row_in[k]), k, params));
   }
   const float row_max = simd_max(max_logit);
-  const float row_sum = simd_sum(rescaled_sum(max_logit, sum, row_max));
+  const float row_sum = simd_sum(rescaled_sum<T>(max_logit, sum, row_max));
   for (uint k = simd_lane; k < n; k += SIMD_SIZE) {
     const float l = masking.logit(float(row_in[k]), k, params);
     row_out[k] = softmax_output<T>(l, row_max, row_sum, params);
@@ -185,7 +187,7 @@ template <typename T>
   if (row_max != -INFINITY) {
     for (uint j = 0; j < N_READS; j++) {
       if (logits[j] != -INFINITY) {
-        sum += fast::exp(logits[j] - row_max);
+        sum += metalgen::exp_for<T>(logits[j] - row_max);
       }
     }
   }
@@ -226,14 +228,14 @@ template <typename T>
   for (uint i = thread_index * N_READS; i < n; i += stride) {
     for (uint j = 0; j < N_READS; j++) {
       if (i + j < n) {
-        online_add(max_logit, sum, masking.logit(float(row_in[i + j]), i + j, params));
+        online_add<T>(max_logit, sum, masking.logit(float(row_in[i + j]), i + j, params));
       }
     }
   }
   const float row_max =
       threadgroup_max(max_logit, partials, simd_lane, simd_group, simd_groups);
-  const float row_sum = metalgen::threadgroup_sum(rescaled_sum(max_logit, sum, row_max), partials,
-                                                  simd_lane, simd_group, simd_groups);
+  const float row_sum = metalgen::threadgroup_sum(rescaled_sum<T>(max_logit, sum, row_max),
+                                                  partials, simd_lane, simd_group, simd_groups);
   for (uint i = thread_index * N_READS; i < n; i += stride) {
     for (uint j = 0; j < N_READS; j++) {
       if (i + j < n) {

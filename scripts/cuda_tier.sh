@@ -17,9 +17,19 @@ PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 {
-  echo "==> build ($(date -u +%FT%TZ)): MAX_JOBS=${MAX_JOBS:-16} $PYTHON setup.py build_ext --inplace"
+  # Link with the compiler that compiles: on the lent H100s Python's own LDSHARED is another
+  # GCC (/opt/gcc), whose link put a second libstdc++ into _C.so, and every C++ exception
+  # (an argument check, a variant the plan refuses) then crashed the process.
+  export CXX=${CXX:-g++}
+  export LDSHARED=${LDSHARED:-"$CXX -shared"} LDCXXSHARED=${LDCXXSHARED:-"$CXX -shared"}
+  echo "==> build ($(date -u +%FT%TZ)): CXX=$CXX LDSHARED='$LDSHARED' MAX_JOBS=${MAX_JOBS:-16} $PYTHON setup.py build_ext --inplace"
   if ! MAX_JOBS=${MAX_JOBS:-16} "$PYTHON" setup.py build_ext --inplace >"$OUT/build.log" 2>&1; then
     tail -40 "$OUT/build.log"
+    exit 1
+  fi
+  echo "==> the extension's C++ errors reach Python"
+  if ! "$PYTHON" -m torch_metalgen.sim.cuda.sweep exceptions; then
+    echo "a C++ exception from torch_metalgen._C did not arrive as a Python error: see the build's link line in $OUT/build.log"
     exit 1
   fi
   echo "==> tests: $PYTHON -m pytest -q -n 0 -m cuda tests/cuda"

@@ -51,6 +51,22 @@ def test_every_case_has_float64_expected_outputs(case):
     assert outputs and all(o.dtype == torch.float64 and o.isfinite().all() for o in outputs)
 
 
+def test_extension_errors_reach_python():
+    # No GPU needed. The lent H100s once linked _C.so against a second libstdc++: every C++
+    # exception (an argument check, a refused variant) then killed the process, and the tier's
+    # pytest run with it. The check scripts/cuda_tier.sh runs after building:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "torch_metalgen.sim.cuda.sweep", "exceptions"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "ok: ValueError" in done.stdout, done.stdout + done.stderr
+
+
 def test_ops_run_the_metal_kernels_under_enable():
     require_gpu()
     import torch_metalgen  # noqa: F401

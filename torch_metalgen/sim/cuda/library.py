@@ -437,10 +437,7 @@ class CudaLibrary:
             return LaunchStatus()
         taken, kind, line, mask, lanes, function, bx, by, bz, thread = values[8:18]
         file_address = values[18]
-        try:
-            file = driver.read_device(file_address, 512).split(b"\0", 1)[0].decode()
-        except (SimulatorError, UnicodeDecodeError):
-            file = "?"
+        file = _device_string(file_address)
         name = _FUNCTION_NAMES[function] if function < len(_FUNCTION_NAMES) else "?"
         what = {
             1: f"ran with lanes {_lanes(mask)} active of the SIMD-group's {_lanes(lanes)}",
@@ -551,3 +548,23 @@ def compile_library(
         library = CudaLibrary(program)
         _libraries[key] = (library, _mtimes(program.front.dependencies))
         return library
+
+
+def _device_string(address: int, limit: int = 512) -> str:
+    """The NUL-terminated string at a device address (a kernel's __FILE__): one read, or byte
+    by byte where the string lies near the end of the module's data (a 512-byte read past
+    it fails, and the H100 tier saw only "?" for the file)."""
+    try:
+        return driver.read_device(address, limit).split(b"\0", 1)[0].decode()
+    except (SimulatorError, UnicodeDecodeError):
+        pass
+    name = bytearray()
+    try:
+        while len(name) < limit:
+            byte = driver.read_device(address + len(name), 1)
+            if byte == b"\0":
+                break
+            name += byte
+        return name.decode()
+    except (SimulatorError, UnicodeDecodeError):
+        return name.decode(errors="replace") or "?"

@@ -30,11 +30,15 @@ REPO = Path(__file__).resolve().parents[3]
 PHASES = ("env", "cases", "sanitize", "verify", "variants", "repeats", "bandwidth")
 
 
+FEATURES = "features.metal"  # tests/cuda's kernels, also compiled with these constants:
+FEATURE_CONSTANTS = ({0: True}, {0: False})  # (test_function_constants)
+
+
 def _metal_files() -> list[Path]:
     from ..plan import metal_source_dir
 
     files = sorted(metal_source_dir().glob("*.metal"))
-    features = REPO / "tests" / "cuda" / "kernels" / "features.metal"
+    features = REPO / "tests" / "cuda" / "kernels" / FEATURES
     return files + ([features] if features.exists() else [])
 
 
@@ -57,23 +61,51 @@ def prepare(args) -> int:
     sources = [*_metal_files(), *sorted(mutant.glob("*.metal"))]
     compile_check = nvrtc_available()
     failures = 0
-    for source in sources:
+    runs = [(source, None) for source in sources]
+    runs += [
+        (features, c)
+        for features in sources
+        if features.name == FEATURES
+        for c in FEATURE_CONSTANTS
+    ]
+    for source, constants in runs:
         started = time.perf_counter()
         try:
-            result = front_end(source, (source.parent,))
+            result = front_end(source, (source.parent,), constants)
             what = f"{len(result.kernels)} kernels"
             if compile_check:
                 for arch in args.arch:
-                    build_program(source, (source.parent,), arch=arch)
+                    build_program(source, (source.parent,), constants, arch=arch)
                 what += f", NVRTC {'+'.join(args.arch)} ok"
         except Exception as error:
             failures += 1
             what = f"FAIL {type(error).__name__}: {str(error)[:2000]}"
-        print(f"{source}: {what} ({time.perf_counter() - started:.1f} s)", flush=True)
+        label = f"{source} constants {constants}" if constants else str(source)
+        print(f"{label}: {what} ({time.perf_counter() - started:.1f} s)", flush=True)
     print(f"planted-bug copy: {mutant} (common.h line {line} emptied)")
     if not compile_check:
         print("NVRTC not found: translation compile check skipped")
     return 1 if failures else 0
+
+
+# ---- exceptions --------------------------------------------------------------------------
+
+
+def exceptions(args=None) -> int:
+    """0 when a C++ error in torch_metalgen._C arrives as a Python ValueError. An extension
+    linked against a second libstdc++ crashes here instead (the process dies: the caller's
+    exit status says so), which would take down every later check that expects an error."""
+    import torch
+
+    from torch_metalgen import _ops
+
+    try:
+        _ops._C.plan_rms_norm(torch.ones(2, 4), variant="no-such-variant")
+    except ValueError as error:
+        print(f"ok: ValueError({str(error)[:80]!r})")
+        return 0
+    print("plan_rms_norm accepted an unknown variant")
+    return 1
 
 
 # ---- cases -------------------------------------------------------------------------------
@@ -587,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list of suite problems for verify, variants, repeats and bandwidth "
         "(default: all; shards for parallel runs)",
     )
+    sub.add_parser("exceptions", help="the extension's C++ errors reach Python (a build check)")
     m = sub.add_parser("summary", help="summary.md over every results*.json of --out")
     m.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -597,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         return cases(args)
     if args.command == "summary":
         return summarize(args)
+    if args.command == "exceptions":
+        return exceptions(args)
     return run(args, argv)
 
 
