@@ -31,7 +31,11 @@ def get_init_inputs():
 METALGEN_OPS = ("softmax",)
 DTYPES = ("float32", "float16", "bfloat16")
 NONFINITE_INPUTS = True
-NEAR_CONSTANT = False  # rows of at most ~32k: outputs stay well above atol (rule 3)
+# A 152k-vocabulary row averages 1/152064 = 6.6e-6, under float32's atol (1e-5), so the
+# near-constant filter fires there for the native inputs (seen on the CUDA tier): that case
+# is skipped; the other distributions check the shape with atol scaled to the outputs. Rows
+# up to 32k stay above atol and are checked by every distribution (rule 3).
+NEAR_CONSTANT = True
 SHAPES = {
     "8192x4096": dict(batch_size=8192, dim=4096),
     "llama7b-prefill-probs": dict(batch_size=32 * 512, dim=512),
