@@ -33,11 +33,11 @@ inline float threadgroup_sum(float value, threadgroup float* partials, uint simd
   return total;
 }
 
-// exp for a kernel whose outputs are T. fast::exp's error grows with |x| (GPUs evaluate it
-// as exp2 of x * log2(e), and Metal documents a bound of that kind): at the arguments of a
-// softmax over a vocabulary (x = l - max down to about -40) an H100's __expf was up to 4x
-// over float32's tolerance (rtol 1.3e-6), while half and bfloat rounding (2^-11, 2^-8)
-// hides it. So float outputs take precise::exp and the others the fast one.
+// exp for a kernel whose outputs are T. A GPU's fast exp is exp2 of x * log2(e); rounding that
+// product makes the error grow with |x| (CUDA bounds __expf's error by a term in |x|; Metal's
+// fast-mode figure is not checked here): at the large negative l - max of a softmax over a
+// vocabulary, an H100's __expf left float32 outputs 4x over tolerance (rtol 1.3e-6), while
+// half and bfloat rounding (2^-11, 2^-8) hides it. So float outputs take precise::exp.
 template <typename T>
 inline float exp_for(float x) {
   return is_same<T, float>::value ? precise::exp(x) : fast::exp(x);
