@@ -49,6 +49,7 @@ def test_kernel_discovery_plain_and_template_instances(library):
         "builtins",
         "vectors",
         "math",
+        "fast_and_precise_exp",
         "fma_chain_half",
         "fma_chain_bfloat",
         "fma_chain_float",

@@ -167,6 +167,24 @@ def test_math_functions_against_float64(library):
         )
 
 
+def test_fast_exp_loses_digits_with_the_argument_as_on_a_gpu(library):
+    # fast::exp = exp2(float(x * log2(e))): its error grows with |x|, as GPUs' does (the H100
+    # showed softmax's float32 outputs 4x over tolerance with it); precise::exp stays within
+    # an ulp or so. A simulator computing fast as precise could not see the difference.
+    x = torch.linspace(-87.0, -20.0, 256)
+    out = torch.empty(256, 2)
+    library("basics").launch(
+        "fast_and_precise_exp", buffers={0: x, 1: out}, grid=(256,), threadgroup=(64,)
+    )
+    exact = np.exp(x.double().numpy())
+    fast_error = np.abs(out[:, 0].double().numpy() / exact - 1)
+    precise_error = np.abs(out[:, 1].double().numpy() / exact - 1)
+    assert precise_error.max() < 2.5e-7
+    assert fast_error.max() > 2e-6  # ~|x| * 2^-24 * ln2 at |x| = 87, far over an ulp
+    modeled = np.exp2((x * np.float32(1.4426950408889634)).double().numpy())
+    np.testing.assert_allclose(out[:, 0].double().numpy(), modeled, rtol=2.5e-7)
+
+
 def test_empty_grid_runs_nothing(library):
     lib = library("basics")
     y = torch.ones(4)

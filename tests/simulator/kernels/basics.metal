@@ -91,6 +91,14 @@ template [[host_name("fma_chain_half")]] [[kernel]] decltype(fma_chain<half>) fm
 template [[host_name("fma_chain_bfloat")]] [[kernel]] decltype(fma_chain<bfloat>) fma_chain<bfloat>;
 template [[host_name("fma_chain_float")]] [[kernel]] decltype(fma_chain<float>) fma_chain<float>;
 
+// fast::exp against precise::exp where their errors part (large |x|).
+kernel void fast_and_precise_exp(device const float* x [[buffer(0)]],
+                                 device float* out [[buffer(1)]],
+                                 uint i [[thread_position_in_grid]]) {
+  out[2 * i] = fast::exp(x[i]);
+  out[2 * i + 1] = precise::exp(x[i]);
+}
+
 // Math functions (metal::, precise::, fast::) against float64 references.
 kernel void math(device const float* x [[buffer(0)]],
                  device float* out [[buffer(1)]],
