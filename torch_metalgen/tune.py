@@ -20,30 +20,15 @@ import re
 from pathlib import Path
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from torch_metalgen import _ops, tuning
 from torch_metalgen._generated.references import REFERENCES
 from torch_metalgen._generated.registry import OPS
+from torch_metalgen.op_calls import CaptureCalls
 from torch_metalgen.tolerances import float64_inputs, mismatch
 
 SUITE = Path(__file__).resolve().parent / "problems" / "suite"
 THREAD_LIMITS = (1024, 512, 256)
-
-
-class _Capture(TorchDispatchMode):
-    def __init__(self, op: str):
-        super().__init__()
-        self.op, self.calls = op, []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func.namespace == "metalgen" and func._schema.name == f"metalgen::{self.op}":
-            values = list(args)
-            for argument in func._schema.arguments[len(args) :]:
-                values.append(kwargs.get(argument.name, argument.default_value))
-            self.calls.append(values)
-        return func(*args, **kwargs)
 
 
 def problem_for(op: str):
@@ -93,7 +78,7 @@ def tune_op(
             dtype = getattr(torch, dtype_name)
             init = problem.init_inputs(shape, 0)
             model = problem.metalgen_class(*init)
-            capture = _Capture(op)
+            capture = CaptureCalls(op)
             inputs = _cast(problem.inputs(shape, 1), torch.device("cpu"), dtype)
             with capture, torch.no_grad():
                 model.to(dtype)(*inputs)

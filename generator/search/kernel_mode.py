@@ -30,7 +30,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from generator.search.plan import Launch, contiguous_arguments, plan
-from torch_metalgen.sim.mode import NAMESPACE, _positional
+from torch_metalgen.op_calls import NAMESPACE, schema_arguments
 
 Launcher = Callable[["CandidateKernels", list[Launch]], None]
 LAUNCHERS: dict[str, Launcher] = {}
@@ -62,7 +62,7 @@ class CandidateKernels(TorchDispatchMode):
         if func.namespace != NAMESPACE:
             return func(*args, **kwargs)
         op = func._schema.name.split("::", 1)[1]
-        values = _positional(func, args, kwargs)
+        values = schema_arguments(func, args, kwargs)
         tensors = [v for v in values if isinstance(v, torch.Tensor)]
         device = tensors[0].device.type if tensors else "cpu"
         if op != self.op:

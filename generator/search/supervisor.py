@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from generator.model import OpSpec
 from generator.search.candidate import Candidate, RunStore
@@ -42,6 +41,7 @@ from generator.tuning_tables import (
     tuned_spec,
     write_table,
 )
+from torch_metalgen.op_calls import CaptureCalls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITE = REPO_ROOT / "torch_metalgen" / "problems" / "suite"
@@ -118,23 +118,6 @@ def gpu_family(device: str) -> str:
     return "none"
 
 
-class _Capture(TorchDispatchMode):
-    """Records the arguments of metalgen::<op> calls (the ops run their CPU reference)."""
-
-    def __init__(self, op: str):
-        super().__init__()
-        self.op, self.calls = op, []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func.namespace == "metalgen" and func._schema.name.endswith("::" + self.op):
-            values = list(args)
-            for argument in func._schema.arguments[len(args) :]:
-                values.append(kwargs.get(argument.name, argument.default_value))
-            self.calls.append(values)
-        return func(*args, **kwargs)
-
-
 def shape_buckets(spec: OpSpec, problem_path: Path, constants: dict, dtypes: list[str]) -> dict:
     """(shape name, dtype) -> (bucket label, variant the plan picks with ``constants``)."""
     from torch_metalgen import _ops
@@ -153,7 +136,7 @@ def shape_buckets(spec: OpSpec, problem_path: Path, constants: dict, dtypes: lis
                 t.to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else t
                 for t in problem.inputs(shape, 1)
             ]
-            capture = _Capture(spec.name)
+            capture = CaptureCalls(spec.name)
             with capture, torch.no_grad():
                 model(*inputs)
             if not capture.calls:

@@ -7,10 +7,9 @@ from __future__ import annotations
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ..op_calls import NAMESPACE, schema_arguments
 from .errors import SimulatorError
 from .plan import run_plan
-
-NAMESPACE = "metalgen"
 
 
 def _planner(op_name: str):
@@ -28,19 +27,6 @@ def _planner(op_name: str):
             "plan to simulate (regenerate and rebuild the extension)."
         )
     return planner
-
-
-def _positional(func, args, kwargs) -> list:
-    """The op's arguments in schema order (plan_<op> takes them positionally)."""
-    values = list(args)
-    for argument in func._schema.arguments[len(args) :]:
-        if argument.name in kwargs:
-            values.append(kwargs[argument.name])
-        elif argument.has_default_value():
-            values.append(argument.default_value)
-        else:
-            raise TypeError(f"{func} is missing argument '{argument.name}'")
-    return values
 
 
 def _all_cpu(values) -> bool:
@@ -75,7 +61,7 @@ class simulate(TorchDispatchMode):  # noqa: N801 - used as a function-like conte
         kwargs = kwargs or {}
         if func.namespace != NAMESPACE:
             return func(*args, **kwargs)
-        values = _positional(func, args, kwargs)
+        values = schema_arguments(func, args, kwargs)
         if not _all_cpu(values):
             return func(*args, **kwargs)
         op_name = func._schema.name.split("::", 1)[1]

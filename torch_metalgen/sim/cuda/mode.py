@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..mode import NAMESPACE, _planner, _positional
+from ...op_calls import NAMESPACE, schema_arguments
+from ..mode import _planner
 from .plan import run_plan
 
 
@@ -50,7 +51,7 @@ class enable(TorchDispatchMode):  # noqa: N801 - used as a function-like context
         kwargs = kwargs or {}
         if func.namespace != NAMESPACE:
             return func(*args, **kwargs)
-        values = _positional(func, args, kwargs)
+        values = schema_arguments(func, args, kwargs)
         if not _all_cuda(values):
             return func(*args, **kwargs)
         op_name = func._schema.name.split("::", 1)[1]
