@@ -8,47 +8,31 @@ the loaded module; ``torch_metalgen.unpatch`` removes them wherever they are.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import torch
 
 from torch_metalgen.patching import rotary
 from torch_metalgen.patching.adapters import ADAPTERS
 from torch_metalgen.patching.capabilities import CallPlan
+from torch_metalgen.patching.op_or_fallback import OpOrFallback
 
 
-class PatchedForward:
+class PatchedForward(OpOrFallback):
     """Runs the module's op; falls back to the original forward (counted, with the reason)
     when a call is outside what the op serves (mixed dtypes, float64, other arguments)."""
 
     def __init__(self, module: torch.nn.Module, semantics, plan: CallPlan) -> None:
-        self.module = module
-        self.semantics = semantics
-        self.plan = plan
-        self.op = plan.op
+        super().__init__(module, semantics, plan)
         # An instance forward that was there before the patch (restored by undo), or None.
         # (None, not a sentinel object: deepcopy and pickle would copy a sentinel.)
         self.previous = module.__dict__.get("forward")
-        self.calls = 0
-        self.fallbacks: Counter[str] = Counter()
+
+    def adapter(self):
+        return ADAPTERS[self.semantics.kind]
 
     def original(self, *args, **kwargs):
         if self.previous is not None:
             return self.previous(*args, **kwargs)
         return type(self.module).forward(self.module, *args, **kwargs)
-
-    def __call__(self, *args, **kwargs):
-        output, why = ADAPTERS[self.semantics.kind].run(
-            self.module, self.semantics, self.plan, args, kwargs
-        )
-        counting = not torch.compiler.is_compiling()  # counters would be guarded on, recompiling
-        if counting:
-            self.calls += 1
-        if output is None:
-            if counting:
-                self.fallbacks[why] += 1
-            return self.original(*args, **kwargs)
-        return output
 
     def restore(self) -> None:
         """Put back what ``forward`` was before the patch, if this object is still there."""

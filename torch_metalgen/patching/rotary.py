@@ -20,11 +20,11 @@ function, counted with its reason.
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 
 import torch
 
 from torch_metalgen.patching import capabilities
+from torch_metalgen.patching.op_or_fallback import OpOrFallback
 from torch_metalgen.patching.semantics import RotarySemantics
 
 OP = "rotary_embedding"
@@ -133,40 +133,24 @@ def _arguments(args: tuple, kwargs: dict):
     return tensors, ""
 
 
-class PatchedRotary:
+class PatchedRotary(OpOrFallback):
     """The ``forward`` of an attention's private rotary copy: the op, or the original
     function (counted, with the reason). kernels' routing reads ``forward.__func__`` under
     torch.compile and calls it with the global function module first; eager calls go
-    through the copy's ``__call__`` to this object itself.
-
-    It holds the attention module and the copy (no closures), so ``copy.deepcopy`` and
-    pickling rebind it to the copied model, as ``forwards.PatchedForward`` is rebound.
+    through the copy's ``__call__`` to this object itself. It also holds the copy.
     """
 
     def __init__(self, module: torch.nn.Module, wrapper, semantics, plan) -> None:
-        self.module = module
+        super().__init__(module, semantics, plan)
         self.wrapper = wrapper
-        self.semantics = semantics
-        self.plan = plan
-        self.op = plan.op
-        self.calls = 0
-        self.fallbacks: Counter[str] = Counter()
+
+    def adapter(self):
+        return ADAPTER
 
     def original(self, *args, **kwargs):
         # The copy's class forward: with no route registered for the copy itself, it runs
         # the function transformers decorated.
         return type(self.wrapper).forward(self.wrapper, *args, **kwargs)
-
-    def __call__(self, *args, **kwargs):
-        output, why = ADAPTER.run(self.module, self.semantics, self.plan, args, kwargs)
-        counting = not torch.compiler.is_compiling()  # counters would be guarded on
-        if counting:
-            self.calls += 1
-        if output is None:
-            if counting:
-                self.fallbacks[why] += 1
-            return self.original(*args, **kwargs)
-        return output
 
     def __func__(self, _function_module, *args, **kwargs):
         return self(*args, **kwargs)
