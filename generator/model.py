@@ -20,7 +20,8 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -320,6 +321,37 @@ class OpSpec:
             for kernel in self.kernel_functions()
             for dtype in self.dtypes
         ]
+
+
+def constants_of(spec: OpSpec, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The spec's constants by name, with ``overrides`` (ValueError for an unknown name or
+    a value of the wrong kind)."""
+    values = {c.name: c.value for c in spec.constants}
+    for name, value in (overrides or {}).items():
+        if name not in values:
+            raise ValueError(
+                f"{spec.name}: tuning constant {name!r} does not exist; the spec declares "
+                f"{sorted(values)}"
+            )
+        kind = next(c.type for c in spec.constants if c.name == name)
+        ok = (
+            isinstance(value, bool)
+            if kind == "bool"
+            else isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind == "float"
+            else isinstance(value, int) and not isinstance(value, bool)
+        )
+        if not ok or (kind == "uint" and value < 0):
+            raise ValueError(f"{spec.name}: tuning constant {name} is a {kind}, got {value!r}")
+        values[name] = value
+    return values
+
+
+def with_constants(spec: OpSpec, overrides: dict[str, Any]) -> OpSpec:
+    """The spec with its tuning constants replaced (same types, same order)."""
+    values = constants_of(spec, overrides)
+    tuning = tuple(Constant(c.name, values[c.name], c.type) for c in spec.constants)
+    return replace(spec, tuning=tuning)
 
 
 def kernel_name(op: str, kernel: str, dtype: str) -> str:

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from generator.model import Constant, OpSpec, SpecError
+from generator.model import OpSpec, SpecError, with_constants
 
 TABLE_DIR = Path(__file__).resolve().parent / "tuning"
 FORMAT = 1
@@ -92,18 +92,10 @@ def tuned_spec(spec: OpSpec, directory: Path | None = None) -> OpSpec:
     table = load_table(spec.name, directory)
     if not table or "shipped" not in table:
         return spec
-    constants = table["shipped"].get("constants", {})
-    known = {c.name: c for c in spec.constants}
-    unknown = sorted(set(constants) - set(known))
-    if unknown:
-        raise SpecError(
-            f"{table_path(spec.name, directory)}: shipped constants {unknown} are not tuning "
-            f"constants of {spec.name} ({sorted(known)}); re-run the search"
-        )
-    from dataclasses import replace
-
-    tuning = tuple(Constant(c.name, constants.get(c.name, c.value), c.type) for c in spec.constants)
-    return replace(spec, tuning=tuning)
+    try:
+        return with_constants(spec, table["shipped"].get("constants", {}))
+    except ValueError as error:  # a constant the spec no longer has, or of the wrong type
+        raise SpecError(f"{table_path(spec.name, directory)}: {error}; re-run the search") from None
 
 
 def shipped_kernel(spec: OpSpec, directory: Path | None = None) -> Path | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from generator.model import Constant, OpSpec, _dims, kernel_name
+from generator.model import OpSpec, _dims, constants_of, kernel_name, with_constants
 from torch_metalgen.spec_expressions import (
     MAX_THREADS_PER_THREADGROUP,
     SIMD_SIZE,
@@ -66,39 +66,6 @@ class Launch:
     def threads_per_threadgroup(self) -> int:
         x, y, z = self.threadgroup
         return x * y * z
-
-
-def constants_of(spec: OpSpec, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The spec's constants by name, with ``overrides`` (ValueError for an unknown name or
-    a value of the wrong kind)."""
-    values = {c.name: c.value for c in spec.constants}
-    for name, value in (overrides or {}).items():
-        if name not in values:
-            raise ValueError(
-                f"{spec.name}: tuning constant {name!r} does not exist; the spec declares "
-                f"{sorted(values)}"
-            )
-        kind = next(c.type for c in spec.constants if c.name == name)
-        ok = (
-            isinstance(value, bool)
-            if kind == "bool"
-            else isinstance(value, (int, float)) and not isinstance(value, bool)
-            if kind == "float"
-            else isinstance(value, int) and not isinstance(value, bool)
-        )
-        if not ok or (kind == "uint" and value < 0):
-            raise ValueError(f"{spec.name}: tuning constant {name} is a {kind}, got {value!r}")
-        values[name] = value
-    return values
-
-
-def with_constants(spec: OpSpec, overrides: dict[str, Any]) -> OpSpec:
-    """The spec with its tuning constants replaced (same types, same order)."""
-    values = constants_of(spec, overrides)
-    tuning = tuple(Constant(c.name, values[c.name], c.type) for c in spec.constants)
-    from dataclasses import replace
-
-    return replace(spec, tuning=tuning)
 
 
 def _param_bytes(spec: OpSpec, names: dict[str, Any]) -> bytes:

@@ -86,6 +86,18 @@ def test_unknown_constants_are_a_spec_error(tmp_path):
         generated_files([SPECS["rms_norm"]], tmp_path)
 
 
+def test_constants_of_the_wrong_type_are_a_spec_error(tmp_path):
+    # The shipped constants go through the search's own checks (tuned_spec skipped them:
+    # a float or negative value reached the generated Metal).
+    name = SPECS["rms_norm"].constants[0].name
+    for bad in (-4, 2.5, "8"):
+        table = copy.deepcopy(TABLE)
+        table["shipped"]["constants"] = {name: bad}
+        _write(tmp_path, table)
+        with pytest.raises(SpecError, match=f"{name} is a uint"):
+            generated_files([SPECS["rms_norm"]], tmp_path)
+
+
 def test_buckets_follow_the_variant_conditions():
     names = {op: bucket_size_name(spec) for op, spec in SPECS.items()}
     assert names["rms_norm"] == "n" and names["softmax"] == "n"
