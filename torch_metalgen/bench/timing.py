@@ -58,7 +58,7 @@ class Timing:
     @property
     def memo_ratio(self) -> float | None:
         """How much faster repeated identical inputs ran than fresh ones in the probe."""
-        if not self.repeat_ms or not self.probe_fresh_ms or self.repeat_ms <= 0:
+        if self.probe_fresh_ms is None or not self.repeat_ms or self.repeat_ms < 0:
             return None
         return self.probe_fresh_ms / self.repeat_ms
 

@@ -25,7 +25,7 @@ from torch_metalgen.problems import Candidate, Problem, find_problems, solved_by
 from torch_metalgen.verify.candidate_side import SKIP, Rejected
 from torch_metalgen.verify.runner import ProblemReport, VerifyConfig, to_device, verify_problem
 
-from ...op_calls import schema_arguments
+from ...op_calls import NAMESPACE, schema_arguments
 from ..mode import _planner
 from .mode import VariantNotApplicable, enable
 
@@ -40,7 +40,7 @@ class _AlternativeVariant(enable):
     those were verified with the plan's choice."""
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.namespace == "metalgen":
+        if func.namespace == NAMESPACE:
             values = schema_arguments(func, args, kwargs or {})
             planner = _planner(func._schema.name.split("::", 1)[1])
             chosen, _ = planner(*values)
